@@ -1,0 +1,81 @@
+"""Runs the pipeline on this machine: ingestion (Beam), then TFX's LocalDagRunner with
+ML Metadata on SQLite and Beam's DirectRunner.
+
+    python local_runner.py                     # the sample bundled in data/sample
+    python local_runner.py --data-root ../shared/datasets/clothing-dataset-small
+    python local_runner.py --help              # every flag (same as `image-pipeline run`)
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # before TensorFlow is imported; see pipeline/__init__.py
+
+from pipeline import configs  # pylint: disable=wrong-import-position
+
+
+@dataclasses.dataclass
+class LocalRunSettings:
+    data_root: Path = configs.SAMPLE_DATA_ROOT
+    output_root: Path = configs.OUTPUT_ROOT
+    pipeline_name: str = configs.PIPELINE_NAME
+    pipeline_root: Optional[Path] = None    # default: <output_root>/pipelines/<pipeline_name>
+    serving_dir: Optional[Path] = None      # default: <output_root>/serving_model/<pipeline_name>
+    model_name: str = configs.MODEL_NAME
+    epochs: int = configs.EPOCHS
+    batch_size: int = configs.BATCH_SIZE
+    accuracy_floor: float = configs.ACCURACY_FLOOR
+    regression_tolerance: float = configs.REGRESSION_TOLERANCE
+    enable_cache: bool = True
+
+    def __post_init__(self):
+        self.output_root = Path(self.output_root).resolve()
+        self.pipeline_root = Path(self.pipeline_root or self.output_root / "pipelines" / self.pipeline_name).resolve()
+        self.serving_dir = Path(self.serving_dir or self.output_root / "serving_model" / self.pipeline_name).resolve()
+
+    @property
+    def ingested_dir(self) -> Path:
+        return self.output_root / "ingested"
+
+    @property
+    def metadata_path(self) -> Path:
+        # Beside the artifacts it describes, so that one --pipeline-root moves a run's whole state.
+        return self.pipeline_root / "metadata.sqlite"
+
+
+def run(settings: LocalRunSettings):
+    """Ingests the data, runs the pipeline and returns its RunSummary (pipeline/run_summary.py)."""
+    from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+    from pipeline import ingestion, pipeline, run_summary  # pylint: disable=g-import-not-at-top
+
+    examples_dir = ingestion.run(settings.data_root, settings.ingested_dir, configs.BEAM_PIPELINE_ARGS)
+    manifest = ingestion.read_manifest(examples_dir)
+    settings.pipeline_root.mkdir(parents=True, exist_ok=True)
+    tfx.orchestration.LocalDagRunner().run(pipeline.create_pipeline(
+        pipeline_name=settings.pipeline_name,
+        pipeline_root=str(settings.pipeline_root),
+        examples_uri=str(examples_dir),
+        splits=manifest["splits"],
+        class_names=manifest["class_names"],
+        schema_dir=str(configs.SCHEMA_DIR),
+        serving_model_dir=str(settings.serving_dir),
+        model_name=settings.model_name,
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        accuracy_floor=settings.accuracy_floor,
+        regression_tolerance=settings.regression_tolerance,
+        beam_pipeline_args=configs.BEAM_PIPELINE_ARGS,
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            str(settings.metadata_path)),
+        enable_cache=settings.enable_cache,
+    ))
+    return run_summary.latest_run(str(settings.metadata_path), settings.pipeline_name)
+
+
+if __name__ == "__main__":
+    from pipeline import cli  # pylint: disable=g-import-not-at-top
+    sys.exit(cli.main(["run", *sys.argv[1:]]))

@@ -1,0 +1,56 @@
+"""Serving signatures of the exported SavedModel.
+
+Both signatures run the same Transform graph and model and return the same outputs:
+  probabilities  float [batch, num_classes]
+  class_id       int64 [batch]   arg-max of probabilities
+  class_name     string [batch]  the class names travel inside the model
+  serving_default  input `examples`:    serialized tf.Example with `image_raw` (what TFMA uses)
+  serving_jpeg     input `image_bytes`: encoded image bytes; TF Serving's REST API accepts
+                                        base64 for inputs whose name ends in `_bytes`.
+The class list is also written to assets.extra/class_names.txt for clients (TF Serving
+ignores that folder).
+"""
+import os
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from modules import features
+
+SERVING_DEFAULT = "serving_default"
+SERVING_JPEG = "serving_jpeg"
+CLASS_NAMES_FILE = os.path.join("assets.extra", "class_names.txt")
+
+
+def export_serving_model(model: tf.keras.Model, tft_output: tft.TFTransformOutput,
+                         class_names: list, export_dir: str) -> None:
+    # Tracked as an attribute so that the Transform graph's assets are saved with the model.
+    model.tft_layer = tft_output.transform_features_layer()
+    image_feature_spec = {features.IMAGE_KEY: tft_output.raw_feature_spec()[features.IMAGE_KEY]}
+
+    def predict(image_bytes):
+        transformed = model.tft_layer({features.IMAGE_KEY: tf.reshape(image_bytes, [-1, 1])})
+        probabilities = model(transformed[features.TRANSFORMED_IMAGE_KEY], training=False)
+        class_id = tf.argmax(probabilities, axis=-1)
+        return {
+            "probabilities": probabilities,
+            "class_id": class_id,
+            "class_name": tf.gather(tf.constant(class_names), class_id),
+        }
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve_examples(serialized_examples):
+        parsed = tf.io.parse_example(serialized_examples, image_feature_spec)
+        return predict(tf.reshape(parsed[features.IMAGE_KEY], [-1]))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    def serve_image_bytes(image_bytes):
+        return predict(image_bytes)
+
+    model.save(export_dir, save_format="tf", signatures={
+        SERVING_DEFAULT: serve_examples.get_concrete_function(),
+        SERVING_JPEG: serve_image_bytes.get_concrete_function(),
+    })
+    tf.io.gfile.makedirs(os.path.join(export_dir, os.path.dirname(CLASS_NAMES_FILE)))
+    with tf.io.gfile.GFile(os.path.join(export_dir, CLASS_NAMES_FILE), "w") as f:
+        f.write("\n".join(class_names) + "\n")

@@ -1,0 +1,22 @@
+"""Feature names of the ingested tf.Examples, shared by ingestion, Transform, Trainer and Evaluator."""
+import tensorflow as tf
+
+IMAGE_KEY = "image_raw"      # encoded image bytes, as found on disk
+LABEL_KEY = "label"          # int64 index into the sorted class list
+LABEL_NAME_KEY = "label_name"  # class folder name; the Evaluator slices on it
+FILENAME_KEY = "filename"    # path relative to the data root, for tracing a prediction back
+
+# Output of the Transform graph: the decoded, resized, rescaled image.
+TRANSFORMED_IMAGE_KEY = "image"
+
+
+def make_example(image_bytes: bytes, label: int, label_name: str, filename: str) -> tf.train.Example:
+    def _bytes(value: bytes) -> tf.train.Feature:
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+    return tf.train.Example(features=tf.train.Features(feature={
+        IMAGE_KEY: _bytes(image_bytes),
+        LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
+        LABEL_NAME_KEY: _bytes(label_name.encode()),
+        FILENAME_KEY: _bytes(filename.encode()),
+    }))

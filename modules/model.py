@@ -1,0 +1,72 @@
+"""Model registry: each entry builds a compiled-free Keras model and declares its input size."""
+import dataclasses
+from typing import Callable
+
+import tensorflow as tf
+
+keras = tf.keras
+layers = keras.layers
+regularizers = keras.regularizers
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    build: Callable[[int, int], keras.Model]  # (image_size, num_classes) -> model
+    image_size: int
+
+
+def arch_1(image_size: int, num_classes: int) -> keras.Model:
+    """The notebook's plain CNN, as written there (the baseline)."""
+    return keras.Sequential(name="model_cnn_1", layers=[
+        layers.Conv2D(16, 3, padding="same", activation="relu", input_shape=(image_size, image_size, 3)),
+        layers.MaxPooling2D(),
+        layers.Conv2D(32, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Conv2D(128, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Conv2D(256, 3, padding="same", activation="relu"),
+        layers.GlobalAveragePooling2D(),
+        layers.Dense(256, activation="relu"),
+        layers.Dense(num_classes, activation="softmax"),
+    ])
+
+
+def arch_2(image_size: int, num_classes: int) -> keras.Model:
+    """The notebook's tuned CNN, as written there: BatchNorm after ReLU, L2 1e-3, dropout 0.5."""
+    def conv_block(filters, **kwargs):
+        return [layers.Conv2D(filters, 3, padding="same", kernel_regularizer=regularizers.l2(1e-3), **kwargs),
+                layers.Activation("relu"),
+                layers.BatchNormalization()]
+
+    return keras.Sequential(name="model_cnn_2", layers=[
+        *conv_block(16, input_shape=(image_size, image_size, 3)), layers.MaxPooling2D(),
+        *conv_block(32), layers.MaxPooling2D(),
+        *conv_block(64), layers.MaxPooling2D(),
+        *conv_block(128), layers.MaxPooling2D(),
+        *conv_block(256),
+        layers.GlobalAveragePooling2D(),
+        layers.Dense(256, kernel_regularizer=regularizers.l2(1e-3)),
+        layers.Activation("relu"),
+        layers.BatchNormalization(),
+        layers.Dropout(0.5),
+        layers.Dense(num_classes, activation="softmax"),
+    ])
+
+
+MODELS = {
+    "arch_1": ModelSpec(arch_1, image_size=128),
+    "arch_2": ModelSpec(arch_2, image_size=128),
+}
+
+
+def get_spec(name: str) -> ModelSpec:
+    if name not in MODELS:
+        raise ValueError(f"unknown model '{name}' (known: {', '.join(sorted(MODELS))})")
+    return MODELS[name]
+
+
+def build(name: str, num_classes: int) -> keras.Model:
+    spec = get_spec(name)
+    return spec.build(spec.image_size, num_classes)

@@ -1,0 +1,112 @@
+"""TFX Trainer entry point: trains a registered model on the Transform graph's output and exports it."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx import v1 as tfx
+from tfx_bsl.public import tfxio
+
+from modules import exporter, features, model as models
+
+keras = tf.keras
+AUTOTUNE = tf.data.AUTOTUNE
+# Examples parsed and decoded together; independent of the training batch size.
+DECODE_BATCH = 64
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    """What the pipeline passes in the Trainer's custom_config (see pipeline/pipeline.py)."""
+    class_names: list
+    model_name: str = "arch_2"
+    epochs: int = 100
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    seed: int = 111
+    shuffle_buffer: int = 4096
+
+    @classmethod
+    def from_custom_config(cls, custom_config: dict | None) -> "TrainingConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in (custom_config or {}).items() if k in known})
+
+
+def make_dataset(file_pattern, data_accessor, tft_output: tft.TFTransformOutput, class_names: list,
+                 batch_size: int, shuffle: bool = False, seed: int = 111,
+                 shuffle_buffer: int = 4096) -> tf.data.Dataset:
+    """(image, label) batches: raw examples through the Transform graph, decoded once.
+
+    Decoded images are cached, so every epoch after the first skips JPEG decoding; the
+    shuffle comes after the cache so each epoch still sees a new order. Each example's
+    label_name must be class_names[label]: a class list that does not match the data
+    fails training instead of exporting a model with mislabelled outputs.
+    """
+    raw = data_accessor.tf_dataset_factory(
+        file_pattern,
+        tfxio.TensorFlowDatasetOptions(batch_size=DECODE_BATCH, shuffle=False, num_epochs=1),
+        tft_output.raw_metadata.schema)
+    transform_layer = tft_output.transform_features_layer()
+
+    def to_image_and_label(raw_batch):
+        label = tf.reshape(raw_batch[features.LABEL_KEY], [-1])
+        names_match = tf.debugging.assert_equal(
+            tf.gather(tf.constant(class_names), label), tf.reshape(raw_batch[features.LABEL_NAME_KEY], [-1]),
+            message="class_names given to the Trainer do not match the examples' label/label_name pairs")
+        with tf.control_dependencies([names_match]):
+            transformed = transform_layer({features.IMAGE_KEY: raw_batch[features.IMAGE_KEY]})
+            return transformed[features.TRANSFORMED_IMAGE_KEY], tf.identity(label)
+
+    dataset = raw.map(to_image_and_label, num_parallel_calls=AUTOTUNE).unbatch().cache()
+    if shuffle:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def make_callbacks(checkpoint_path: str, log_dir: str) -> list:
+    """The notebook's callbacks, plus TensorBoard logs."""
+    return [
+        keras.callbacks.ModelCheckpoint(checkpoint_path, save_weights_only=True, monitor="val_accuracy",
+                                        mode="max", save_best_only=True),
+        keras.callbacks.ReduceLROnPlateau(factor=0.3, patience=5, min_lr=1e-5),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=10, min_delta=1e-3),
+        keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"),
+    ]
+
+
+def train(config: TrainingConfig, train_ds, eval_ds, work_dir: str) -> tuple[keras.Model, dict]:
+    """Fits the configured model; returns it with the best-validation-accuracy weights restored."""
+    keras.utils.set_random_seed(config.seed)
+    model = models.build(config.model_name, num_classes=len(config.class_names))
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    checkpoint = os.path.join(work_dir, "checkpoints", "best")
+    history = model.fit(train_ds, validation_data=eval_ds, epochs=config.epochs,
+                        callbacks=make_callbacks(checkpoint, work_dir), verbose=2)
+    if tf.io.gfile.exists(checkpoint + ".index"):  # absent when no epoch ran
+        model.load_weights(checkpoint).expect_partial()
+    return model, {k: [float(v) for v in vs] for k, vs in history.history.items()}
+
+
+# TFX Trainer calls this.
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+    config = TrainingConfig.from_custom_config(fn_args.custom_config)
+    if not config.class_names:
+        raise ValueError("Trainer custom_config needs 'class_names' (the ingestion manifest's class list)")
+    tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    train_ds = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, config.class_names, config.batch_size,
+                            shuffle=True, seed=config.seed, shuffle_buffer=config.shuffle_buffer)
+    eval_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, config.class_names,
+                           config.batch_size)
+
+    model, history = train(config, train_ds, eval_ds, fn_args.model_run_dir)
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "history.json"), "w") as f:
+        json.dump({"config": dataclasses.asdict(config), "history": history}, f, indent=2)
+    if history.get("val_accuracy"):
+        logging.info("trainer: %d epochs, best val_accuracy %.4f", len(history["val_accuracy"]),
+                     max(history["val_accuracy"]))
+    exporter.export_serving_model(model, tft_output, config.class_names, fn_args.serving_model_dir)

@@ -1,0 +1,6 @@
+"""The pipeline definition, its configuration, the ingestion job and the command-line tool."""
+import os
+
+# TF 2.16 defaults to Keras 3, but TFT/TFMA 1.16 and our SavedModel export need tf_keras.
+# This must be set before TensorFlow is first imported, so every entry point imports us first.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")

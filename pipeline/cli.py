@@ -1,0 +1,216 @@
+"""`image-pipeline`: run the pipeline, ingest data, predict, evaluate a pushed model, compile for Kubeflow.
+
+Wrong arguments or paths print one line, `image-pipeline: error: ...`, and exit with code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+from pipeline import configs  # pylint: disable=wrong-import-position
+from pipeline.errors import InputError  # pylint: disable=wrong-import-position
+
+PROG = "image-pipeline"
+USAGE_ERROR = 2
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for; reported as one line with exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def _existing_dir(value: str) -> Path:
+    if not Path(value).is_dir():
+        raise argparse.ArgumentTypeError(f"{value}: no such directory")
+    return Path(value)
+
+
+def _existing_file(value: str) -> Path:
+    if not Path(value).is_file():
+        raise argparse.ArgumentTypeError(f"{value}: no such file")
+    return Path(value)
+
+
+def _non_negative_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a whole number") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return number
+
+
+def _positive_int(value: str) -> int:
+    number = _non_negative_int(value)
+    if number == 0:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def _fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a number") from None
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1")
+    return number
+
+
+def _model_name(value: str) -> str:
+    from modules import model as models  # pylint: disable=g-import-not-at-top
+    if value not in models.MODELS:
+        raise argparse.ArgumentTypeError(f"unknown model '{value}' (known: {', '.join(sorted(models.MODELS))})")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="ingest the data and run the whole pipeline locally")
+    run.add_argument("--data-root", type=_existing_dir,
+                     help="folder with train/ and validation/ (and optionally test/) class subfolders "
+                          "(default: the bundled sample, run with %s)" % configs.SAMPLE_RUN_OVERRIDES)
+    run.add_argument("--output-root", type=Path, default=configs.OUTPUT_ROOT,
+                     help="where ingested data, artifacts, metadata and pushed models go (default: %(default)s)")
+    run.add_argument("--pipeline-root", type=Path, help="artifacts and ML Metadata (default: OUTPUT_ROOT/pipelines/NAME)")
+    run.add_argument("--serving-dir", type=Path, help="push destination (default: OUTPUT_ROOT/serving_model/NAME)")
+    run.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
+    run.add_argument("--model", type=_model_name, default=configs.MODEL_NAME, help="default: %(default)s")
+    run.add_argument("--epochs", type=_non_negative_int, help=f"default: {configs.EPOCHS}")
+    run.add_argument("--batch-size", type=_positive_int, default=configs.BATCH_SIZE, help="default: %(default)s")
+    run.add_argument("--accuracy-floor", type=_fraction,
+                     help=f"blessing needs at least this eval accuracy (default: {configs.ACCURACY_FLOOR})")
+    run.add_argument("--regression-tolerance", type=_fraction, default=configs.REGRESSION_TOLERANCE,
+                     help="blessing allows this much accuracy below the latest blessed model (default: %(default)s)")
+    run.add_argument("--no-cache", action="store_true", help="re-execute every component")
+
+    ingest = commands.add_parser("ingest", help="convert image folders to TFRecords (the Beam job alone)")
+    ingest.add_argument("--data-root", type=_existing_dir, required=True)
+    ingest.add_argument("--output", type=Path, required=True)
+    ingest.add_argument("--beam-arg", action="append", default=None, metavar="ARG",
+                        help="a Beam pipeline option, repeatable (default: %s)" % " ".join(configs.BEAM_PIPELINE_ARGS))
+
+    predict = commands.add_parser("predict", help="top classes of images under a pushed model")
+    predict.add_argument("--model", required=True, help="a pushed model's version directory or the serving directory")
+    predict.add_argument("--top-k", type=_positive_int, default=3)
+    predict.add_argument("images", nargs="+", type=_existing_file, metavar="IMAGE")
+
+    evaluate = commands.add_parser("evaluate", help="score a pushed model on a folder of class subfolders")
+    evaluate.add_argument("--model", required=True, help="a pushed model's version directory or the serving directory")
+    evaluate.add_argument("--data", type=_existing_dir, required=True, help="folder of class subfolders of images")
+    evaluate.add_argument("--json", type=Path, help="also write the result to this file")
+
+    compile_kfp = commands.add_parser("compile-kubeflow", help="compile the pipeline for Kubeflow Pipelines (offline)")
+    compile_kfp.add_argument("--output", type=Path, required=True, help="the pipeline JSON to write")
+    compile_kfp.add_argument("--pipeline-root", required=True, help="e.g. gs://BUCKET/pipelines")
+    compile_kfp.add_argument("--image", required=True, help="container image with this project installed")
+    compile_kfp.add_argument("--examples-uri", help="an ingested dataset directory (default: PIPELINE_ROOT/ingested)")
+    compile_kfp.add_argument("--class-names", help="comma-separated class list in label order "
+                                                   "(default: the clothing dataset's)")
+    return parser
+
+
+def _run(args) -> int:
+    import local_runner  # pylint: disable=g-import-not-at-top
+    defaults = {"epochs": configs.EPOCHS, "accuracy_floor": configs.ACCURACY_FLOOR}
+    if args.data_root is None:
+        args.data_root = configs.SAMPLE_DATA_ROOT
+        defaults.update(configs.SAMPLE_RUN_OVERRIDES)
+        logging.info("no --data-root: smoke run on the bundled sample with %s", configs.SAMPLE_RUN_OVERRIDES)
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    summary = local_runner.run(local_runner.LocalRunSettings(
+        data_root=args.data_root, output_root=args.output_root, pipeline_name=args.pipeline_name,
+        pipeline_root=args.pipeline_root, serving_dir=args.serving_dir, model_name=args.model,
+        epochs=args.epochs, batch_size=args.batch_size, accuracy_floor=args.accuracy_floor,
+        regression_tolerance=args.regression_tolerance, enable_cache=not args.no_cache))
+    print(summary.format())
+    return 0
+
+
+def _ingest(args) -> int:
+    from pipeline import ingestion  # pylint: disable=g-import-not-at-top
+    output = ingestion.run(args.data_root, args.output, args.beam_arg or configs.BEAM_PIPELINE_ARGS)
+    manifest = ingestion.read_manifest(output)
+    print(json.dumps({"output": str(output), **{k: manifest[k] for k in
+                      ("files_found", "files_ingested", "files_rejected", "counts")}}, indent=2))
+    return 0
+
+
+def _predict(args) -> int:
+    from pipeline import pushed_model  # pylint: disable=g-import-not-at-top
+    model = pushed_model.PushedModel(args.model)
+    for image in args.images:
+        top = model.top_classes(image.read_bytes(), k=args.top_k)
+        print(f"{image}: " + ", ".join(f"{name} {probability:.3f}" for name, probability in top))
+    return 0
+
+
+def _evaluate(args) -> int:
+    from pipeline import pushed_model  # pylint: disable=g-import-not-at-top
+    result = pushed_model.score_folder(pushed_model.PushedModel(args.model), args.data)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n")
+    return 0
+
+
+def _compile_kubeflow(args) -> int:
+    from kubeflow import runner  # pylint: disable=g-import-not-at-top
+    class_names = [c.strip() for c in args.class_names.split(",")] if args.class_names else configs.CLOTHING_CLASS_NAMES
+    print(runner.compile_pipeline(args.output, args.pipeline_root, args.image,
+                                  examples_uri=args.examples_uri, class_names=class_names))
+    return 0
+
+
+COMMANDS = {"run": _run, "ingest": _ingest, "predict": _predict, "evaluate": _evaluate,
+            "compile-kubeflow": _compile_kubeflow}
+
+
+class _FirstLineFormatter(logging.Formatter):
+    """TFX logs whole protos at INFO; one line per record keeps the progress readable."""
+
+    def format(self, record):
+        text = super().format(record)
+        if record.exc_info or "\n" not in text:
+            return text
+        return text.split("\n", 1)[0] + " [...]"
+
+
+def configure_logging() -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(_FirstLineFormatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    for noisy in ("apache_beam", "absl"):  # per-bundle and per-call chatter
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    configure_logging()
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except (UsageError, InputError) as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return USAGE_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,304 @@
+"""Ingestion: folders of class subfolders -> gzipped TFRecord shards of tf.Example (Apache Beam).
+
+Layout read:  <data_root>/{train,validation[,test]}/<class name>/<image>
+Layout written, published atomically under <output>/<content hash>/:
+    train/, eval/[, test/]  data-*.tfrecord.gz   (features: see modules/features.py)
+    manifest.json           class list, counts per split and class, content hash
+    rejected.csv            path,reason for every file found that was not ingested
+
+Every file found is either ingested or listed in rejected.csv with its reason, and the
+manifest checks that found == ingested + rejected. The output directory is named by a hash
+of the input's content, so unchanged input is never converted twice, and a run killed
+midway leaves only a temporary directory that no reader takes for a dataset.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import apache_beam as beam
+
+from modules import features
+from pipeline.errors import InputError
+
+# Split name in the pipeline -> folder name in the data root. `train` and `eval` are the
+# names the TFX Trainer and Evaluator expect.
+SPLIT_FOLDERS = {"train": "train", "eval": "validation", "test": "test"}
+REQUIRED_SPLITS = ("train", "eval")
+# Bump when the written format changes, so that old conversions are not reused.
+FORMAT_VERSION = 1
+JPEG_MAGIC = b"\xff\xd8\xff"
+SYSTEM_FILES = {"thumbs.db", "desktop.ini", "icon\r"}
+MANIFEST = "manifest.json"
+REJECTED = "rejected.csv"
+
+
+class IngestionError(InputError):
+    """Input that cannot be ingested as a whole; the message names the path and the problem."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    """A file that looks like an image of a class; its content is checked in the Beam job."""
+    split: str
+    class_name: str
+    path: str          # absolute path
+    relative_path: str  # relative to the data root; stored as `filename`
+
+
+@dataclasses.dataclass
+class Scan:
+    class_names: list[str]
+    candidates: list[Candidate]
+    rejected: list[tuple[str, str]]  # (relative path, reason)
+    splits: list[str]
+
+    @property
+    def files_found(self) -> int:
+        return len(self.candidates) + len(self.rejected)
+
+
+def scan(data_root: str | os.PathLike) -> Scan:
+    """Lists every file under the split folders and decides which are image candidates.
+
+    Raises IngestionError for input that cannot make a dataset: a missing data root or
+    required split, no class folders, an empty class folder, or an eval/test class that
+    train does not have (its label index would be meaningless).
+    """
+    root = Path(data_root)
+    if not root.is_dir():
+        raise IngestionError(f"{root}: data root is not a directory")
+    splits = [s for s, folder in SPLIT_FOLDERS.items() if (root / folder).is_dir()]
+    for split in REQUIRED_SPLITS:
+        if split not in splits:
+            raise IngestionError(f"{root / SPLIT_FOLDERS[split]}: required split folder is missing")
+
+    class_names = sorted(p.name for p in (root / "train").iterdir() if p.is_dir() and not _hidden(p.name))
+    if not class_names:
+        raise IngestionError(f"{root / 'train'}: no class subfolders")
+
+    candidates: list[Candidate] = []
+    rejected: list[tuple[str, str]] = []
+    for split in splits:
+        split_candidates, split_rejected = scan_class_folders(root / SPLIT_FOLDERS[split], root, class_names, split)
+        candidates += split_candidates
+        rejected += split_rejected
+    return Scan(class_names, candidates, rejected, splits)
+
+
+def scan_class_folders(split_dir: Path, root: Path, class_names: Sequence[str],
+                       split: str = "train") -> tuple[list[Candidate], list[tuple[str, str]]]:
+    """Candidates and path-level rejections of one folder of class subfolders.
+
+    Raises IngestionError for a class folder that is not in `class_names`, and, for the
+    train split, for a class folder with no image candidates.
+    """
+    candidates: list[Candidate] = []
+    rejected: list[tuple[str, str]] = []
+    for path in sorted(_walk_files(split_dir)):
+        relative = path.relative_to(root).as_posix()
+        parts = path.relative_to(split_dir).parts
+        reason = _path_rejection(path, parts, root)
+        if reason:
+            rejected.append((relative, reason))
+            continue
+        if parts[0] not in class_names:
+            raise IngestionError(
+                f"{split_dir / parts[0]}: class '{parts[0]}' is not one of {', '.join(class_names)}")
+        candidates.append(Candidate(split, parts[0], str(path), relative))
+    if split == "train":
+        for class_name in sorted(set(class_names) - {c.class_name for c in candidates}):
+            raise IngestionError(f"{split_dir / class_name}: class folder holds no image files")
+    return candidates, rejected
+
+
+def check_image_file(path: str) -> tuple[str | None, bytes]:
+    """(None, bytes) for a JPEG the model can decode, else (reason, whatever was read)."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        return f"unreadable: {e.strerror or e}", b""
+    if not data:
+        return "empty file (0 bytes)", data
+    if not data.startswith(JPEG_MAGIC):
+        return "not a JPEG image (content does not start with a JPEG marker)", data
+    try:
+        # The decoder of the serving graph's family (modules/preprocessing.py), so what is
+        # ingested is what the model can read.
+        tf.io.decode_jpeg(data, channels=3)
+    except (tf.errors.InvalidArgumentError, ValueError) as e:
+        message = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        return f"corrupt JPEG: {message}", data
+    return None, data
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".") or name.lower() in SYSTEM_FILES
+
+
+def _walk_files(directory: Path) -> Iterable[Path]:
+    # followlinks=False: a linked directory is reported as one entry and rejected below.
+    for dirpath, dirnames, filenames in os.walk(directory):
+        for name in dirnames:
+            if (Path(dirpath) / name).is_symlink():
+                yield Path(dirpath) / name
+        for name in filenames:
+            yield Path(dirpath) / name
+
+
+def _path_rejection(path: Path, parts: Sequence[str], root: Path) -> str | None:
+    """Why a file is not an image candidate, judged from its path alone (None if it is one)."""
+    if any(_hidden(part) for part in parts):
+        return "hidden or system file"
+    if len(parts) < 2:
+        return "not inside a class folder"
+    if path.is_symlink():
+        target = path.resolve()
+        if root.resolve() not in target.parents:
+            return "symbolic link leading outside the data root"
+        if not target.is_file():
+            return "symbolic link to something that is not a file"
+    return None
+
+
+def content_hash(scan_result: Scan, root: str | os.PathLike) -> str:
+    """SHA-256 over every file's relative path and bytes, the class list and the format version."""
+    digest = hashlib.sha256(f"format={FORMAT_VERSION};classes={scan_result.class_names}".encode())
+    relative_paths = sorted([c.relative_path for c in scan_result.candidates] + [r for r, _ in scan_result.rejected])
+    for relative in relative_paths:
+        digest.update(relative.encode() + b"\0")
+        path = Path(root) / relative
+        if path.is_file():
+            with open(path, "rb") as f:
+                digest.update(hashlib.sha256(f.read()).digest())
+    return digest.hexdigest()
+
+
+class ReadAndValidate(beam.DoFn):
+    """Reads one candidate file; emits a tf.Example to its split, or a rejection with a reason."""
+
+    REJECTED_TAG = "rejected"
+
+    def process(self, candidate: Candidate, label_of: dict):
+        reason, data = check_image_file(candidate.path)
+        if reason:
+            yield beam.pvalue.TaggedOutput(self.REJECTED_TAG, (candidate.relative_path, reason))
+            return
+        example = features.make_example(data, label_of[candidate.class_name], candidate.class_name,
+                                        candidate.relative_path)
+        yield beam.pvalue.TaggedOutput(candidate.split, example.SerializeToString())
+
+
+def run(data_root: str | os.PathLike, output_dir: str | os.PathLike,
+        beam_pipeline_args: Sequence[str] = ()) -> Path:
+    """Ingests `data_root` into `output_dir/<content hash>/` and returns that directory.
+
+    Reuses a complete earlier conversion of the same content; never overwrites one.
+    """
+    started = time.time()
+    root = Path(data_root).resolve()
+    scanned = scan(root)
+    digest = content_hash(scanned, root)
+    target = Path(output_dir).resolve() / digest[:16]
+    if (target / MANIFEST).is_file():
+        logging.info("ingest: input unchanged (content hash %s), reusing %s", digest[:16], target)
+        return target
+
+    logging.info("ingest: %d files found in %s (%d candidates, %d rejected by path); converting",
+                 scanned.files_found, root, len(scanned.candidates), len(scanned.rejected))
+    staging = target.parent / f".tmp-{target.name}-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        _convert(scanned, staging, beam_pipeline_args)
+        manifest = _write_accounting(scanned, staging, root, digest)
+        if target.exists():  # another run published the same content meanwhile
+            shutil.rmtree(staging)
+        else:
+            os.rename(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    logging.info("ingest: %s in %.1f s: %s", target, time.time() - started, _summary(manifest))
+    return target
+
+
+def _convert(scanned: Scan, staging: Path, beam_pipeline_args: Sequence[str]) -> None:
+    from apache_beam.options.pipeline_options import PipelineOptions  # pylint: disable=g-import-not-at-top
+    label_of = {name: index for index, name in enumerate(scanned.class_names)}
+    with beam.Pipeline(options=PipelineOptions(list(beam_pipeline_args))) as pipeline:
+        results = (
+            pipeline
+            | "ListCandidates" >> beam.Create(scanned.candidates, reshuffle=False)
+            | "Reshuffle" >> beam.Reshuffle()
+            | "ReadAndValidate" >> beam.ParDo(ReadAndValidate(), label_of=label_of).with_outputs(
+                ReadAndValidate.REJECTED_TAG, *scanned.splits))
+        for split in scanned.splits:
+            _ = results[split] | f"Write{split.title()}" >> beam.io.WriteToTFRecord(
+                str(staging / split / "data"), file_name_suffix=".tfrecord.gz",
+                compression_type=beam.io.filesystem.CompressionTypes.GZIP)
+        _ = (results[ReadAndValidate.REJECTED_TAG]
+             | "FormatRejected" >> beam.Map(json.dumps)
+             | "WriteRejected" >> beam.io.WriteToText(str(staging / "_rejected"), shard_name_template=""))
+
+
+def _write_accounting(scanned: Scan, staging: Path, root: Path, digest: str) -> dict:
+    """Writes rejected.csv and manifest.json, checking that every file found is accounted for."""
+    rejected = list(scanned.rejected)
+    rejected_by_content = staging / "_rejected"
+    if rejected_by_content.exists():
+        rejected += [tuple(json.loads(line)) for line in rejected_by_content.read_text().splitlines() if line]
+        rejected_by_content.unlink()
+    rejected.sort()
+    rejected_paths = {path for path, _ in rejected}
+
+    counts = {split: {name: 0 for name in scanned.class_names} for split in scanned.splits}
+    for candidate in scanned.candidates:
+        if candidate.relative_path not in rejected_paths:
+            counts[candidate.split][candidate.class_name] += 1
+    ingested = sum(sum(per_class.values()) for per_class in counts.values())
+    if ingested + len(rejected) != scanned.files_found:
+        raise RuntimeError(f"ingest: accounting mismatch in {root}: {scanned.files_found} found, "
+                           f"{ingested} ingested, {len(rejected)} rejected")
+    for class_name, count in counts["train"].items():
+        if count == 0:
+            logging.warning("ingest: class '%s' has no usable training image (all rejected)", class_name)
+
+    with open(staging / REJECTED, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "reason"])
+        writer.writerows(rejected)
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "data_root": str(root),
+        "content_hash": digest,
+        "class_names": scanned.class_names,
+        "splits": scanned.splits,
+        "files_found": scanned.files_found,
+        "files_ingested": ingested,
+        "files_rejected": len(rejected),
+        "counts": counts,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def read_manifest(ingested_dir: str | os.PathLike) -> dict:
+    return json.loads((Path(ingested_dir) / MANIFEST).read_text())
+
+
+def _summary(manifest: dict) -> str:
+    per_split = ", ".join(f"{split} {sum(c.values())}" for split, c in manifest["counts"].items())
+    return (f"{manifest['files_found']} found = {manifest['files_ingested']} ingested ({per_split}) "
+            f"+ {manifest['files_rejected']} rejected")

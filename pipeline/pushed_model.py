@@ -1,0 +1,94 @@
+"""Client side of a pushed model: find it, load it, predict, and score it on a folder of images."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from modules import exporter
+from pipeline import ingestion
+from pipeline.errors import InputError
+
+PREDICT_BATCH = 32
+
+
+class ModelPathError(InputError):
+    pass
+
+
+def resolve_model_dir(path: str | os.PathLike) -> Path:
+    """A pushed model's version directory, given it or the serving base directory (newest version)."""
+    path = Path(path)
+    if (path / "saved_model.pb").is_file():
+        return path
+    if not path.is_dir():
+        raise ModelPathError(f"{path}: no such model directory")
+    versions = [p for p in path.iterdir() if p.name.isdigit() and (p / "saved_model.pb").is_file()]
+    if not versions:
+        raise ModelPathError(f"{path}: neither a SavedModel (no saved_model.pb) nor a serving directory of versions")
+    return max(versions, key=lambda p: int(p.name))
+
+
+class PushedModel:
+    """A pushed SavedModel, called through its `serving_jpeg` signature."""
+
+    def __init__(self, path: str | os.PathLike):
+        import tensorflow as tf  # pylint: disable=g-import-not-at-top
+        self.directory = resolve_model_dir(path)
+        self.class_names = (self.directory / exporter.CLASS_NAMES_FILE).read_text().split()
+        self._loaded = tf.saved_model.load(str(self.directory))
+        self._serve = self._loaded.signatures[exporter.SERVING_JPEG]
+        self._tf = tf
+
+    def probabilities(self, images: Sequence[bytes]) -> np.ndarray:
+        """[len(images), num_classes] class probabilities of encoded images."""
+        batches = [self._serve(image_bytes=self._tf.constant(list(images[i:i + PREDICT_BATCH])))["probabilities"]
+                   for i in range(0, len(images), PREDICT_BATCH)]
+        return np.concatenate([b.numpy() for b in batches]) if batches else np.zeros((0, len(self.class_names)))
+
+    def top_classes(self, image: bytes, k: int = 3) -> list[tuple[str, float]]:
+        probabilities = self.probabilities([image])[0]
+        return [(self.class_names[i], float(probabilities[i])) for i in np.argsort(-probabilities)[:k]]
+
+
+def score_folder(model: PushedModel, data_dir: str | os.PathLike) -> dict:
+    """Accuracy, macro F1 and per-class precision/recall/support of `model` on DIR/<class>/<image>.
+
+    Files that ingestion would reject are not scored but listed, with their reasons.
+    """
+    from sklearn import metrics  # pylint: disable=g-import-not-at-top
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise ingestion.IngestionError(f"{data_dir}: not a directory")
+    if not any(p.is_dir() for p in data_dir.iterdir()):
+        raise ingestion.IngestionError(f"{data_dir}: no class subfolders")
+    candidates, rejected = ingestion.scan_class_folders(data_dir, data_dir, model.class_names, split="eval")
+    images, labels = [], []
+    for candidate in candidates:
+        reason, data = ingestion.check_image_file(candidate.path)
+        if reason:
+            rejected.append((candidate.relative_path, reason))
+        else:
+            images.append(data)
+            labels.append(model.class_names.index(candidate.class_name))
+    if not images:
+        raise ingestion.IngestionError(f"{data_dir}: no image could be read")
+
+    predicted = model.probabilities(images).argmax(axis=1)
+    class_ids = list(range(len(model.class_names)))
+    precision, recall, f1, support = metrics.precision_recall_fscore_support(
+        labels, predicted, labels=class_ids, zero_division=0)
+    return {
+        "model": str(model.directory),
+        "data": str(data_dir),
+        "n": len(labels),
+        "accuracy": float(metrics.accuracy_score(labels, predicted)),
+        "macro_f1": float(np.mean([f1[i] for i in class_ids if support[i] > 0])),
+        "per_class": {
+            name: {"precision": float(precision[i]), "recall": float(recall[i]), "support": int(support[i])}
+            for i, name in enumerate(model.class_names)},
+        "confusion_matrix": metrics.confusion_matrix(labels, predicted, labels=class_ids).tolist(),
+        "rejected": [{"path": path, "reason": reason} for path, reason in sorted(rejected)],
+    }

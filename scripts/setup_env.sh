@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Builds the project's virtualenv (.venv) from requirements.lock alone, then installs
+# this project into it (editable, no dependencies). Idempotent: when the lock and
+# setup.py are unchanged since the last successful build, it only checks and exits.
+#
+#   PYTHON310=/path/to/python3.10 bash scripts/setup_env.sh   # to choose the interpreter
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=.venv
+TOOLS=.tools                  # holds the pinned uv, outside the synced environment
+UV_VERSION=0.13.9
+STAMP="$VENV/.built-from"
+
+log() { echo "setup: $*" >&2; }
+
+# TFX 1.16 wheels exist for Python 3.9-3.10 only. On these machines 3.10 is installed by
+# pyenv but the bare `python3.10` shim fails, so every candidate is probed by running it.
+find_python310() {
+  local candidates=()
+  [ -n "${PYTHON310:-}" ] && candidates+=("$PYTHON310")
+  if command -v pyenv >/dev/null 2>&1; then
+    local version
+    for version in $(pyenv versions --bare 2>/dev/null | grep -E '^3\.10(\.[0-9]+)?$' | sort -rV); do
+      candidates+=("$(pyenv root)/versions/$version/bin/python3.10")
+    done
+  fi
+  candidates+=(/usr/local/bin/python3.10 /usr/bin/python3.10 "$(command -v python3.10 2>/dev/null || true)")
+  local candidate
+  for candidate in "${candidates[@]}"; do
+    [ -n "$candidate" ] && [ -x "$candidate" ] || continue
+    if "$candidate" -c 'import sys, venv; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then
+      echo "$candidate"; return 0
+    fi
+  done
+  log "no working Python 3.10 found (tried: ${candidates[*]:-nothing})."
+  log "TFX 1.16 needs Python 3.10: install it (e.g. 'pyenv install 3.10.13') or set PYTHON310=/path/to/python3.10."
+  return 1
+}
+
+fingerprint() { cat requirements.lock setup.py | sha256sum | cut -d' ' -f1; }
+
+if [ -x "$VENV/bin/python" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(fingerprint)" ] \
+   && "$VENV/bin/python" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then
+  log "environment is up to date ($VENV)"
+  exit 0
+fi
+
+PYTHON=$(find_python310)
+log "using $PYTHON"
+if [ ! -x "$TOOLS/bin/uv" ] || [ "$("$TOOLS/bin/uv" --version | cut -d' ' -f2)" != "$UV_VERSION" ]; then
+  log "installing uv $UV_VERSION into $TOOLS"
+  "$PYTHON" -m venv "$TOOLS"
+  "$TOOLS/bin/python" -m pip install --quiet "uv==$UV_VERSION"
+fi
+UV="$TOOLS/bin/uv"
+
+rm -f "$STAMP"
+[ -x "$VENV/bin/python" ] || "$UV" venv --quiet --python "$PYTHON" "$VENV"
+log "syncing $VENV with requirements.lock (first build downloads ~1.5 GB)"
+VIRTUAL_ENV="$VENV" "$UV" pip sync --quiet requirements.lock
+VIRTUAL_ENV="$VENV" "$UV" pip install --quiet --no-deps --editable .
+fingerprint > "$STAMP"
+log "ready: $VENV ($("$VENV/bin/python" --version))"

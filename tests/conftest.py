@@ -1,0 +1,77 @@
+"""Shared fixtures. Images are made from the bundled sample (real photos) or drawn with PIL."""
+import io
+import os
+import shutil
+from pathlib import Path
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # before anything imports TensorFlow
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # pylint: disable=wrong-import-position
+from PIL import Image  # pylint: disable=wrong-import-position
+
+from pipeline import configs  # pylint: disable=wrong-import-position
+
+SAMPLE = configs.SAMPLE_DATA_ROOT
+
+
+def jpeg_bytes(color=(255, 0, 0), size=(64, 48), fmt="JPEG") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def sample_images(split: str, class_name: str):
+    return sorted((SAMPLE / split / class_name).glob("*.jpg"))
+
+
+def copy_sample(target: Path, classes=("hat", "shoes", "skirt"), per_class=(4, 2)) -> Path:
+    """A small dataset of real images in the ingestion layout: train/ and validation/."""
+    for split, count in zip(("train", "validation"), per_class):
+        for class_name in classes:
+            (target / split / class_name).mkdir(parents=True)
+            for path in sample_images(split, class_name)[:count]:
+                shutil.copy(path, target / split / class_name / path.name)
+    return target
+
+
+@pytest.fixture
+def small_dataset(tmp_path) -> Path:
+    return copy_sample(tmp_path / "data")
+
+
+SMALL_IMAGE_SIZE = 32  # the graph is the same at every size; small is fast
+
+
+def raw_example(image: bytes, label: int = 0, label_name: str = "hat", filename: str = "train/hat/x.jpg") -> dict:
+    return {"image_raw": [image], "label": [label], "label_name": [label_name.encode()],
+            "filename": [filename.encode()]}
+
+
+@pytest.fixture(scope="session")
+def raw_schema():
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+    return text_format.Parse((configs.SCHEMA_DIR / "schema.pbtxt").read_text(), schema_pb2.Schema())
+
+
+@pytest.fixture(scope="session")
+def transform_output(tmp_path_factory, raw_schema):
+    """A real tf.Transform output of modules.preprocessing, analysed with the Beam implementation."""
+    import apache_beam as beam
+    import tensorflow_transform as tft
+    import tensorflow_transform.beam as tft_beam
+    from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
+
+    from modules import preprocessing
+
+    directory = tmp_path_factory.mktemp("transform")
+    metadata = dataset_metadata.DatasetMetadata(raw_schema)
+    with beam.Pipeline() as pipeline, tft_beam.Context(temp_dir=str(directory / "tmp")):
+        raw_data = pipeline | beam.Create([raw_example(jpeg_bytes())])
+        transform_fn = (raw_data, metadata) | tft_beam.AnalyzeDataset(
+            lambda inputs: preprocessing.preprocessing_fn(inputs, {"image_size": SMALL_IMAGE_SIZE}))
+        _ = transform_fn | tft_beam.WriteTransformFn(str(directory / "transform_fn"))
+    # TFX's Transform executor also records the raw metadata; the exporter reads its feature spec.
+    metadata_io.write_metadata(metadata, str(directory / "transform_fn" / tft.TFTransformOutput.RAW_METADATA_DIR))
+    return tft.TFTransformOutput(str(directory / "transform_fn"))

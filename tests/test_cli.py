@@ -1,0 +1,58 @@
+"""Wrong arguments or paths: one clear line on stderr and exit code 2, never a traceback."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CLI = str(Path(sys.executable).parent / "image-pipeline")
+LOCAL_RUNNER = str(Path(__file__).resolve().parents[1] / "local_runner.py")
+
+
+def run_cli(*args):
+    return subprocess.run([CLI, *args], capture_output=True, text=True)
+
+
+def assert_usage_error(result, *fragments):
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    error_lines = [line for line in lines if line.startswith("image-pipeline: error: ")]
+    assert len(error_lines) == 1, lines
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in error_lines[0]
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["run", "--epochs", "ten"], ["--epochs", "'ten' is not a whole number"]),
+    (["run", "--epochs", "-1"], ["--epochs", "negative"]),
+    (["run", "--batch-size", "0"], ["--batch-size", "at least 1"]),
+    (["run", "--accuracy-floor", "1.5"], ["--accuracy-floor", "between 0 and 1"]),
+    (["run", "--model", "resnet"], ["unknown model 'resnet'", "arch_2"]),
+    (["run", "--data-root", "/no/such/folder"], ["/no/such/folder: no such directory"]),
+    (["ingest", "--data-root", "/no/such/folder", "--output", "/tmp/x"], ["no such directory"]),
+    (["evaluate", "--model", "/tmp", "--data", "/no/such/folder"], ["/no/such/folder: no such directory"]),
+    (["predict", "--model", "/tmp", "/no/such/image.jpg"], ["/no/such/image.jpg: no such file"]),
+    (["compile-kubeflow", "--output", "x.json"], ["required", "--pipeline-root"]),
+    (["frobnicate"], ["invalid choice: 'frobnicate'"]),
+])
+def test_argument_errors(args, fragments):
+    assert_usage_error(run_cli(*args), *fragments)
+
+
+def test_data_root_without_class_folders(tmp_path):
+    (tmp_path / "train").mkdir()
+    (tmp_path / "validation").mkdir()
+    assert_usage_error(run_cli("ingest", "--data-root", str(tmp_path), "--output", str(tmp_path / "out")),
+                       f"{tmp_path / 'train'}: no class subfolders")
+
+
+def test_model_path_that_is_not_a_model(tmp_path):
+    (tmp_path / "data" / "hat").mkdir(parents=True)
+    assert_usage_error(run_cli("evaluate", "--model", str(tmp_path), "--data", str(tmp_path / "data")),
+                       "neither a SavedModel", str(tmp_path))
+
+
+def test_local_runner_takes_the_same_flags():
+    result = subprocess.run([sys.executable, LOCAL_RUNNER, "--epochs", "x"], capture_output=True, text=True)
+    assert_usage_error(result, "--epochs")

@@ -1,0 +1,50 @@
+"""The exported SavedModel: two signatures, one answer, class names inside."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from modules import exporter, model as models
+from tests.conftest import SMALL_IMAGE_SIZE, jpeg_bytes
+
+CLASS_NAMES = ["hat", "shoes", "skirt"]
+
+
+@pytest.fixture(scope="module")
+def saved_model_dir(tmp_path_factory, transform_output):
+    tf.keras.utils.set_random_seed(111)
+    model = models.arch_1(SMALL_IMAGE_SIZE, len(CLASS_NAMES))
+    directory = tmp_path_factory.mktemp("export") / "model"
+    exporter.export_serving_model(model, transform_output, CLASS_NAMES, str(directory))
+    return directory
+
+
+def serialized_example(image: bytes) -> bytes:
+    return tf.train.Example(features=tf.train.Features(feature={
+        "image_raw": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image]))})).SerializeToString()
+
+
+def test_signatures_and_their_input_names(saved_model_dir):
+    loaded = tf.saved_model.load(str(saved_model_dir))
+    assert set(loaded.signatures) == {"serving_default", "serving_jpeg"}
+    assert list(loaded.signatures["serving_default"].structured_input_signature[1]) == ["examples"]
+    # TF Serving's REST API base64-decodes inputs whose name ends in _bytes.
+    assert list(loaded.signatures["serving_jpeg"].structured_input_signature[1]) == ["image_bytes"]
+    for signature in loaded.signatures.values():
+        assert set(signature.structured_outputs) == {"probabilities", "class_id", "class_name"}
+
+
+def test_both_signatures_give_the_same_prediction(saved_model_dir):
+    loaded = tf.saved_model.load(str(saved_model_dir))
+    images = [jpeg_bytes(color=(200, 30, 30)), jpeg_bytes(color=(10, 10, 240), size=(300, 400))]
+    by_example = loaded.signatures["serving_default"](examples=tf.constant([serialized_example(i) for i in images]))
+    by_bytes = loaded.signatures["serving_jpeg"](image_bytes=tf.constant(images))
+    np.testing.assert_allclose(by_example["probabilities"].numpy(), by_bytes["probabilities"].numpy(), rtol=1e-5)
+    np.testing.assert_array_equal(by_example["class_id"].numpy(), by_bytes["class_id"].numpy())
+    probabilities = by_bytes["probabilities"].numpy()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    assert by_bytes["class_id"].numpy().tolist() == probabilities.argmax(axis=1).tolist()
+    assert [n.decode() for n in by_bytes["class_name"].numpy()] == [CLASS_NAMES[i] for i in probabilities.argmax(1)]
+
+
+def test_class_names_file_for_clients(saved_model_dir):
+    assert (saved_model_dir / exporter.CLASS_NAMES_FILE).read_text().split() == CLASS_NAMES

@@ -1,0 +1,47 @@
+"""The model registry builds the notebook's networks as written there."""
+import pytest
+import tensorflow as tf
+
+from modules import model as models
+
+layers = tf.keras.layers
+
+
+def layer_types(model):
+    return [type(layer).__name__ for layer in model.layers]
+
+
+def test_arch_2_is_the_notebooks_tuned_cnn():
+    model = models.build("arch_2", num_classes=10)
+    convs = [l for l in model.layers if isinstance(l, layers.Conv2D)]
+    assert [c.filters for c in convs] == [16, 32, 64, 128, 256]
+    assert all(c.kernel_size == (3, 3) and c.padding == "same" for c in convs)
+    assert all(abs(float(c.kernel_regularizer.l2) - 1e-3) < 1e-9 for c in convs)
+    assert layer_types(model).count("MaxPooling2D") == 4
+    assert layer_types(model).count("BatchNormalization") == 6
+    assert layer_types(model)[-6:] == ["GlobalAveragePooling2D", "Dense", "Activation", "BatchNormalization",
+                                       "Dropout", "Dense"]
+    dropout = next(l for l in model.layers if isinstance(l, layers.Dropout))
+    assert dropout.rate == 0.5
+    assert model.layers[-1].activation.__name__ == "softmax"
+    assert model.input_shape == (None, 128, 128, 3)
+    assert model.output_shape == (None, 10)
+
+
+def test_arch_1_is_the_notebooks_plain_cnn():
+    model = models.build("arch_1", num_classes=10)
+    assert layer_types(model).count("Conv2D") == 5
+    assert "BatchNormalization" not in layer_types(model)
+    # 5 convs 16..256 (3x3), dense 256, dense 10: the parameter count of the notebook's summary.
+    expected = sum((3 * 3 * c_in + 1) * c_out for c_in, c_out in [(3, 16), (16, 32), (32, 64), (64, 128), (128, 256)])
+    expected += (256 + 1) * 256 + (256 + 1) * 10
+    assert model.count_params() == expected
+
+
+def test_number_of_classes_is_a_parameter():
+    assert models.build("arch_2", num_classes=3).output_shape == (None, 3)
+
+
+def test_unknown_model_names_the_known_ones():
+    with pytest.raises(ValueError, match="unknown model 'resnet'.*arch_1, arch_2"):
+        models.get_spec("resnet")

@@ -1,0 +1,123 @@
+"""The whole pipeline under LocalDagRunner on the bundled sample, checked through ML Metadata,
+the pushed model and the command-line tool, as a user would."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_model_analysis as tfma
+from PIL import Image, ImageOps
+
+import local_runner
+from modules import features
+from pipeline import configs
+
+CLI = str(Path(sys.executable).parent / "image-pipeline")
+COMPONENTS = {"ImportExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform",
+              "Trainer", "latest_blessed_model_resolver", "Evaluator", "Pusher"}
+SAMPLE_CLASSES = {p.name for p in (configs.SAMPLE_DATA_ROOT / "train").iterdir()}
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory):
+    # Two epochs show the mechanics; the sample cannot train a useful model (configs.py).
+    return local_runner.LocalRunSettings(
+        data_root=configs.SAMPLE_DATA_ROOT, output_root=tmp_path_factory.mktemp("e2e"),
+        epochs=2, accuracy_floor=0.0)
+
+
+@pytest.fixture(scope="module")
+def first_run(settings):
+    return local_runner.run(settings)
+
+
+@pytest.fixture(scope="module")
+def pushed_dir(first_run):
+    return Path(first_run.pushed_destination)
+
+
+def test_every_component_executed(first_run):
+    assert {c.component_id for c in first_run.components} == COMPONENTS
+    assert {c.state for c in first_run.components} == {"COMPLETE"}
+
+
+def test_model_was_blessed_and_pushed_to_a_version_directory(first_run, settings, pushed_dir):
+    assert first_run.blessed is True
+    assert pushed_dir.parent == settings.serving_dir
+    assert pushed_dir.name.isdigit()
+    assert (pushed_dir / "saved_model.pb").is_file()
+
+
+def test_both_signatures_of_the_pushed_model_agree(pushed_dir):
+    loaded = tf.saved_model.load(str(pushed_dir))
+    images = [p.read_bytes() for p in sorted((configs.SAMPLE_DATA_ROOT / "validation" / "hat").glob("*.jpg"))[:3]]
+    examples = [features.make_example(image, 0, "", "").SerializeToString() for image in images]
+    by_example = loaded.signatures["serving_default"](examples=tf.constant(examples))
+    by_bytes = loaded.signatures["serving_jpeg"](image_bytes=tf.constant(images))
+    np.testing.assert_allclose(by_example["probabilities"].numpy(), by_bytes["probabilities"].numpy(), rtol=1e-4)
+    np.testing.assert_array_equal(by_example["class_name"].numpy(), by_bytes["class_name"].numpy())
+    assert {n.decode() for n in by_bytes["class_name"].numpy()} <= SAMPLE_CLASSES
+
+
+def test_evaluation_has_overall_and_per_class_metrics(first_run, settings):
+    evaluation = sorted((settings.pipeline_root / "Evaluator" / "evaluation").iterdir())[-1]
+    result = tfma.load_eval_result(str(evaluation))
+    slices = {slice_key: metrics[""][""] for slice_key, metrics in result.slicing_metrics}
+    assert "sparse_categorical_accuracy" in slices[()]
+    assert slices[()]["example_count"]["doubleValue"] == 80
+    per_class = {key[0][1] for key in slices if key and key[0][0] == "label_name"}
+    assert per_class == SAMPLE_CLASSES
+    plots = dict(result.plots)[()][""][""]
+    matrix = plots["multiClassConfusionMatrixAtThresholds"]["matrices"][0]["entries"]
+    assert sum(entry.get("numWeightedExamples", 0) for entry in matrix) == 80
+
+
+def test_rerun_reuses_ingestion_and_cached_components(first_run, settings):
+    second = local_runner.run(settings)
+    assert second.run_id != first_run.run_id
+    states = {c.component_id: c.state for c in second.components}
+    for component in ("ImportExampleGen", "StatisticsGen", "Transform", "Trainer"):
+        assert states[component] == "CACHED", states
+    assert len(list((settings.output_root / "ingested").iterdir())) == 1
+
+
+def flipped_copies(source: Path, target: Path, per_class: int = 2) -> int:
+    """A folder the model has never seen: mirrored, re-encoded validation images."""
+    count = 0
+    for class_dir in sorted(source.iterdir()):
+        (target / class_dir.name).mkdir(parents=True)
+        for path in sorted(class_dir.glob("*.jpg"))[:per_class]:
+            ImageOps.mirror(Image.open(path)).save(target / class_dir.name / f"mirrored-{path.name}", quality=85)
+            count += 1
+    return count
+
+
+def test_cli_evaluate_scores_an_unseen_folder(settings, pushed_dir, tmp_path):
+    count = flipped_copies(configs.SAMPLE_DATA_ROOT / "validation", tmp_path / "unseen")
+    (tmp_path / "unseen" / "hat" / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    out = tmp_path / "scores.json"
+    result = subprocess.run([CLI, "evaluate", "--model", str(settings.serving_dir), "--data",
+                             str(tmp_path / "unseen"), "--json", str(out)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    scores = json.loads(out.read_text())
+    assert scores["model"] == str(pushed_dir)
+    assert scores["n"] == count
+    assert sum(c["support"] for c in scores["per_class"].values()) == count
+    assert set(scores["per_class"]) == {p.name for p in (tmp_path / "unseen").iterdir()}
+    matrix = np.array(scores["confusion_matrix"])
+    assert scores["accuracy"] == pytest.approx(np.trace(matrix) / count)
+    assert [r["path"] for r in scores["rejected"]] == ["hat/broken.jpg"]
+
+
+def test_cli_predict_prints_top_classes(pushed_dir):
+    image = sorted((configs.SAMPLE_DATA_ROOT / "validation" / "shoes").glob("*.jpg"))[0]
+    result = subprocess.run([CLI, "predict", "--model", str(pushed_dir), "--top-k", "2", str(image)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    line = result.stdout.strip().splitlines()[-1]
+    assert line.startswith(f"{image}: ")
+    probabilities = [float(part.split()[-1]) for part in line.split(": ", 1)[1].split(", ")]
+    assert len(probabilities) == 2 and probabilities[0] >= probabilities[1] > 0

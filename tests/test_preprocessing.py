@@ -1,0 +1,39 @@
+"""The Transform graph decodes any supported image, resizes it and rescales it to [0, 1]."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from modules import features, preprocessing
+from tests.conftest import SMALL_IMAGE_SIZE, jpeg_bytes
+
+
+def run_preprocessing(images, image_size):
+    inputs = {features.IMAGE_KEY: tf.constant([[image] for image in images])}  # [batch, 1], as TFT gives
+    return preprocessing.preprocessing_fn(inputs, {"image_size": image_size})[features.TRANSFORMED_IMAGE_KEY].numpy()
+
+
+@pytest.mark.parametrize("image_size", [64, 128])
+def test_output_shape_follows_configured_size(image_size):
+    images = run_preprocessing([jpeg_bytes(size=(400, 533)), jpeg_bytes(size=(30, 20))], image_size)
+    assert images.shape == (2, image_size, image_size, 3)
+    assert images.dtype == np.float32
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "BMP", "GIF"])
+def test_colours_are_rescaled_to_unit_range(fmt):
+    image = run_preprocessing([jpeg_bytes(color=(255, 0, 128), fmt=fmt)], 16)[0]
+    np.testing.assert_allclose(image.mean(axis=(0, 1)), [1.0, 0.0, 128 / 255], atol=0.02)
+    assert image.min() >= 0.0 and image.max() <= 1.0
+
+
+def test_default_size_is_the_notebooks_128():
+    inputs = {features.IMAGE_KEY: tf.constant([[jpeg_bytes()]])}
+    assert preprocessing.preprocessing_fn(inputs)[features.TRANSFORMED_IMAGE_KEY].shape == (1, 128, 128, 3)
+
+
+def test_transform_graph_from_beam_applies_to_raw_bytes(transform_output):
+    layer = transform_output.transform_features_layer()
+    transformed = layer({features.IMAGE_KEY: tf.constant([[jpeg_bytes(color=(0, 255, 0))]])})
+    image = transformed[features.TRANSFORMED_IMAGE_KEY].numpy()
+    assert image.shape == (1, SMALL_IMAGE_SIZE, SMALL_IMAGE_SIZE, 3)
+    np.testing.assert_allclose(image[0].mean(axis=(0, 1)), [0.0, 1.0, 0.0], atol=0.02)
