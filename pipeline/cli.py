@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="where ingested data, artifacts, metadata and pushed models go (default: %(default)s)")
     run.add_argument("--pipeline-root", type=Path, help="artifacts and ML Metadata (default: OUTPUT_ROOT/pipelines/NAME)")
     run.add_argument("--serving-dir", type=Path, help="push destination (default: OUTPUT_ROOT/serving_model/NAME)")
-    run.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
+    run.add_argument("--pipeline-name", help=f"default: {configs.PIPELINE_NAME}")
     run.add_argument("--model", type=_model_name, default=configs.MODEL_NAME, help="default: %(default)s")
     run.add_argument("--epochs", type=_non_negative_int, help=f"default: {configs.EPOCHS}")
     run.add_argument("--batch-size", type=_positive_int, default=configs.BATCH_SIZE, help="default: %(default)s")
@@ -124,21 +124,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(args) -> int:
+def run_settings(args):
+    """LocalRunSettings from `run` flags: real-data defaults, or the sample's smoke profile
+    (configs.SAMPLE_RUN_OVERRIDES) when no --data-root is given; explicit flags always win."""
     import local_runner  # pylint: disable=g-import-not-at-top
-    defaults = {"epochs": configs.EPOCHS, "accuracy_floor": configs.ACCURACY_FLOOR}
+    defaults = {"data_root": configs.SAMPLE_DATA_ROOT, "epochs": configs.EPOCHS,
+                "accuracy_floor": configs.ACCURACY_FLOOR, "pipeline_name": configs.PIPELINE_NAME}
     if args.data_root is None:
-        args.data_root = configs.SAMPLE_DATA_ROOT
         defaults.update(configs.SAMPLE_RUN_OVERRIDES)
         logging.info("no --data-root: smoke run on the bundled sample with %s", configs.SAMPLE_RUN_OVERRIDES)
-    for key, value in defaults.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    summary = local_runner.run(local_runner.LocalRunSettings(
-        data_root=args.data_root, output_root=args.output_root, pipeline_name=args.pipeline_name,
-        pipeline_root=args.pipeline_root, serving_dir=args.serving_dir, model_name=args.model,
-        epochs=args.epochs, batch_size=args.batch_size, accuracy_floor=args.accuracy_floor,
-        regression_tolerance=args.regression_tolerance, enable_cache=not args.no_cache))
+    chosen = {key: default if getattr(args, key) is None else getattr(args, key) for key, default in defaults.items()}
+    return local_runner.LocalRunSettings(
+        **chosen, output_root=args.output_root, pipeline_root=args.pipeline_root, serving_dir=args.serving_dir,
+        model_name=args.model, batch_size=args.batch_size, regression_tolerance=args.regression_tolerance,
+        enable_cache=not args.no_cache)
+
+
+def _run(args) -> int:
+    import local_runner  # pylint: disable=g-import-not-at-top
+    summary = local_runner.run(run_settings(args))
     print(summary.format())
     return 0
 

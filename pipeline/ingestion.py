@@ -114,9 +114,9 @@ def scan_class_folders(split_dir: Path, root: Path, class_names: Sequence[str],
             raise IngestionError(
                 f"{split_dir / parts[0]}: class '{parts[0]}' is not one of {', '.join(class_names)}")
         candidates.append(Candidate(split, parts[0], str(path), relative))
-    if split == "train":
-        for class_name in sorted(set(class_names) - {c.class_name for c in candidates}):
-            raise IngestionError(f"{split_dir / class_name}: class folder holds no image files")
+    empty_classes = sorted(set(class_names) - {c.class_name for c in candidates})
+    if split == "train" and empty_classes:
+        raise IngestionError(f"{split_dir / empty_classes[0]}: class folder holds no image files")
     return candidates, rejected
 
 
@@ -133,7 +133,7 @@ def check_image_file(path: str) -> tuple[str | None, bytes]:
     if not data.startswith(JPEG_MAGIC):
         return "not a JPEG image (content does not start with a JPEG marker)", data
     try:
-        # The decoder of the serving graph's family (modules/preprocessing.py), so what is
+        # TensorFlow's decoder, as in the serving graph (modules/preprocessing.py): what is
         # ingested is what the model can read.
         tf.io.decode_jpeg(data, channels=3)
     except (tf.errors.InvalidArgumentError, ValueError) as e:

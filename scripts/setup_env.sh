@@ -19,13 +19,15 @@ log() { echo "setup: $*" >&2; }
 find_python310() {
   local candidates=()
   [ -n "${PYTHON310:-}" ] && candidates+=("$PYTHON310")
-  if command -v pyenv >/dev/null 2>&1; then
-    local version
-    for version in $(pyenv versions --bare 2>/dev/null | grep -E '^3\.10(\.[0-9]+)?$' | sort -rV); do
-      candidates+=("$(pyenv root)/versions/$version/bin/python3.10")
-    done
-  fi
-  candidates+=(/usr/local/bin/python3.10 /usr/bin/python3.10 "$(command -v python3.10 2>/dev/null || true)")
+  # pyenv's interpreters, found directly so that pyenv need not be on PATH (newest first).
+  local pyenv_root="${PYENV_ROOT:-$HOME/.pyenv}"
+  command -v pyenv >/dev/null 2>&1 && pyenv_root=$(pyenv root)
+  local found
+  for found in $(ls -d "$pyenv_root"/versions/3.10*/bin/python3.10 2>/dev/null | sort -rV); do
+    candidates+=("$found")
+  done
+  candidates+=(/usr/local/bin/python3.10 /usr/bin/python3.10)
+  found=$(command -v python3.10 2>/dev/null) && candidates+=("$found")
   local candidate
   for candidate in "${candidates[@]}"; do
     [ -n "$candidate" ] && [ -x "$candidate" ] || continue

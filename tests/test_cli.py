@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import cli, configs
+
 CLI = str(Path(sys.executable).parent / "image-pipeline")
 LOCAL_RUNNER = str(Path(__file__).resolve().parents[1] / "local_runner.py")
 
@@ -56,3 +58,28 @@ def test_model_path_that_is_not_a_model(tmp_path):
 def test_local_runner_takes_the_same_flags():
     result = subprocess.run([sys.executable, LOCAL_RUNNER, "--epochs", "x"], capture_output=True, text=True)
     assert_usage_error(result, "--epochs")
+
+
+def settings_for(*args):
+    return cli.run_settings(cli.build_parser().parse_args(["run", *args]))
+
+
+def test_no_data_root_means_the_sample_smoke_profile():
+    settings = settings_for()
+    assert settings.data_root == configs.SAMPLE_DATA_ROOT
+    assert settings.epochs == configs.SAMPLE_RUN_OVERRIDES["epochs"]
+    assert settings.accuracy_floor == configs.SAMPLE_RUN_OVERRIDES["accuracy_floor"]
+    assert settings.pipeline_name == configs.PIPELINE_NAME + "-sample"
+    assert settings.serving_dir == configs.OUTPUT_ROOT.resolve() / "serving_model" / settings.pipeline_name
+
+
+def test_explicit_flags_win_over_the_sample_profile():
+    settings = settings_for("--epochs", "7", "--accuracy-floor", "0.4", "--pipeline-name", "mine")
+    assert (settings.epochs, settings.accuracy_floor, settings.pipeline_name) == (7, 0.4, "mine")
+
+
+def test_real_data_gets_the_configured_defaults(tmp_path):
+    settings = settings_for("--data-root", str(tmp_path))
+    assert settings.data_root == tmp_path
+    assert (settings.epochs, settings.accuracy_floor, settings.pipeline_name) == (
+        configs.EPOCHS, configs.ACCURACY_FLOOR, configs.PIPELINE_NAME)
