@@ -96,6 +96,7 @@ def flipped_copies(source: Path, target: Path, per_class: int = 2) -> int:
 
 
 def test_cli_evaluate_scores_an_unseen_folder(settings, pushed_dir, tmp_path):
+    newest_version = max(settings.serving_dir.iterdir(), key=lambda p: int(p.name))
     count = flipped_copies(configs.SAMPLE_DATA_ROOT / "validation", tmp_path / "unseen")
     (tmp_path / "unseen" / "hat" / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
     out = tmp_path / "scores.json"
@@ -103,7 +104,7 @@ def test_cli_evaluate_scores_an_unseen_folder(settings, pushed_dir, tmp_path):
                              str(tmp_path / "unseen"), "--json", str(out)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     scores = json.loads(out.read_text())
-    assert scores["model"] == str(pushed_dir)
+    assert scores["model"] == str(newest_version)  # the serving directory means its newest version
     assert scores["n"] == count
     assert sum(c["support"] for c in scores["per_class"].values()) == count
     assert set(scores["per_class"]) == {p.name for p in (tmp_path / "unseen").iterdir()}
