@@ -160,7 +160,10 @@ def _predict(args) -> int:
     from pipeline import pushed_model  # pylint: disable=g-import-not-at-top
     model = pushed_model.PushedModel(args.model)
     for image in args.images:
-        top = model.top_classes(image.read_bytes(), k=args.top_k)
+        try:
+            top = model.top_classes(image.read_bytes(), k=args.top_k)
+        except InputError as e:
+            raise InputError(f"{image}: {e}") from None
         print(f"{image}: " + ", ".join(f"{name} {probability:.3f}" for name, probability in top))
     return 0
 

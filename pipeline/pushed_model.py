@@ -37,7 +37,10 @@ class PushedModel:
     def __init__(self, path: str | os.PathLike):
         import tensorflow as tf  # pylint: disable=g-import-not-at-top
         self.directory = resolve_model_dir(path)
-        self.class_names = (self.directory / exporter.CLASS_NAMES_FILE).read_text().split()
+        class_names_file = self.directory / exporter.CLASS_NAMES_FILE
+        if not class_names_file.is_file():
+            raise ModelPathError(f"{self.directory}: no {exporter.CLASS_NAMES_FILE}; not a model this pipeline pushed")
+        self.class_names = class_names_file.read_text().split()
         self._loaded = tf.saved_model.load(str(self.directory))
         self._serve = self._loaded.signatures[exporter.SERVING_JPEG]
         self._tf = tf
@@ -49,7 +52,11 @@ class PushedModel:
         return np.concatenate([b.numpy() for b in batches]) if batches else np.zeros((0, len(self.class_names)))
 
     def top_classes(self, image: bytes, k: int = 3) -> list[tuple[str, float]]:
-        probabilities = self.probabilities([image])[0]
+        """The k most probable classes; InputError for bytes the model cannot decode."""
+        try:
+            probabilities = self.probabilities([image])[0]
+        except self._tf.errors.InvalidArgumentError:
+            raise InputError("not an image the model can decode (JPEG, PNG, GIF or BMP)") from None
         return [(self.class_names[i], float(probabilities[i])) for i in np.argsort(-probabilities)[:k]]
 
 

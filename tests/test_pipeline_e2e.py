@@ -1,6 +1,7 @@
 """The whole pipeline under LocalDagRunner on the bundled sample, checked through ML Metadata,
 the pushed model and the command-line tool, as a user would."""
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -122,3 +123,22 @@ def test_cli_predict_prints_top_classes(pushed_dir):
     assert line.startswith(f"{image}: ")
     probabilities = [float(part.split()[-1]) for part in line.split(": ", 1)[1].split(", ")]
     assert len(probabilities) == 2 and probabilities[0] >= probabilities[1] > 0
+
+
+def test_cli_predict_on_a_file_that_is_not_an_image(pushed_dir, tmp_path):
+    notes = tmp_path / "notes.jpg"
+    notes.write_text("shopping list")
+    result = subprocess.run([CLI, "predict", "--model", str(pushed_dir), str(notes)], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == \
+        f"image-pipeline: error: {notes}: not an image the model can decode (JPEG, PNG, GIF or BMP)"
+
+
+def test_cli_rejects_a_saved_model_it_did_not_push(pushed_dir, tmp_path):
+    foreign = tmp_path / "foreign"
+    shutil.copytree(pushed_dir, foreign)
+    shutil.rmtree(foreign / "assets.extra")
+    result = subprocess.run([CLI, "evaluate", "--model", str(foreign), "--data", str(configs.SAMPLE_DATA_ROOT / "validation")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "not a model this pipeline pushed" in result.stderr.strip().splitlines()[-1]
