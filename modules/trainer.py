@@ -17,32 +17,36 @@ keras = tf.keras
 AUTOTUNE = tf.data.AUTOTUNE
 # Examples parsed and decoded together; independent of the training batch size.
 DECODE_BATCH = 64
+# Decoded images are ~200 KB at 128 px: 4096 of them (800 MB) hold the whole clothing train split.
+SHUFFLE_BUFFER = 4096
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
-    """What the pipeline passes in the Trainer's custom_config (see pipeline/pipeline.py)."""
+    """The Trainer's custom_config, all set by pipeline/pipeline.py (defaults live in pipeline/configs.py)."""
     class_names: list
-    model_name: str = "arch_2"
-    epochs: int = 100
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    seed: int = 111
-    shuffle_buffer: int = 4096
+    model_name: str
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    seed: int
 
     @classmethod
     def from_custom_config(cls, custom_config: dict | None) -> "TrainingConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in (custom_config or {}).items() if k in known})
+        custom_config = custom_config or {}
+        missing = [f.name for f in dataclasses.fields(cls) if f.name not in custom_config]
+        if missing or not custom_config["class_names"]:
+            raise ValueError(f"Trainer custom_config lacks {missing or ['class_names']}")
+        return cls(**{f.name: custom_config[f.name] for f in dataclasses.fields(cls)})
 
 
 def make_dataset(file_pattern, data_accessor, tft_output: tft.TFTransformOutput, class_names: list,
-                 batch_size: int, shuffle: bool = False, seed: int = 111,
-                 shuffle_buffer: int = 4096) -> tf.data.Dataset:
+                 batch_size: int, shuffle_seed: int | None = None) -> tf.data.Dataset:
     """(image, label) batches: raw examples through the Transform graph, decoded once.
 
     Decoded images are cached, so every epoch after the first skips JPEG decoding; the
-    shuffle comes after the cache so each epoch still sees a new order. Each example's
+    shuffle (with `shuffle_seed`, when given) comes after the cache so each epoch still sees
+    a new order. Each example's
     label_name must be class_names[label]: a class list that does not match the data
     fails training instead of exporting a model with mislabelled outputs.
     """
@@ -62,8 +66,8 @@ def make_dataset(file_pattern, data_accessor, tft_output: tft.TFTransformOutput,
             return transformed[features.TRANSFORMED_IMAGE_KEY], tf.identity(label)
 
     dataset = raw.map(to_image_and_label, num_parallel_calls=AUTOTUNE).unbatch().cache()
-    if shuffle:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(SHUFFLE_BUFFER, seed=shuffle_seed, reshuffle_each_iteration=True)
     return dataset.batch(batch_size).prefetch(AUTOTUNE)
 
 
@@ -95,11 +99,9 @@ def train(config: TrainingConfig, train_ds, eval_ds, work_dir: str) -> tuple[ker
 # TFX Trainer calls this.
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     config = TrainingConfig.from_custom_config(fn_args.custom_config)
-    if not config.class_names:
-        raise ValueError("Trainer custom_config needs 'class_names' (the ingestion manifest's class list)")
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     train_ds = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, config.class_names, config.batch_size,
-                            shuffle=True, seed=config.seed, shuffle_buffer=config.shuffle_buffer)
+                            shuffle_seed=config.seed)
     eval_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, config.class_names,
                            config.batch_size)
 

@@ -1,0 +1,71 @@
+"""The Trainer's input: TFX's data accessor -> Transform graph -> (image, label), checked labels."""
+import numpy as np
+import pytest
+import tensorflow as tf
+from tfx.components.trainer import fn_args_utils
+from tfx.components.util import tfxio_utils
+from tfx.types import artifact_utils, standard_artifacts
+
+from modules import features, trainer
+from tests.conftest import SMALL_IMAGE_SIZE, jpeg_bytes
+
+CLASS_NAMES = ["hat", "shoes", "skirt"]
+COLOURS = [(250, 0, 0), (0, 250, 0), (0, 0, 250)]  # one per class, to check image-label pairing
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory):
+    """An Examples artifact laid out as ImportExampleGen writes it: gzipped TFRecords per split."""
+    root = tmp_path_factory.mktemp("examples")
+    (root / "Split-train").mkdir()
+    with tf.io.TFRecordWriter(str(root / "Split-train" / "data.gz"), options="GZIP") as writer:
+        for index in range(6):
+            label = index % 3
+            writer.write(features.make_example(jpeg_bytes(color=COLOURS[label]), label, CLASS_NAMES[label],
+                                               f"train/{CLASS_NAMES[label]}/{index}.jpg").SerializeToString())
+    artifact = standard_artifacts.Examples()
+    artifact.uri = str(root)
+    artifact.split_names = artifact_utils.encode_split_names(["train"])
+    return artifact
+
+
+def dataset(examples, transform_output, class_names, **kwargs):
+    accessor = fn_args_utils.DataAccessor(
+        tf_dataset_factory=tfxio_utils.get_tf_dataset_factory_from_artifact([examples], []),
+        record_batch_factory=None, data_view_decode_fn=None)
+    pattern = [artifact_utils.get_split_uri([examples], "train") + "/*"]
+    return trainer.make_dataset(pattern, accessor, transform_output, class_names, batch_size=4, **kwargs)
+
+
+def test_batches_of_transformed_images_with_their_labels(examples, transform_output):
+    batches = list(dataset(examples, transform_output, CLASS_NAMES))
+    assert [images.shape[0] for images, _ in batches] == [4, 2]
+    images = np.concatenate([b[0].numpy() for b in batches])
+    labels = np.concatenate([b[1].numpy() for b in batches])
+    assert images.shape == (6, SMALL_IMAGE_SIZE, SMALL_IMAGE_SIZE, 3)
+    assert labels.tolist() == [0, 1, 2, 0, 1, 2]  # unshuffled: file order
+    for image, label in zip(images, labels):
+        assert image.mean(axis=(0, 1)).argmax() == label  # each image keeps its own label
+
+
+def test_shuffling_is_seeded(examples, transform_output):
+    def order(seed):
+        return np.concatenate([labels.numpy() for _, labels in dataset(examples, transform_output, CLASS_NAMES,
+                                                                       shuffle_seed=seed)]).tolist()
+    assert order(111) == order(111)
+    assert sorted(order(111)) == [0, 0, 1, 1, 2, 2]
+
+
+def test_class_names_that_do_not_match_the_data_stop_training(examples, transform_output):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="do not match the examples"):
+        list(dataset(examples, transform_output, ["shoes", "hat", "skirt"]))
+
+
+def test_config_needs_every_setting():
+    complete = {"class_names": CLASS_NAMES, "model_name": "arch_2", "epochs": 1, "batch_size": 4,
+                "learning_rate": 1e-3, "seed": 111, "unrelated": True}
+    assert trainer.TrainingConfig.from_custom_config(complete).epochs == 1
+    with pytest.raises(ValueError, match="lacks \\['epochs'\\]"):
+        trainer.TrainingConfig.from_custom_config({k: v for k, v in complete.items() if k != "epochs"})
+    with pytest.raises(ValueError, match="class_names"):
+        trainer.TrainingConfig.from_custom_config({**complete, "class_names": []})
