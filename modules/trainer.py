@@ -46,9 +46,8 @@ def make_dataset(file_pattern, data_accessor, tft_output: tft.TFTransformOutput,
 
     Decoded images are cached, so every epoch after the first skips JPEG decoding; the
     shuffle (with `shuffle_seed`, when given) comes after the cache so each epoch still sees
-    a new order. Each example's
-    label_name must be class_names[label]: a class list that does not match the data
-    fails training instead of exporting a model with mislabelled outputs.
+    a new order. Each example's label_name must be class_names[label]: a class list that
+    does not match the data fails training instead of exporting a mislabelled model.
     """
     raw = data_accessor.tf_dataset_factory(
         file_pattern,
