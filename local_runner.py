@@ -8,14 +8,12 @@ ML Metadata on SQLite and Beam's DirectRunner.
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 from pathlib import Path
 from typing import Optional
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # before TensorFlow is imported; see pipeline/__init__.py
-
-from pipeline import configs  # pylint: disable=wrong-import-position
+# First import: pipeline/__init__.py picks the Keras flavour before anything loads TensorFlow.
+from pipeline import configs
 
 
 @dataclasses.dataclass

@@ -7,15 +7,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
-from pipeline import configs  # pylint: disable=wrong-import-position
-from pipeline.errors import InputError  # pylint: disable=wrong-import-position
+from pipeline import configs
+from pipeline.errors import InputError
 
 PROG = "image-pipeline"
 USAGE_ERROR = 2

@@ -2,17 +2,20 @@
 import io
 import os
 import shutil
+import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # before anything imports TensorFlow
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # pylint: disable=wrong-import-position
 from PIL import Image  # pylint: disable=wrong-import-position
 
+# Imported before any test module loads TensorFlow: pipeline/__init__.py picks the Keras flavour.
 from pipeline import configs  # pylint: disable=wrong-import-position
 
 SAMPLE = configs.SAMPLE_DATA_ROOT
+# The command-line tool that setup.py installs beside this interpreter.
+CLI = str(Path(sys.executable).parent / "image-pipeline")
 
 
 def jpeg_bytes(color=(255, 0, 0), size=(64, 48), fmt="JPEG") -> bytes:

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from pipeline import cli, configs
+from tests.conftest import CLI
 
-CLI = str(Path(sys.executable).parent / "image-pipeline")
 LOCAL_RUNNER = str(Path(__file__).resolve().parents[1] / "local_runner.py")
 
 

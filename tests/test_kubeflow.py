@@ -1,14 +1,13 @@
 """The Kubeflow Pipelines compile: offline, module-path code, one image, the pipeline's DAG."""
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-CLI = str(Path(sys.executable).parent / "image-pipeline")
+from tests.conftest import CLI
+
 IMAGE = "gcr.io/example-project/image-pipeline:1.0"
 ROOT = "gs://example-bucket/tfx"  # unreachable from here: compiling must not touch it
 

@@ -3,7 +3,6 @@ the pushed model and the command-line tool, as a user would."""
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +14,8 @@ from PIL import Image, ImageOps
 import local_runner
 from modules import features
 from pipeline import configs
+from tests.conftest import CLI
 
-CLI = str(Path(sys.executable).parent / "image-pipeline")
 COMPONENTS = {"ImportExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform",
               "Trainer", "latest_blessed_model_resolver", "Evaluator", "Pusher"}
 SAMPLE_CLASSES = {p.name for p in (configs.SAMPLE_DATA_ROOT / "train").iterdir()}
