@@ -10,11 +10,32 @@ from modules import features
 DEFAULT_IMAGE_SIZE = 128
 
 
+def decode_rgb(image_bytes: tf.Tensor) -> tf.Tensor:
+    """One encoded JPEG, PNG, GIF (first frame) or BMP -> [height, width, 3] float32 in [0, 255].
+
+    Grayscale becomes RGB and transparent pixels are laid over white, as ingestion does
+    (pipeline/image_files.py), so a served PNG with alpha is seen as the model saw it in training.
+    """
+    image = tf.cast(tf.io.decode_image(image_bytes, channels=0, expand_animations=False), tf.float32)
+
+    def over_white(color, alpha):
+        alpha = alpha / 255.0
+        return color * alpha + 255.0 * (1.0 - alpha)
+
+    # decode_image gives 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA) channels.
+    image = tf.switch_case(tf.shape(image)[-1] - 1, branch_fns=[
+        lambda: tf.image.grayscale_to_rgb(image),
+        lambda: tf.image.grayscale_to_rgb(over_white(image[..., :1], image[..., 1:])),
+        lambda: image,
+        lambda: over_white(image[..., :3], image[..., 3:]),
+    ])
+    image.set_shape([None, None, 3])
+    return image
+
+
 def decode_and_resize(image_bytes: tf.Tensor, image_size: int) -> tf.Tensor:
     """One encoded image (scalar string) -> [image_size, image_size, 3] float32 in [0, 1]."""
-    # decode_image, not decode_jpeg: serving clients may send PNG, GIF or BMP too.
-    image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
-    image = tf.image.resize(image, [image_size, image_size])  # bilinear, as Keras Resizing
+    image = tf.image.resize(decode_rgb(image_bytes), [image_size, image_size])  # bilinear, as Keras Resizing
     return image / 255.0
 
 

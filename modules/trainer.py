@@ -82,8 +82,14 @@ def make_callbacks(checkpoint_path: str, log_dir: str) -> list:
 
 
 def train(config: TrainingConfig, train_ds, eval_ds, work_dir: str) -> tuple[keras.Model, dict]:
-    """Fits the configured model; returns it with the best-validation-accuracy weights restored."""
+    """Fits the configured model; returns it with the best-validation-accuracy weights restored.
+
+    Deterministic on CPU: the seed fixes initial weights, dropout masks and the shuffle order,
+    and op determinism makes TensorFlow pick reproducible kernels, so the same data and config
+    give the same weights on the same machine (tests/test_trainer.py checks it bit for bit).
+    """
     keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
     model = models.build(config.model_name, num_classes=len(config.class_names))
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -98,6 +104,8 @@ def train(config: TrainingConfig, train_ds, eval_ds, work_dir: str) -> tuple[ker
 # TFX Trainer calls this.
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     config = TrainingConfig.from_custom_config(fn_args.custom_config)
+    # Before the datasets are made: the shuffle's seed is derived from the global seed too.
+    keras.utils.set_random_seed(config.seed)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     train_ds = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, config.class_names, config.batch_size,
                             shuffle_seed=config.seed)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -66,6 +67,14 @@ def _fraction(value: str) -> float:
     return number
 
 
+def _pipeline_name(value: str) -> str:
+    # Kubeflow's rule, and safe as a directory name.
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,127}", value):
+        raise argparse.ArgumentTypeError(f"'{value}' must be lower-case letters, digits and '-', starting with "
+                                         "a letter or digit")
+    return value
+
+
 def _model_name(value: str) -> str:
     from modules import model as models  # pylint: disable=g-import-not-at-top
     if value not in models.MODELS:
@@ -85,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="where ingested data, artifacts, metadata and pushed models go (default: %(default)s)")
     run.add_argument("--pipeline-root", type=Path, help="artifacts and ML Metadata (default: OUTPUT_ROOT/pipelines/NAME)")
     run.add_argument("--serving-dir", type=Path, help="push destination (default: OUTPUT_ROOT/serving_model/NAME)")
-    run.add_argument("--pipeline-name", help=f"default: {configs.PIPELINE_NAME}")
+    run.add_argument("--pipeline-name", type=_pipeline_name, help=f"default: {configs.PIPELINE_NAME}")
     run.add_argument("--model", type=_model_name, default=configs.MODEL_NAME, help="default: %(default)s")
     run.add_argument("--epochs", type=_non_negative_int, help=f"default: {configs.EPOCHS}")
     run.add_argument("--batch-size", type=_positive_int, default=configs.BATCH_SIZE, help="default: %(default)s")

@@ -1,6 +1,21 @@
 """Plain configuration constants. Runners and the CLI override them with flags or environment."""
 import os
+import sys
 from pathlib import Path
+
+
+def _from_environment(name: str, default, parse, what: str):
+    """os.environ[name] parsed, or default; a bad value ends the process with one line, exit code 2
+    (this runs at import, before any command-line handling could report it)."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        return parse(value)
+    except ValueError:
+        print(f"image-pipeline: error: environment variable {name}={value!r} is not {what}", file=sys.stderr)
+        raise SystemExit(2) from None
+
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,8 +38,8 @@ TRAINER_RUN_FN = "modules.trainer.run_fn"
 
 # Training: the notebook's tuned CNN and its settings.
 MODEL_NAME = os.environ.get("MODEL_NAME", "arch_2")
-EPOCHS = int(os.environ.get("EPOCHS", "100"))  # EarlyStopping usually ends training first
-BATCH_SIZE = int(os.environ.get("BATCH_SIZE", "32"))
+EPOCHS = _from_environment("EPOCHS", 100, int, "a whole number")  # EarlyStopping usually ends training first
+BATCH_SIZE = _from_environment("BATCH_SIZE", 32, int, "a whole number")
 LEARNING_RATE = 1e-3
 SEED = 111
 
@@ -32,8 +47,8 @@ SEED = 111
 # on the eval split reaches the floor and does not fall more than the tolerance below the
 # latest blessed model's.
 # The notebook's arch_2 reaches ~0.77; a floor of 0.6 stops a broken model, not a slightly worse one.
-ACCURACY_FLOOR = float(os.environ.get("ACCURACY_FLOOR", "0.6"))
-REGRESSION_TOLERANCE = float(os.environ.get("REGRESSION_TOLERANCE", "0.02"))
+ACCURACY_FLOOR = _from_environment("ACCURACY_FLOOR", 0.6, float, "a number")
+REGRESSION_TOLERANCE = _from_environment("REGRESSION_TOLERANCE", 0.02, float, "a number")
 
 # Beam on one machine: in-memory DirectRunner (multi-processing was slower on this data).
 BEAM_PIPELINE_ARGS = [

@@ -7,9 +7,11 @@ Layout written, published atomically under <output>/<content hash>/:
     rejected.csv            path,reason for every file found that was not ingested
 
 Every file found is either ingested or listed in rejected.csv with its reason, and the
-manifest checks that found == ingested + rejected. The output directory is named by a hash
-of the input's content, so unchanged input is never converted twice, and a run killed
-midway leaves only a temporary directory that no reader takes for a dataset.
+manifest checks that found == ingested + rejected. What a file must be to be ingested, and
+how it is normalized to an upright RGB JPEG, is pipeline/image_files.py. The output directory
+is named by a hash of the input's content, so unchanged input is never converted twice, and
+a run killed midway leaves only a temporary `.tmp-*` directory that no reader takes for a
+dataset and the next run removes.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 import time
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -27,6 +30,7 @@ from typing import Iterable, Sequence
 import apache_beam as beam
 
 from modules import features
+from pipeline import crash_points, image_files
 from pipeline.errors import InputError
 
 # Split name in the pipeline -> folder name in the data root. `train` and `eval` are the
@@ -34,9 +38,9 @@ from pipeline.errors import InputError
 SPLIT_FOLDERS = {"train": "train", "eval": "validation", "test": "test"}
 REQUIRED_SPLITS = ("train", "eval")
 # Bump when the written format changes, so that old conversions are not reused.
-FORMAT_VERSION = 1
-JPEG_MAGIC = b"\xff\xd8\xff"
+FORMAT_VERSION = 2
 SYSTEM_FILES = {"thumbs.db", "desktop.ini", "icon\r"}
+STAGING_PREFIX = ".tmp-"
 MANIFEST = "manifest.json"
 REJECTED = "rejected.csv"
 
@@ -70,8 +74,9 @@ def scan(data_root: str | os.PathLike) -> Scan:
     """Lists every file under the split folders and decides which are image candidates.
 
     Raises IngestionError for input that cannot make a dataset: a missing data root or
-    required split, no class folders, an empty class folder, or an eval/test class that
-    train does not have (its label index would be meaningless).
+    required split, no class folders, an empty train class folder, or an eval/test class
+    that train does not have (its label index would be meaningless). A class that train has
+    and eval/test lack is logged as a warning: that split then has no metrics for it.
     """
     root = Path(data_root)
     if not root.is_dir():
@@ -91,6 +96,10 @@ def scan(data_root: str | os.PathLike) -> Scan:
         split_candidates, split_rejected = scan_class_folders(root / SPLIT_FOLDERS[split], root, class_names, split)
         candidates += split_candidates
         rejected += split_rejected
+        missing = sorted(set(class_names) - {c.class_name for c in split_candidates})
+        if split != "train" and missing:
+            logging.warning("ingest: %s has no images of class(es) %s; its metrics will lack them",
+                            root / SPLIT_FOLDERS[split], ", ".join(missing))
     return Scan(class_names, candidates, rejected, splits)
 
 
@@ -120,28 +129,6 @@ def scan_class_folders(split_dir: Path, root: Path, class_names: Sequence[str],
     return candidates, rejected
 
 
-def check_image_file(path: str) -> tuple[str | None, bytes]:
-    """(None, bytes) for a JPEG the model can decode, else (reason, whatever was read)."""
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        return f"unreadable: {e.strerror or e}", b""
-    if not data:
-        return "empty file (0 bytes)", data
-    if not data.startswith(JPEG_MAGIC):
-        return "not a JPEG image (content does not start with a JPEG marker)", data
-    try:
-        # TensorFlow's decoder, as in the serving graph (modules/preprocessing.py): what is
-        # ingested is what the model can read.
-        tf.io.decode_jpeg(data, channels=3)
-    except (tf.errors.InvalidArgumentError, ValueError) as e:
-        message = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
-        return f"corrupt JPEG: {message}", data
-    return None, data
-
-
 def _hidden(name: str) -> bool:
     return name.startswith(".") or name.lower() in SYSTEM_FILES
 
@@ -163,11 +150,17 @@ def _path_rejection(path: Path, parts: Sequence[str], root: Path) -> str | None:
     if len(parts) < 2:
         return "not inside a class folder"
     if path.is_symlink():
+        if not path.exists():
+            return "unreadable: broken symbolic link"
         target = path.resolve()
         if root.resolve() not in target.parents:
             return "symbolic link leading outside the data root"
         if not target.is_file():
             return "symbolic link to something that is not a file"
+    mode = path.lstat().st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        # Reading a FIFO would block the job forever, a device could be endless.
+        return "not a regular file (a pipe, socket or device)"
     return None
 
 
@@ -178,9 +171,12 @@ def content_hash(scan_result: Scan, root: str | os.PathLike) -> str:
     for relative in relative_paths:
         digest.update(relative.encode() + b"\0")
         path = Path(root) / relative
-        if path.is_file():
-            with open(path, "rb") as f:
-                digest.update(hashlib.sha256(f.read()).digest())
+        try:
+            if path.is_file():
+                with open(path, "rb") as f:
+                    digest.update(hashlib.sha256(f.read()).digest())
+        except OSError as e:  # unreadable: rejected later, with this reason
+            digest.update(f"unreadable:{e.errno}".encode())
     return digest.hexdigest()
 
 
@@ -190,7 +186,7 @@ class ReadAndValidate(beam.DoFn):
     REJECTED_TAG = "rejected"
 
     def process(self, candidate: Candidate, label_of: dict):
-        reason, data = check_image_file(candidate.path)
+        reason, data = image_files.read_image_file(candidate.path)
         if reason:
             yield beam.pvalue.TaggedOutput(self.REJECTED_TAG, (candidate.relative_path, reason))
             return
@@ -216,12 +212,14 @@ def run(data_root: str | os.PathLike, output_dir: str | os.PathLike,
 
     logging.info("ingest: %d files found in %s (%d candidates, %d rejected by path); converting",
                  scanned.files_found, root, len(scanned.candidates), len(scanned.rejected))
-    staging = target.parent / f".tmp-{target.name}-{os.getpid()}"
+    _remove_abandoned_staging(target.parent)
+    staging = target.parent / f"{STAGING_PREFIX}{target.name}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
         _convert(scanned, staging, beam_pipeline_args)
         manifest = _write_accounting(scanned, staging, root, digest)
+        crash_points.reached("ingestion-before-publish")
         if target.exists():  # another run published the same content meanwhile
             shutil.rmtree(staging)
         else:
@@ -231,6 +229,25 @@ def run(data_root: str | os.PathLike, output_dir: str | os.PathLike,
         raise
     logging.info("ingest: %s in %.1f s: %s", target, time.time() - started, _summary(manifest))
     return target
+
+
+def _remove_abandoned_staging(output_dir: Path) -> None:
+    """Deletes temporary directories of ingestion runs that died (their process is gone)."""
+    for staging in output_dir.glob(f"{STAGING_PREFIX}*"):
+        pid = staging.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            logging.info("ingest: removing %s, left by a run that did not finish", staging)
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
 
 
 def _convert(scanned: Scan, staging: Path, beam_pipeline_args: Sequence[str]) -> None:
@@ -272,7 +289,9 @@ def _write_accounting(scanned: Scan, staging: Path, root: Path, digest: str) -> 
                            f"{ingested} ingested, {len(rejected)} rejected")
     for class_name, count in counts["train"].items():
         if count == 0:
-            logging.warning("ingest: class '%s' has no usable training image (all rejected)", class_name)
+            examples = [f"{path}: {reason}" for path, reason in rejected if path.startswith(f"train/{class_name}/")]
+            raise IngestionError(f"{root / 'train' / class_name}: no usable image, all {len(examples)} files "
+                                 f"rejected (first: {examples[0]})")
 
     with open(staging / REJECTED, "w", newline="") as f:
         writer = csv.writer(f)

@@ -7,6 +7,7 @@ import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
+from components import atomic_pusher
 from modules import features
 from modules import model as models
 from pipeline import configs
@@ -66,7 +67,7 @@ def create_pipeline(
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     enable_cache: bool = True,
 ) -> tfx.dsl.Pipeline:
-    """ImportExampleGen -> statistics, schema, validation -> Transform -> Trainer -> Evaluator -> Pusher.
+    """ImportExampleGen -> statistics, schema, validation -> Transform -> Trainer -> Evaluator -> Pusher (atomic).
 
     `examples_uri` is an ingested dataset directory (pipeline/ingestion.py); `class_names`
     its manifest's class list, in label-index order.
@@ -112,11 +113,12 @@ def create_pipeline(
         example_splits=[EVAL_SPLIT],
         eval_config=make_eval_config(accuracy_floor, regression_tolerance))
 
-    pusher = tfx.components.Pusher(
+    pusher = atomic_pusher.AtomicPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)))
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)),
+    ).with_id("Pusher")
 
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,

@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from modules import exporter
-from pipeline import ingestion
+from pipeline import image_files, ingestion
 from pipeline.errors import InputError
 
 PREDICT_BATCH = 32
@@ -25,10 +25,20 @@ def resolve_model_dir(path: str | os.PathLike) -> Path:
         return path
     if not path.is_dir():
         raise ModelPathError(f"{path}: no such model directory")
-    versions = [p for p in path.iterdir() if p.name.isdigit() and (p / "saved_model.pb").is_file()]
+    versions = version_dirs(path)
     if not versions:
         raise ModelPathError(f"{path}: neither a SavedModel (no saved_model.pb) nor a serving directory of versions")
-    return max(versions, key=lambda p: int(p.name))
+    return versions[-1]
+
+
+def version_dirs(serving_dir: str | os.PathLike) -> list[Path]:
+    """The model versions in a serving directory, oldest first, as TF Serving sees them:
+    numeric subfolder names (anything else is ignored) holding a saved_model.pb."""
+    serving_dir = Path(serving_dir)
+    if not serving_dir.is_dir():
+        return []
+    versions = [p for p in serving_dir.iterdir() if p.name.isdigit() and (p / "saved_model.pb").is_file()]
+    return sorted(versions, key=lambda p: int(p.name))
 
 
 class PushedModel:
@@ -74,7 +84,7 @@ def score_folder(model: PushedModel, data_dir: str | os.PathLike) -> dict:
     candidates, rejected = ingestion.scan_class_folders(data_dir, data_dir, model.class_names, split="eval")
     images, labels = [], []
     for candidate in candidates:
-        reason, data = ingestion.check_image_file(candidate.path)
+        reason, data = image_files.read_image_file(candidate.path)
         if reason:
             rejected.append((candidate.relative_path, reason))
         else:

@@ -16,6 +16,7 @@ from pipeline import configs  # pylint: disable=wrong-import-position
 SAMPLE = configs.SAMPLE_DATA_ROOT
 # The command-line tool that setup.py installs beside this interpreter.
 CLI = str(Path(sys.executable).parent / "image-pipeline")
+LOCAL_RUNNER = str(configs.REPO_ROOT / "local_runner.py")
 
 
 def jpeg_bytes(color=(255, 0, 0), size=(64, 48), fmt="JPEG") -> bytes:

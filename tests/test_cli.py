@@ -1,14 +1,12 @@
 """Wrong arguments or paths: one clear line on stderr and exit code 2, never a traceback."""
+import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from pipeline import cli, configs
-from tests.conftest import CLI
-
-LOCAL_RUNNER = str(Path(__file__).resolve().parents[1] / "local_runner.py")
+from tests.conftest import CLI, LOCAL_RUNNER
 
 
 def run_cli(*args):
@@ -36,17 +34,33 @@ def assert_usage_error(result, *fragments):
     (["evaluate", "--model", "/tmp", "--data", "/no/such/folder"], ["/no/such/folder: no such directory"]),
     (["predict", "--model", "/tmp", "/no/such/image.jpg"], ["/no/such/image.jpg: no such file"]),
     (["compile-kubeflow", "--output", "x.json"], ["required", "--pipeline-root"]),
+    (["run", "--pipeline-name", "My Pipeline"], ["--pipeline-name", "lower-case letters"]),
     (["frobnicate"], ["invalid choice: 'frobnicate'"]),
 ])
 def test_argument_errors(args, fragments):
     assert_usage_error(run_cli(*args), *fragments)
 
 
-def test_data_root_without_class_folders(tmp_path):
+@pytest.mark.parametrize("command", ["ingest", "run"])
+def test_data_root_without_class_folders(tmp_path, command):
     (tmp_path / "train").mkdir()
     (tmp_path / "validation").mkdir()
-    assert_usage_error(run_cli("ingest", "--data-root", str(tmp_path), "--output", str(tmp_path / "out")),
+    assert_usage_error(run_cli(command, "--data-root", str(tmp_path), "--output" if command == "ingest" else "--output-root",
+                               str(tmp_path / "out")),
                        f"{tmp_path / 'train'}: no class subfolders")
+
+
+@pytest.mark.parametrize("variable, value, fragment", [
+    ("EPOCHS", "lots", "environment variable EPOCHS='lots' is not a whole number"),
+    ("ACCURACY_FLOOR", "high", "environment variable ACCURACY_FLOOR='high' is not a number"),
+    ("MODEL_NAME", "resnet", "unknown model 'resnet'"),
+])
+def test_bad_configuration_from_the_environment(variable, value, fragment, tmp_path):
+    # A valid command line: the environment alone is wrong (a timeout guards against a run starting).
+    result = subprocess.run([CLI, "run", "--output-root", str(tmp_path)], capture_output=True, text=True,
+                            env={**os.environ, variable: value}, timeout=300)
+    assert_usage_error(result, fragment)
+    assert not any(tmp_path.iterdir())
 
 
 def test_model_path_that_is_not_a_model(tmp_path):

@@ -2,9 +2,11 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from modules import exporter, model as models
-from tests.conftest import SMALL_IMAGE_SIZE, jpeg_bytes
+from tests import corpus
+from tests.conftest import SMALL_IMAGE_SIZE, copy_sample, jpeg_bytes
 
 CLASS_NAMES = ["hat", "shoes", "skirt"]
 
@@ -48,3 +50,25 @@ def test_both_signatures_give_the_same_prediction(saved_model_dir):
 
 def test_class_names_file_for_clients(saved_model_dir):
     assert (saved_model_dir / exporter.CLASS_NAMES_FILE).read_text().split() == CLASS_NAMES
+
+
+def test_serving_jpeg_predicts_every_image_that_ingestion_accepts(saved_model_dir, tmp_path):
+    root = copy_sample(tmp_path / "data")
+    accepted = [c for c in corpus.build(root, tmp_path / "outside") if c.expected == corpus.INGESTED]
+    serve = tf.saved_model.load(str(saved_model_dir)).signatures["serving_jpeg"]
+    for case in accepted:
+        probabilities = serve(image_bytes=tf.constant([(root / case.path).read_bytes()]))["probabilities"].numpy()
+        assert probabilities.shape == (1, len(CLASS_NAMES)), case.kind
+        np.testing.assert_allclose(probabilities.sum(), 1.0, rtol=1e-5, err_msg=case.kind)
+
+
+@pytest.mark.parametrize("garbage", [b"", b"shopping list", b"\xff\xd8\xff" + bytes(200), b"\x89PNG\r\n\x1a\n" + bytes(50),
+                                     corpus.encode(Image.new("RGB", (8, 8)), "WEBP")],
+                         ids=["empty", "text", "jpeg-header-then-zeros", "png-header-then-zeros", "webp"])
+def test_garbage_fails_its_own_request_and_serving_goes_on(saved_model_dir, garbage):
+    serve = tf.saved_model.load(str(saved_model_dir)).signatures["serving_jpeg"]
+    good = tf.constant([jpeg_bytes(color=(10, 200, 10))])
+    before = serve(image_bytes=good)["probabilities"].numpy()
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        serve(image_bytes=tf.constant([garbage]))
+    np.testing.assert_array_equal(serve(image_bytes=good)["probabilities"].numpy(), before)

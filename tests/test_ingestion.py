@@ -1,14 +1,20 @@
 """The Beam ingestion job: every file is ingested or rejected with a reason, and re-runs are free."""
 import csv
+import io
 import json
+import logging
 import os
 import shutil
+import subprocess
 
+import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
-from pipeline import ingestion
-from tests.conftest import jpeg_bytes
+from pipeline import crash_points, ingestion
+from tests import corpus
+from tests.conftest import CLI, jpeg_bytes
 
 BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
 
@@ -43,40 +49,42 @@ def test_ingests_every_image_with_its_label(small_dataset, tmp_path):
     assert len(read_examples(output / "eval")) == 6
 
 
-def test_bad_files_are_listed_with_reasons_not_dropped(small_dataset, tmp_path):
-    train = small_dataset / "train"
-    good = next((train / "hat").glob("*.jpg")).read_bytes()
-    (train / "hat" / "empty.jpg").write_bytes(b"")
-    (train / "hat" / "notes.jpg").write_text("not an image")
-    (train / "hat" / "truncated.jpg").write_bytes(good[: len(good) // 3])
-    (train / "hat" / "picture.png").write_bytes(jpeg_bytes(fmt="PNG"))
-    (train / "hat" / ".DS_Store").write_bytes(b"\0\0")
-    (train / "stray.jpg").write_bytes(good)
-    (train / "shoes" / "nested").mkdir()
-    (train / "shoes" / "nested" / "deep.jpg").write_bytes(good)  # nested folders keep their class
-    outside = tmp_path / "outside.jpg"
-    outside.write_bytes(good)
-    os.symlink(outside, train / "skirt" / "link.jpg")
-
-    output = ingestion.run(small_dataset, tmp_path / "out", BEAM_ARGS)
-    manifest = ingestion.read_manifest(output)
+def read_rejected(output):
     with open(output / "rejected.csv") as f:
-        reasons = {row["path"]: row["reason"] for row in csv.DictReader(f)}
+        return {row["path"]: row["reason"] for row in csv.DictReader(f)}
 
-    assert reasons == {
-        "train/hat/empty.jpg": "empty file (0 bytes)",
-        "train/hat/notes.jpg": "not a JPEG image (content does not start with a JPEG marker)",
-        "train/hat/truncated.jpg": reasons["train/hat/truncated.jpg"],
-        "train/hat/picture.png": "not a JPEG image (content does not start with a JPEG marker)",
-        "train/hat/.DS_Store": "hidden or system file",
-        "train/stray.jpg": "not inside a class folder",
-        "train/skirt/link.jpg": "symbolic link leading outside the data root",
-    }
-    assert reasons["train/hat/truncated.jpg"].startswith("corrupt JPEG")
-    assert manifest["files_found"] == 18 + 8
-    assert manifest["files_rejected"] == 7
+
+def test_corpus_every_file_is_ingested_or_rejected_with_its_reason(small_dataset, tmp_path):
+    cases = corpus.build(small_dataset, tmp_path / "outside")
+    output = ingestion.run(small_dataset, tmp_path / "out", BEAM_ARGS)
+    manifest, reasons = ingestion.read_manifest(output), read_rejected(output)
+    stored = {feature(e, "filename").decode(): feature(e, "image_raw") for e in read_examples(output / "train")}
+
+    for case in cases:
+        if case.expected == corpus.INGESTED:
+            assert case.path in stored, (case.kind, reasons.get(case.path))
+            if case.check_stored:
+                problem = case.check_stored(np.asarray(Image.open(io.BytesIO(stored[case.path]))))
+                assert problem is None, f"{case.kind}: {problem}"
+        else:
+            assert case.expected in reasons.get(case.path, "(not rejected)"), (case.kind, reasons.get(case.path))
+    assert set(reasons) == {c.path for c in cases if c.expected != corpus.INGESTED}
+    assert len({c.kind for c in cases}) >= 12 + 12  # odd kinds accepted + bad kinds rejected
+
+    good = 18
+    assert manifest["files_found"] == good + len(cases)
+    assert manifest["files_rejected"] == len(reasons)
     assert manifest["files_ingested"] == manifest["files_found"] - manifest["files_rejected"]
-    assert manifest["counts"]["train"] == {"hat": 4, "shoes": 5, "skirt": 4}
+    assert sum(sum(c.values()) for c in manifest["counts"].values()) == manifest["files_ingested"]
+
+
+def test_every_stored_image_is_an_upright_rgb_jpeg(small_dataset, tmp_path):
+    corpus.build(small_dataset, tmp_path / "outside")
+    output = ingestion.run(small_dataset, tmp_path / "out", BEAM_ARGS)
+    for example in read_examples(output / "train") + read_examples(output / "eval"):
+        image = Image.open(io.BytesIO(feature(example, "image_raw")))
+        assert (image.format, image.mode) == ("JPEG", "RGB"), feature(example, "filename")
+        assert image.getexif().get(0x0112, 1) == 1
 
 
 def test_unchanged_input_is_not_converted_again(small_dataset, tmp_path):
@@ -112,18 +120,26 @@ def add_image_of_unknown_eval_class(root):
 
 def add_empty_train_class(root):
     (root / "train" / "scarf").mkdir()
+    (root / "train" / "scarf" / ".DS_Store").write_bytes(b"\0")
+
+
+def spoil_every_train_image_of_a_class(root):
+    for path in (root / "train" / "skirt").iterdir():
+        path.write_text("not a photo")
 
 
 @pytest.mark.parametrize("damage, message", [
     (remove_validation, "validation: required split folder is missing"),
     (add_image_of_unknown_eval_class, "class 'scarf' is not one of hat, shoes, skirt"),
     (add_empty_train_class, "train/scarf: class folder holds no image files"),
+    (spoil_every_train_image_of_a_class,
+     r"train/skirt: no usable image, all 4 files rejected \(first: train/skirt/.*: not an image: content is text\)"),
 ])
 def test_inconsistent_layouts_are_clear_errors(small_dataset, tmp_path, damage, message):
     damage(small_dataset)
     with pytest.raises(ingestion.IngestionError, match=message):
         ingestion.run(small_dataset, tmp_path / "out", BEAM_ARGS)
-    assert not (tmp_path / "out").exists()
+    assert not any((tmp_path / "out").glob("*"))  # nothing, not even a temporary directory
 
 
 def test_failed_conversion_leaves_no_dataset(small_dataset, tmp_path, monkeypatch):
@@ -140,3 +156,29 @@ def test_manifest_is_json_with_content_hash(small_dataset, tmp_path):
     manifest = json.loads((output / "manifest.json").read_text())
     assert output.name == manifest["content_hash"][:16]
     assert len(manifest["content_hash"]) == 64
+
+
+def test_a_class_missing_from_validation_is_a_warning(small_dataset, tmp_path, caplog):
+    shutil.rmtree(small_dataset / "validation" / "skirt")
+    with caplog.at_level(logging.WARNING):
+        manifest = ingestion.read_manifest(ingestion.run(small_dataset, tmp_path / "out", BEAM_ARGS))
+    assert manifest["counts"]["eval"]["skirt"] == 0
+    assert "has no images of class(es) skirt" in caplog.text
+
+
+def test_killed_ingestion_leaves_no_dataset_and_the_next_run_completes(small_dataset, tmp_path):
+    out = tmp_path / "out"
+    command = [CLI, "ingest", "--data-root", str(small_dataset), "--output", str(out)]
+    killed = subprocess.run(command, capture_output=True, text=True,
+                            env={**os.environ, crash_points.ENVIRONMENT_VARIABLE: "ingestion-before-publish"})
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    leftovers = list(out.iterdir())
+    assert [p.name.startswith(ingestion.STAGING_PREFIX) for p in leftovers] == [True]
+    assert (leftovers[0] / "manifest.json").is_file()  # fully written, yet not published
+    assert not list(out.glob("[!.]*"))
+
+    again = subprocess.run(command, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-2000:]
+    published = json.loads(again.stdout)["output"]
+    assert [p.name for p in out.iterdir()] == [os.path.basename(published)]
+    assert ingestion.read_manifest(published)["files_ingested"] == 18

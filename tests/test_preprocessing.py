@@ -2,8 +2,11 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from modules import features, preprocessing
+from pipeline import image_files
+from tests import corpus
 from tests.conftest import SMALL_IMAGE_SIZE, jpeg_bytes
 
 
@@ -37,3 +40,19 @@ def test_transform_graph_from_beam_applies_to_raw_bytes(transform_output):
     image = transformed[features.TRANSFORMED_IMAGE_KEY].numpy()
     assert image.shape == (1, SMALL_IMAGE_SIZE, SMALL_IMAGE_SIZE, 3)
     np.testing.assert_allclose(image[0].mean(axis=(0, 1)), [0.0, 1.0, 0.0], atol=0.02)
+
+
+@pytest.mark.parametrize("kind", ["RGBA", "LA", "L"])
+def test_the_graph_sees_what_ingestion_stores(kind):
+    """Transparency over white and gray to RGB, in the graph as in pipeline/image_files.py, so a
+    served PNG with alpha looks to the model as its training images did."""
+    pixels = np.zeros((40, 40, 4), np.uint8)
+    pixels[..., 1] = 200
+    pixels[:, :20, 3] = 255
+    original = corpus.encode(Image.fromarray(pixels, "RGBA").convert(kind), "PNG")
+    reason, stored = image_files.normalize(original)
+    assert reason is None
+    served, trained = run_preprocessing([original, stored], 40)
+    if kind != "L":
+        np.testing.assert_allclose(served[:, 24:], 1.0)  # transparent half: white
+    assert np.abs(served - trained).mean() < 0.01  # the stored copy differs by JPEG re-encoding only

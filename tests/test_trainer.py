@@ -6,7 +6,7 @@ from tfx.components.trainer import fn_args_utils
 from tfx.components.util import tfxio_utils
 from tfx.types import artifact_utils, standard_artifacts
 
-from modules import features, trainer
+from modules import features, model as models, trainer
 from tests.conftest import SMALL_IMAGE_SIZE, jpeg_bytes
 
 CLASS_NAMES = ["hat", "shoes", "skirt"]
@@ -69,3 +69,32 @@ def test_config_needs_every_setting():
         trainer.TrainingConfig.from_custom_config({k: v for k, v in complete.items() if k != "epochs"})
     with pytest.raises(ValueError, match="class_names"):
         trainer.TrainingConfig.from_custom_config({**complete, "class_names": []})
+
+
+@pytest.fixture
+def small_arch_2(monkeypatch):
+    """The notebook's arch_2 (BatchNorm, dropout: the random parts) at the fixtures' image size."""
+    monkeypatch.setitem(models.MODELS, "arch_2_small", models.ModelSpec(models.arch_2, SMALL_IMAGE_SIZE))
+    return "arch_2_small"
+
+
+def train_once(examples, transform_output, model_name, work_dir, epochs=2):
+    config = trainer.TrainingConfig(class_names=CLASS_NAMES, model_name=model_name, epochs=epochs, batch_size=4,
+                                    learning_rate=1e-3, seed=111)
+    tf.keras.utils.set_random_seed(config.seed)  # as run_fn does before making its datasets
+    train_ds = dataset(examples, transform_output, CLASS_NAMES, shuffle_seed=config.seed)
+    return trainer.train(config, train_ds, dataset(examples, transform_output, CLASS_NAMES), str(work_dir))
+
+
+def test_same_seed_same_data_gives_identical_weights(examples, transform_output, small_arch_2, tmp_path):
+    first_model, first_history = train_once(examples, transform_output, small_arch_2, tmp_path / "a")
+    second_model, second_history = train_once(examples, transform_output, small_arch_2, tmp_path / "b")
+    assert first_history == second_history and len(first_history["loss"]) == 2
+    for first, second in zip(first_model.get_weights(), second_model.get_weights()):
+        np.testing.assert_array_equal(first, second)
+
+
+def test_zero_epochs_exports_the_untrained_model(examples, transform_output, small_arch_2, tmp_path):
+    model, history = train_once(examples, transform_output, small_arch_2, tmp_path, epochs=0)
+    assert history == {}
+    assert model.predict(np.zeros((1, SMALL_IMAGE_SIZE, SMALL_IMAGE_SIZE, 3)), verbose=0).shape == (1, 3)

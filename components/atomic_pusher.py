@@ -1,0 +1,99 @@
+"""A Pusher whose serving directory only ever holds complete, blessed model versions.
+
+TFX's Pusher copies the model file by file into `<serving dir>/<version>/`. A run killed
+mid-copy leaves a partial version there, which TF Serving then tries to load (it watches
+the directory for new numeric subfolders). This Pusher copies into a staging directory
+beside the serving directory, `.<serving dir name>.staging/`, and renames the finished copy
+into place: on a local or POSIX filesystem the rename is atomic, so a version directory
+either does not exist or is complete. Leftovers of killed pushes are removed by the next push.
+
+It also does not publish a second copy of the model that is already the newest version
+(same SavedModel fingerprint): re-running a pipeline on unchanged data re-blesses the same
+model, and TF Serving would otherwise reload it as a "new" version.
+
+Object stores (gs://, s3://) have no atomic directory rename; there it behaves as TFX's Pusher,
+which copies saved_model.pb last so that a reader sees the version only once it is complete.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+from tfx import v1 as tfx
+from tfx.components.pusher import executor as pusher_executor
+from tfx.dsl.components.base import executor_spec
+from tfx.proto import pusher_pb2
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import io_utils, proto_utils
+
+from pipeline import crash_points
+from pipeline.pushed_model import version_dirs
+
+FINGERPRINT = "fingerprint.pb"  # written by tf.saved_model.save since TF 2.12
+
+
+def staging_root(serving_dir: Path) -> Path:
+    return serving_dir.parent / f".{serving_dir.name}.staging"
+
+
+def same_model(a: Path, b: Path) -> bool:
+    fingerprints = [p / FINGERPRINT for p in (a, b)]
+    return all(f.is_file() for f in fingerprints) and fingerprints[0].read_bytes() == fingerprints[1].read_bytes()
+
+
+def publish(model_dir: str | os.PathLike, serving_dir: str | os.PathLike) -> Path:
+    """Publishes model_dir as a new version of serving_dir (atomically) and returns its directory.
+
+    Returns the newest existing version instead when it is the same model.
+    """
+    model_dir, serving_dir = Path(model_dir), Path(serving_dir)
+    serving_dir.mkdir(parents=True, exist_ok=True)
+    staging = staging_root(serving_dir)
+    if staging.exists():
+        logging.info("pusher: removing %s, left by a push that did not finish", staging)
+        shutil.rmtree(staging)
+
+    versions = version_dirs(serving_dir)
+    if versions and same_model(model_dir, versions[-1]):
+        logging.info("pusher: this model is already the newest version, %s; not copying it again", versions[-1])
+        return versions[-1]
+
+    # Unix seconds, as TFX and TF Serving expect, kept above the newest version so that it sorts last.
+    version = str(max(int(time.time()), int(versions[-1].name) + 1 if versions else 0))
+    staged = staging / version
+    shutil.copytree(model_dir, staged)
+    crash_points.reached("pusher-before-publish")
+    destination = serving_dir / version
+    os.rename(staged, destination)
+    staging.rmdir()
+    logging.info("pusher: published %s", destination)
+    return destination
+
+
+class Executor(pusher_executor.Executor):
+    """TFX's Pusher executor, publishing through `publish` on local filesystems."""
+
+    def Do(self, input_dict, output_dict, exec_properties) -> None:
+        destination = pusher_pb2.PushDestination()
+        proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
+        serving_dir = destination.filesystem.base_directory
+        if "://" in serving_dir:
+            super().Do(input_dict, output_dict, exec_properties)
+            return
+
+        self._log_startup(input_dict, output_dict, exec_properties)
+        model_push = artifact_utils.get_single_instance(output_dict[standard_component_specs.PUSHED_MODEL_KEY])
+        if not self.CheckBlessing(input_dict):
+            self._MarkNotPushed(model_push)
+            return
+        model_path = self.GetModelPath(input_dict)
+        published = publish(model_path, serving_dir)
+        io_utils.copy_dir(model_path, model_push.uri)  # the archive copy that TFX's Pusher keeps too
+        self._MarkPushed(model_push, pushed_destination=str(published), pushed_version=published.name)
+
+
+class AtomicPusher(tfx.components.Pusher):
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)

@@ -1,0 +1,136 @@
+"""One file of a user's photo folder -> the upright RGB image bytes the pipeline stores, or why not.
+
+Accepted: JPEG, PNG, BMP and GIF (first frame): the formats TensorFlow's decode_image reads,
+so that `serving_jpeg` can score any image ingestion accepts. Grayscale, 16-bit, palette,
+CMYK and transparent images become RGB (transparency over white), and EXIF orientation is
+applied. A plain RGB JPEG that needs none of this is stored byte for byte; anything else is
+re-encoded as a quality-95 JPEG, so every stored image is an upright RGB JPEG.
+
+Rejected, with a reason: empty, unreadable, truncated or corrupt files, content that is no
+image (text, PDF, ...) whatever the extension, formats TensorFlow cannot decode (WebP and
+TIFF in TF 2.16), and images above MAX_PIXELS (decompression bombs).
+"""
+from __future__ import annotations
+
+import io
+from typing import Optional
+
+import numpy as np
+from PIL import Image, ImageOps
+
+# 64 megapixels: above any camera photo this pipeline expects, and 256 MB of decoded RGBA at
+# most. A small file claiming more is a decompression bomb.
+MAX_PIXELS = 64_000_000
+RE_ENCODE_QUALITY = 95
+EXIF_ORIENTATION = 0x0112
+
+# Leading bytes -> format. The first group is what TensorFlow decodes.
+DECODABLE_SIGNATURES = {b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG", b"GIF87a": "GIF",
+                        b"GIF89a": "GIF", b"BM": "BMP"}
+OTHER_SIGNATURES = {b"%PDF": "a PDF document", b"PK\x03\x04": "a ZIP archive", b"II*\x00": "a TIFF image",
+                    b"MM\x00*": "a TIFF image", b"\x00\x00\x01\x00": "an ICO icon", b"8BPS": "a Photoshop file"}
+
+# Pillow's own bomb check would raise at 2x its default limit with a message naming no file; the
+# explicit MAX_PIXELS check below replaces it.
+Image.MAX_IMAGE_PIXELS = None
+
+
+def sniff_format(data: bytes) -> Optional[str]:
+    """The TensorFlow-decodable format `data` starts with, or None."""
+    for signature, name in DECODABLE_SIGNATURES.items():
+        if data.startswith(signature):
+            return name
+    return None
+
+
+def describe_non_image(data: bytes) -> str:
+    """Why `data` (not starting with a decodable signature) is rejected."""
+    for signature, what in OTHER_SIGNATURES.items():
+        if data.startswith(signature):
+            return f"not a supported image: content is {what}"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP image: TensorFlow 2.16 cannot decode WebP, so the served model could not read it; convert to JPEG or PNG"
+    if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypavif"):
+        return "HEIC/AVIF image: TensorFlow cannot decode it; convert to JPEG or PNG"
+    head = data[:512]
+    try:
+        head.decode("utf-8")
+        if all(32 <= b or b in b"\t\r\n\f" for b in head):
+            return "not an image: content is text"
+    except UnicodeDecodeError:
+        pass
+    return "not an image: content matches no known image format"
+
+
+def read_image_file(path: str) -> tuple[Optional[str], bytes]:
+    """(None, image bytes to store) for an acceptable image file, else (reason, b"")."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        return f"unreadable: {e.strerror or e}", b""
+    return normalize(data)
+
+
+def normalize(data: bytes) -> tuple[Optional[str], bytes]:
+    """(None, upright RGB JPEG bytes) for encoded image bytes, else (reason, b"")."""
+    if not data:
+        return "empty file (0 bytes)", b""
+    image_format = sniff_format(data)
+    if image_format is None:
+        return describe_non_image(data), b""
+    try:
+        image = Image.open(io.BytesIO(data))
+        width, height = image.size
+        if width * height > MAX_PIXELS:
+            return (f"{image_format} of {width}x{height} pixels is over the limit of {MAX_PIXELS:,} "
+                    f"(decompression bomb?)"), b""
+        image.load()  # decodes the first frame; truncated or corrupt data raises here
+    except Image.UnidentifiedImageError:
+        return f"corrupt {image_format}: a {image_format} signature, but no decodable {image_format} data", b""
+    except Exception as e:  # pylint: disable=broad-except  # Pillow raises many types for bad data
+        return f"corrupt or truncated {image_format}: {_first_line(e)}", b""
+
+    # Clients will send the served model files like this one, so TensorFlow must read it too
+    # (it is stricter than Pillow about some files). Checked after the pixel limit on purpose.
+    reason = _tensorflow_rejects(data)
+    if reason:
+        return f"{image_format} that TensorFlow cannot decode: {reason}", b""
+    orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+    if image_format == "JPEG" and image.mode == "RGB" and orientation == 1:
+        return None, data
+    return None, _re_encode(ImageOps.exif_transpose(image))
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode -> RGB; transparent pixels over white, 16-bit scaled as TensorFlow does."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        pixels = np.asarray(image, dtype=np.uint32) >> 8
+        image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), mode="L")
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _re_encode(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    to_rgb(image).save(buffer, format="JPEG", quality=RE_ENCODE_QUALITY)
+    return buffer.getvalue()
+
+
+def _tensorflow_rejects(data: bytes) -> Optional[str]:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    try:
+        tf.io.decode_image(data, channels=3, expand_animations=False)
+    except (tf.errors.InvalidArgumentError, ValueError) as e:
+        return _first_line(e)
+    return None
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:200] if text else type(error).__name__
