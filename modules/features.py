@@ -1,10 +1,15 @@
 """Feature names of the ingested tf.Examples, shared by ingestion, Transform, Trainer and Evaluator."""
 import tensorflow as tf
 
-IMAGE_KEY = "image_raw"      # encoded image bytes, as found on disk
+IMAGE_KEY = "image_raw"      # encoded image bytes: an upright RGB JPEG (pipeline/image_files.py)
 LABEL_KEY = "label"          # int64 index into the sorted class list
 LABEL_NAME_KEY = "label_name"  # class folder name; the Evaluator slices on it
 FILENAME_KEY = "filename"    # path relative to the data root, for tracing a prediction back
+
+# Larger images are refused by ingestion and by the served model alike, read from the header
+# before decoding: more than any camera photo, and a small file claiming more is a decompression
+# bomb (64 MP of RGBA is 256 MB once decoded, and the float copy four times that).
+MAX_IMAGE_PIXELS = 64_000_000
 
 # Output of the Transform graph: the decoded, resized, rescaled image.
 TRANSFORMED_IMAGE_KEY = "image"

@@ -10,13 +10,38 @@ from modules import features
 DEFAULT_IMAGE_SIZE = 128
 
 
+def declared_pixels(image_bytes: tf.Tensor) -> tf.Tensor:
+    """Width x height from a JPEG, PNG, GIF or BMP header, without decoding; 0 for other bytes
+    (decode_image then rejects them). Lets a server refuse a decompression bomb cheaply."""
+    def header_numbers(offset, dtype, little_endian):
+        raw = tf.strings.substr(image_bytes, offset, 2 * dtype.size)
+        return tf.cast(tf.io.decode_raw(raw, dtype, little_endian=little_endian), tf.int64)
+
+    def product(pair):
+        return tf.abs(pair[0] * pair[1])  # BMP stores a negative height for top-down images
+
+    def starts_with(signature):
+        return tf.equal(tf.strings.substr(image_bytes, 0, len(signature)), signature)
+
+    return tf.case([
+        (starts_with(b"\xff\xd8\xff"), lambda: product(tf.cast(tf.image.extract_jpeg_shape(image_bytes), tf.int64))),
+        (starts_with(b"\x89PNG\r\n\x1a\n"), lambda: product(header_numbers(16, tf.int32, False))),
+        (starts_with(b"GIF8"), lambda: product(header_numbers(6, tf.uint16, True))),
+        (starts_with(b"BM"), lambda: product(header_numbers(18, tf.int32, True))),
+    ], default=lambda: tf.constant(0, tf.int64), exclusive=False)
+
+
 def decode_rgb(image_bytes: tf.Tensor) -> tf.Tensor:
     """One encoded JPEG, PNG, GIF (first frame) or BMP -> [height, width, 3] float32 in [0, 255].
 
     Grayscale becomes RGB and transparent pixels are laid over white, as ingestion does
     (pipeline/image_files.py), so a served PNG with alpha is seen as the model saw it in training.
     """
-    image = tf.cast(tf.io.decode_image(image_bytes, channels=0, expand_animations=False), tf.float32)
+    too_large = tf.debugging.assert_less_equal(
+        declared_pixels(image_bytes), tf.constant(features.MAX_IMAGE_PIXELS, tf.int64),
+        message=f"image has more than {features.MAX_IMAGE_PIXELS:,} pixels")
+    with tf.control_dependencies([too_large]):
+        image = tf.cast(tf.io.decode_image(image_bytes, channels=0, expand_animations=False), tf.float32)
 
     def over_white(color, alpha):
         alpha = alpha / 255.0

@@ -18,9 +18,9 @@ from typing import Optional
 import numpy as np
 from PIL import Image, ImageOps
 
-# 64 megapixels: above any camera photo this pipeline expects, and 256 MB of decoded RGBA at
-# most. A small file claiming more is a decompression bomb.
-MAX_PIXELS = 64_000_000
+from modules import features
+
+MAX_PIXELS = features.MAX_IMAGE_PIXELS
 RE_ENCODE_QUALITY = 95
 EXIF_ORIENTATION = 0x0112
 

@@ -14,6 +14,7 @@ from PIL import Image, ImageOps
 import local_runner
 from modules import features
 from pipeline import configs
+from pipeline.pushed_model import version_dirs
 from tests.conftest import CLI
 
 COMPONENTS = {"ImportExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform",
@@ -82,6 +83,9 @@ def test_rerun_reuses_ingestion_and_cached_components(first_run, settings):
     for component in ("ImportExampleGen", "StatisticsGen", "Transform", "Trainer"):
         assert states[component] == "CACHED", states
     assert len(list((settings.output_root / "ingested").iterdir())) == 1
+    # The same model, re-blessed against itself, is not published a second time.
+    assert second.blessed is True and second.pushed_destination == first_run.pushed_destination
+    assert version_dirs(settings.serving_dir) == [Path(first_run.pushed_destination)]
 
 
 def flipped_copies(source: Path, target: Path, per_class: int = 2) -> int:

@@ -56,3 +56,15 @@ def test_the_graph_sees_what_ingestion_stores(kind):
     if kind != "L":
         np.testing.assert_allclose(served[:, 24:], 1.0)  # transparent half: white
     assert np.abs(served - trained).mean() < 0.01  # the stored copy differs by JPEG re-encoding only
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", "BMP"])
+def test_pixel_count_is_read_from_the_header(fmt):
+    image = corpus.encode(Image.new("RGB", (37, 23)), fmt)
+    assert preprocessing.declared_pixels(tf.constant(image)).numpy() == 37 * 23
+
+
+def test_an_image_over_the_pixel_limit_is_refused_before_decoding():
+    bomb = corpus.encode(Image.new("1", (10_000, 7_000)), "PNG")  # 70 MP in a few kB
+    with pytest.raises(tf.errors.InvalidArgumentError, match="more than 64,000,000 pixels"):
+        run_preprocessing([bomb], 16)
