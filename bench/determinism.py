@@ -13,6 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline import configs  # pylint: disable=wrong-import-position  # first: picks the Keras flavour
@@ -26,9 +28,14 @@ def evaluation_metrics(pipeline_root: Path) -> dict:
             for slice_key, metrics in result.slicing_metrics for name, value in metrics[""][""].items()}
 
 
-def checkpoint_hash(pushed_dir: str) -> int:
-    from tensorflow.core.protobuf import fingerprint_pb2  # pylint: disable=g-import-not-at-top
-    return fingerprint_pb2.FingerprintDef.FromString((Path(pushed_dir) / "fingerprint.pb").read_bytes()).checkpoint_hash
+def trained_state(pipeline_root: Path, pushed_dir: str) -> dict:
+    """The Trainer's per-epoch history and every variable of the pushed model."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    history = json.loads(next((pipeline_root / "Trainer" / "model_run").glob("*/history.json")).read_text())["history"]
+    reader = tf.train.load_checkpoint(str(Path(pushed_dir) / "variables" / "variables"))
+    variables = {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
+                 if not name.startswith("_CHECKPOINTABLE_OBJECT_GRAPH")}
+    return {"history": history, "variables": variables}
 
 
 def main() -> int:
@@ -49,7 +56,7 @@ def main() -> int:
             summary = local_runner.run(settings)
             runs.append({"seconds": round(time.time() - started, 1),
                          "metrics": evaluation_metrics(settings.pipeline_root),
-                         "checkpoint_hash": checkpoint_hash(summary.pushed_destination)})
+                         **trained_state(settings.pipeline_root, summary.pushed_destination)})
 
     first, second = (run["metrics"] for run in runs)
     differing = {key: (first[key], second.get(key)) for key in first if first[key] != second.get(key)}
@@ -60,10 +67,13 @@ def main() -> int:
         "seconds": [run["seconds"] for run in runs],
         "metrics_compared": len(first), "metrics_differing": len(differing),
         "max_abs_difference": max((abs(a - b) for a, b in differing.values() if None not in (a, b)), default=0.0),
-        "same_weights": runs[0]["checkpoint_hash"] == runs[1]["checkpoint_hash"],
+        "same_history": runs[0]["history"] == runs[1]["history"],
+        "variables_compared": len(runs[0]["variables"]),
+        "variables_differing": sorted(name for name, value in runs[0]["variables"].items()
+                                      if not np.array_equal(value, runs[1]["variables"].get(name))),
         "overall_accuracy": [run["metrics"].get("overall sparse_categorical_accuracy") for run in runs],
     }, indent=2))
-    return 0 if not differing else 1
+    return 0 if not differing and runs[0]["history"] == runs[1]["history"] else 1
 
 
 if __name__ == "__main__":

@@ -163,11 +163,15 @@ def _ingest(args) -> int:
 
 
 def _predict(args) -> int:
-    from pipeline import pushed_model  # pylint: disable=g-import-not-at-top
+    from pipeline import image_files, pushed_model  # pylint: disable=g-import-not-at-top
     model = pushed_model.PushedModel(args.model)
     for image in args.images:
+        # As ingestion reads it (EXIF rotation applied, clear reasons for what is not an image).
+        reason, data = image_files.read_image_file(str(image))
         try:
-            top = model.top_classes(image.read_bytes(), k=args.top_k)
+            if reason:
+                raise InputError(reason)
+            top = model.top_classes(data, k=args.top_k)
         except InputError as e:
             raise InputError(f"{image}: {e}") from None
         print(f"{image}: " + ", ".join(f"{name} {probability:.3f}" for name, probability in top))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional
 
+from ml_metadata import errors as mlmd_errors
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
@@ -22,12 +23,14 @@ class RunSummary:
     components: list[ComponentRun]
     blessed: Optional[bool]
     pushed_destination: Optional[str]  # the pushed model's version directory
+    failed_gates: list[str] = dataclasses.field(default_factory=list)  # why it was not blessed
 
     def format(self) -> str:
         lines = [f"run {self.run_id}:", f"  {'component':<34}{'state':<10}{'seconds':>8}"]
         lines += [f"  {c.component_id:<34}{c.state:<10}{c.seconds:>8.1f}" for c in self.components]
         verdict = {None: "no evaluation", True: "BLESSED", False: "NOT BLESSED"}[self.blessed]
         lines.append(f"  model: {verdict}; pushed to: {self.pushed_destination or 'nothing pushed'}")
+        lines += [f"  failed gate: {gate}" for gate in self.failed_gates]
         return "\n".join(lines)
 
 
@@ -62,7 +65,28 @@ def latest_run(metadata_path: str, pipeline_name: str) -> RunSummary:
         blessed=_output_property(store, executions, "ModelBlessing", "blessed", lambda v: bool(v.int_value)),
         pushed_destination=_output_property(
             store, executions, "PushedModel", "pushed_destination", lambda v: v.string_value or None,
-            only_if=lambda a: a.custom_properties["pushed"].int_value == 1))
+            only_if=lambda a: a.custom_properties["pushed"].int_value == 1),
+        failed_gates=failed_gates(next((a.uri for a in _outputs_of_type(store, executions, "ModelEvaluation")), None)))
+
+
+def failed_gates(evaluation_uri: Optional[str]) -> list[str]:
+    """One line per quality gate the Evaluator's candidate failed, from TFMA's validation result."""
+    if not evaluation_uri:
+        return []
+    import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
+    from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
+    try:
+        validation = tfma.load_validation_result(evaluation_uri)
+    except (OSError, IOError):  # no validation result written (no thresholds configured)
+        return []
+    lines = []
+    for per_slice in validation.metric_validations_per_slice:
+        for failure in per_slice.failures:
+            name = failure.metric_key.name + (" (change vs. baseline)" if failure.metric_key.is_diff else "")
+            value = failure.metric_value.double_value.value
+            threshold = text_format.MessageToString(failure.metric_threshold, as_one_line=True)
+            lines.append(f"{name} = {value:.4f} fails {threshold}")
+    return lines
 
 
 def _executions_of(store, context_type: str, name: str):
@@ -70,12 +94,19 @@ def _executions_of(store, context_type: str, name: str):
     return store.get_executions_by_context(context.id) if context else []
 
 
-def _output_property(store, executions, artifact_type: str, key: str, read, only_if=lambda a: True):
-    """`key` of the (single) output artifact of `artifact_type` in these executions, or None."""
+def _outputs_of_type(store, executions, artifact_type: str) -> list:
     events = store.get_events_by_execution_ids([e.id for e in executions])
     output_ids = [e.artifact_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
-    type_id = store.get_artifact_type(artifact_type).id
-    for artifact in store.get_artifacts_by_id(output_ids):
-        if artifact.type_id == type_id and key in artifact.custom_properties and only_if(artifact):
+    try:
+        type_id = store.get_artifact_type(artifact_type).id
+    except mlmd_errors.NotFoundError:  # a run that died before any such artifact was registered
+        return []
+    return [a for a in store.get_artifacts_by_id(output_ids) if a.type_id == type_id]
+
+
+def _output_property(store, executions, artifact_type: str, key: str, read, only_if=lambda a: True):
+    """`key` of the (single) output artifact of `artifact_type` in these executions, or None."""
+    for artifact in _outputs_of_type(store, executions, artifact_type):
+        if key in artifact.custom_properties and only_if(artifact):
             return read(artifact.custom_properties[key])
     return None

@@ -165,6 +165,9 @@ def test_a_worse_model_fails_the_regression_gate_and_is_not_pushed(story, good, 
     failures = [failure for per_slice in validation.metric_validations_per_slice for failure in per_slice.failures]
     assert [f.metric_key.name for f in failures] == ["sparse_categorical_accuracy"]
     assert all(f.metric_key.is_diff for f in failures)  # the change threshold against the baseline, not the floor
+    assert len(summary.failed_gates) == 1  # and the run's summary says so
+    assert summary.failed_gates[0].startswith("sparse_categorical_accuracy (change vs. baseline) = -")
+    assert "absolute { value: -0.02 }" in summary.failed_gates[0]
 
 
 def test_killed_during_the_trainer_the_serving_directory_is_unchanged(story, worse, killed_in_trainer):
