@@ -64,3 +64,10 @@ def test_component_parameters(compiled):
     assert json.loads(parameter(spec, "Transform", "custom_config")) == {"image_size": 128}
     assert json.loads(parameter(spec, "Pusher", "push_destination"))["filesystem"]["base_directory"] == \
         f"{ROOT}/serving_model"
+
+
+def test_the_pusher_is_the_atomic_one(compiled):
+    _, spec = compiled
+    pusher = json_format.MessageToDict(spec.deployment_spec)["executors"]["Pusher_executor"]["container"]
+    arguments = pusher["args"]
+    assert arguments[arguments.index("--executor_class_path") + 1] == "components.atomic_pusher.Executor"
