@@ -29,6 +29,7 @@ class LocalRunSettings:
     accuracy_floor: float = configs.ACCURACY_FLOOR
     regression_tolerance: float = configs.REGRESSION_TOLERANCE
     enable_cache: bool = True
+    beam_pipeline_args: list = dataclasses.field(default_factory=lambda: list(configs.BEAM_PIPELINE_ARGS))
 
     def __post_init__(self):
         self.output_root = Path(self.output_root).resolve()
@@ -50,7 +51,7 @@ def run(settings: LocalRunSettings):
     from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
     from pipeline import ingestion, pipeline, run_summary  # pylint: disable=g-import-not-at-top
 
-    examples_dir = ingestion.run(settings.data_root, settings.ingested_dir, configs.BEAM_PIPELINE_ARGS)
+    examples_dir = ingestion.run(settings.data_root, settings.ingested_dir, settings.beam_pipeline_args)
     manifest = ingestion.read_manifest(examples_dir)
     settings.pipeline_root.mkdir(parents=True, exist_ok=True)
     tfx.orchestration.LocalDagRunner().run(pipeline.create_pipeline(
@@ -66,7 +67,7 @@ def run(settings: LocalRunSettings):
         batch_size=settings.batch_size,
         accuracy_floor=settings.accuracy_floor,
         regression_tolerance=settings.regression_tolerance,
-        beam_pipeline_args=configs.BEAM_PIPELINE_ARGS,
+        beam_pipeline_args=settings.beam_pipeline_args,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             str(settings.metadata_path)),
         enable_cache=settings.enable_cache,

@@ -103,12 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--regression-tolerance", type=_fraction, default=configs.REGRESSION_TOLERANCE,
                      help="blessing allows this much accuracy below the latest blessed model (default: %(default)s)")
     run.add_argument("--no-cache", action="store_true", help="re-execute every component")
+    _add_beam_arguments(run)
 
     ingest = commands.add_parser("ingest", help="convert image folders to TFRecords (the Beam job alone)")
     ingest.add_argument("--data-root", type=_existing_dir, required=True)
     ingest.add_argument("--output", type=Path, required=True)
-    ingest.add_argument("--beam-arg", action="append", default=None, metavar="ARG",
-                        help="a Beam pipeline option, repeatable (default: %s)" % " ".join(configs.BEAM_PIPELINE_ARGS))
+    _add_beam_arguments(ingest)
 
     predict = commands.add_parser("predict", help="top classes of images under a pushed model")
     predict.add_argument("--model", required=True, help="a pushed model's version directory or the serving directory")
@@ -122,12 +122,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     compile_kfp = commands.add_parser("compile-kubeflow", help="compile the pipeline for Kubeflow Pipelines (offline)")
     compile_kfp.add_argument("--output", type=Path, required=True, help="the pipeline JSON to write")
-    compile_kfp.add_argument("--pipeline-root", required=True, help="e.g. gs://BUCKET/pipelines")
-    compile_kfp.add_argument("--image", required=True, help="container image with this project installed")
-    compile_kfp.add_argument("--examples-uri", help="an ingested dataset directory (default: PIPELINE_ROOT/ingested)")
+    compile_kfp.add_argument("--pipeline-root", **_flag_or_environment(configs.KFP_PIPELINE_ROOT),
+                             help="e.g. gs://BUCKET/pipelines (or $KFP_PIPELINE_ROOT)")
+    compile_kfp.add_argument("--image", **_flag_or_environment(configs.KFP_IMAGE),
+                             help="container image with this project installed, built from kubeflow/Dockerfile "
+                                  "(or $KFP_IMAGE)")
+    compile_kfp.add_argument("--examples-uri", default=configs.KFP_EXAMPLES_URI,
+                             help="an ingested dataset directory (or $KFP_EXAMPLES_URI; default: PIPELINE_ROOT/ingested)")
     compile_kfp.add_argument("--class-names", help="comma-separated class list in label order "
                                                    "(default: the clothing dataset's)")
+    _add_beam_arguments(compile_kfp)
     return parser
+
+
+def _flag_or_environment(value: Optional[str]) -> dict:
+    """argparse settings for a flag that an environment variable (read in configs.py) may provide instead."""
+    return {"default": value} if value else {"required": True}
+
+
+def _add_beam_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--beam-arg", dest="beam_pipeline_args", action="append", metavar="ARG",
+                        help="a Beam pipeline option, repeatable, written --beam-arg=--runner=DataflowRunner; "
+                             "replaces $BEAM_PIPELINE_ARGS and the default "
+                             f"({' '.join(configs.DEFAULT_BEAM_PIPELINE_ARGS)})")
 
 
 def run_settings(args):
@@ -143,7 +160,7 @@ def run_settings(args):
     return local_runner.LocalRunSettings(
         **chosen, output_root=args.output_root, pipeline_root=args.pipeline_root, serving_dir=args.serving_dir,
         model_name=args.model, batch_size=args.batch_size, regression_tolerance=args.regression_tolerance,
-        enable_cache=not args.no_cache)
+        enable_cache=not args.no_cache, beam_pipeline_args=args.beam_pipeline_args or configs.BEAM_PIPELINE_ARGS)
 
 
 def _run(args) -> int:
@@ -155,7 +172,7 @@ def _run(args) -> int:
 
 def _ingest(args) -> int:
     from pipeline import ingestion  # pylint: disable=g-import-not-at-top
-    output = ingestion.run(args.data_root, args.output, args.beam_arg or configs.BEAM_PIPELINE_ARGS)
+    output = ingestion.run(args.data_root, args.output, args.beam_pipeline_args or configs.BEAM_PIPELINE_ARGS)
     manifest = ingestion.read_manifest(output)
     print(json.dumps({"output": str(output), **{k: manifest[k] for k in
                       ("files_found", "files_ingested", "files_rejected", "counts")}}, indent=2))
@@ -193,7 +210,8 @@ def _compile_kubeflow(args) -> int:
     from kubeflow import runner  # pylint: disable=g-import-not-at-top
     class_names = [c.strip() for c in args.class_names.split(",")] if args.class_names else configs.CLOTHING_CLASS_NAMES
     print(runner.compile_pipeline(args.output, args.pipeline_root, args.image,
-                                  examples_uri=args.examples_uri, class_names=class_names))
+                                  examples_uri=args.examples_uri, class_names=class_names,
+                                  beam_pipeline_args=args.beam_pipeline_args or configs.BEAM_PIPELINE_ARGS))
     return 0
 
 

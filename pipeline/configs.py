@@ -1,5 +1,6 @@
 """Plain configuration constants. Runners and the CLI override them with flags or environment."""
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -50,11 +51,21 @@ SEED = 111
 ACCURACY_FLOOR = _from_environment("ACCURACY_FLOOR", 0.6, float, "a number")
 REGRESSION_TOLERANCE = _from_environment("REGRESSION_TOLERANCE", 0.02, float, "a number")
 
-# Beam on one machine: in-memory DirectRunner (multi-processing was slower on this data).
-BEAM_PIPELINE_ARGS = [
+# Beam options for ingestion and every Beam-based component (StatisticsGen, Transform, Evaluator...).
+# Default: DirectRunner in memory, on one machine. BEAM_PIPELINE_ARGS (space-separated) or repeated
+# --beam-arg flags replace it; README.md lists the options for multi-process, Dataflow, Flink and Spark.
+DEFAULT_BEAM_PIPELINE_ARGS = [
     "--direct_running_mode=in_memory",
     "--direct_num_workers=1",
 ]
+BEAM_PIPELINE_ARGS = _from_environment("BEAM_PIPELINE_ARGS", DEFAULT_BEAM_PIPELINE_ARGS, shlex.split,
+                                       "a list of Beam options")
+
+# Kubeflow: the container image with this project installed (kubeflow/Dockerfile) and where the
+# pipeline keeps its artifacts. Flags of `compile-kubeflow` override them.
+KFP_IMAGE = os.environ.get("KFP_IMAGE")
+KFP_PIPELINE_ROOT = os.environ.get("KFP_PIPELINE_ROOT")
+KFP_EXAMPLES_URI = os.environ.get("KFP_EXAMPLES_URI")
 
 # The class list of the clothing dataset, for compiling a pipeline whose data cannot be read
 # at compile time (Kubeflow). Local runs take the class list from the ingestion manifest, and

@@ -1,7 +1,7 @@
 """The TFX pipeline, as a pure function of its parameters (no environment is read here)."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import NamedTuple, Optional, Sequence
 
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
@@ -47,6 +47,33 @@ def make_eval_config(accuracy_floor: float, regression_tolerance: float) -> tfma
         ])])
 
 
+class DataComponents(NamedTuple):
+    example_gen: tfx.components.ImportExampleGen
+    statistics_gen: tfx.components.StatisticsGen
+    schema_gen: tfx.components.ImportSchemaGen
+    example_validator: tfx.components.ExampleValidator
+    transform: tfx.components.Transform
+
+
+def make_data_components(examples_uri: str, splits: Sequence[str], schema_dir: str, image_size: int) -> DataComponents:
+    """The pipeline's data steps, up to the Transform graph (bench/scale.py runs them alone)."""
+    example_gen = tfx.components.ImportExampleGen(
+        input_base=examples_uri, input_config=make_input_config(splits))
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=f"{schema_dir}/schema.pbtxt")
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+    # Decoded float images are ~7x larger than the JPEGs and slower to read back than to
+    # decode again, so Transform only records the graph; the Trainer applies it. Its own
+    # statistics would repeat StatisticsGen's before the transform and, after it, profile
+    # 49,152 pixel floats per image at the cost of decoding every image once more.
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
+        preprocessing_fn=configs.PREPROCESSING_FN, materialize=False, disable_statistics=True,
+        custom_config={"image_size": image_size})
+    return DataComponents(example_gen, statistics_gen, schema_gen, example_validator, transform)
+
+
 def create_pipeline(
     *,
     pipeline_name: str,
@@ -72,21 +99,8 @@ def create_pipeline(
     `examples_uri` is an ingested dataset directory (pipeline/ingestion.py); `class_names`
     its manifest's class list, in label-index order.
     """
-    image_size = models.get_spec(model_name).image_size
-
-    example_gen = tfx.components.ImportExampleGen(
-        input_base=examples_uri, input_config=make_input_config(splits))
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-    schema_gen = tfx.components.ImportSchemaGen(schema_file=f"{schema_dir}/schema.pbtxt")
-    example_validator = tfx.components.ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
-
-    # Decoded float images are ~7x larger than the JPEGs and slower to read back than to
-    # decode again, so Transform only records the graph; the Trainer applies it.
-    transform = tfx.components.Transform(
-        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
-        preprocessing_fn=configs.PREPROCESSING_FN, materialize=False,
-        custom_config={"image_size": image_size})
+    data = make_data_components(examples_uri, splits, schema_dir, models.get_spec(model_name).image_size)
+    example_gen, schema_gen, transform = data.example_gen, data.schema_gen, data.transform
 
     trainer = tfx.components.Trainer(
         run_fn=configs.TRAINER_RUN_FN,
@@ -123,8 +137,7 @@ def create_pipeline(
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
-        components=[example_gen, statistics_gen, schema_gen, example_validator, transform,
-                    trainer, model_resolver, evaluator, pusher],
+        components=[*data, trainer, model_resolver, evaluator, pusher],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(beam_pipeline_args or []),

@@ -1,11 +1,14 @@
 """The Kubeflow Pipelines compile: offline, module-path code, one image, the pipeline's DAG."""
 import json
+import os
 import subprocess
 
 import pytest
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
+from kubeflow import runner
+from pipeline.configs import REPO_ROOT
 from tests.conftest import CLI
 
 IMAGE = "gcr.io/example-project/image-pipeline:1.0"
@@ -71,3 +74,41 @@ def test_the_pusher_is_the_atomic_one(compiled):
     pusher = json_format.MessageToDict(spec.deployment_spec)["executors"]["Pusher_executor"]["container"]
     arguments = pusher["args"]
     assert arguments[arguments.index("--executor_class_path") + 1] == "components.atomic_pusher.Executor"
+
+
+DATAFLOW_ARGS = ["--runner=DataflowRunner", "--project=example-project", "--region=europe-west1",
+                 f"--temp_location={ROOT}/beam-tmp", "--setup_file=/pipeline/setup.py"]
+
+
+def test_beam_options_reach_every_beam_component(tmp_path):
+    output = tmp_path / "pipeline.json"
+    result = subprocess.run([CLI, "compile-kubeflow", "--output", str(output), "--pipeline-root", ROOT,
+                             "--image", IMAGE, *(f"--beam-arg={arg}" for arg in DATAFLOW_ARGS)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    executors = json.loads(output.read_text())["pipelineSpec"]["deploymentSpec"]["executors"]
+    for component in ("ImportExampleGen", "StatisticsGen", "Transform", "Trainer", "Evaluator"):
+        arguments = executors[f"{component}_executor"]["container"]["args"]
+        assert arguments[-len(DATAFLOW_ARGS):] == DATAFLOW_ARGS, component
+        assert "--direct_running_mode=in_memory" not in arguments  # the options replace the local default
+
+
+def test_image_and_root_may_come_from_the_environment(tmp_path):
+    output = tmp_path / "pipeline.json"
+    env = {**os.environ, "KFP_IMAGE": IMAGE, "KFP_PIPELINE_ROOT": ROOT, "BEAM_PIPELINE_ARGS": "--runner=FlinkRunner"}
+    result = subprocess.run([CLI, "compile-kubeflow", "--output", str(output)], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    document = json.loads(output.read_text())
+    assert document["runtimeConfig"]["gcsOutputDirectory"] == ROOT
+    transform = document["pipelineSpec"]["deploymentSpec"]["executors"]["Transform_executor"]["container"]
+    assert transform["image"] == IMAGE and transform["args"][-1] == "--runner=FlinkRunner"
+
+
+def test_the_dockerfile_builds_the_image_the_compile_expects():
+    dockerfile = (REPO_ROOT / "kubeflow" / "Dockerfile").read_text()
+    assert "FROM tensorflow/tfx:1.16.0" in dockerfile
+    assert f"COPY schema/ {runner.IMAGE_SCHEMA_DIR}/" in dockerfile
+    assert "ENV TF_USE_LEGACY_KERAS=1" in dockerfile
+    assert "pip install --no-cache-dir --require-hashes -r requirements.lock" in dockerfile
+    for package in ("pipeline/", "modules/", "components/"):  # every package a component imports
+        assert f"COPY {package} {package}" in dockerfile

@@ -1,0 +1,62 @@
+"""Wall time of every step except the Trainer's fitting: ingestion and each component, for one or
+more Beam configurations, each from scratch (its own output root, no cache).
+
+    .venv/bin/python bench/pipeline_overhead.py --data-root ../shared/datasets/clothing-dataset-small
+    .venv/bin/python bench/pipeline_overhead.py --data-root DIR --beam "--direct_running_mode=multi_processing --direct_num_workers=2"
+
+The Trainer runs one epoch (its time is listed, not counted). Prints a Markdown table.
+"""
+import argparse
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pipeline import configs  # pylint: disable=wrong-import-position  # first: picks the Keras flavour
+
+IN_MEMORY = " ".join(configs.DEFAULT_BEAM_PIPELINE_ARGS)
+MULTI_PROCESS = "--direct_running_mode=multi_processing --direct_num_workers=2"
+
+
+def measure(data_root: Path, beam: str, scratch: Path) -> dict:
+    import local_runner  # pylint: disable=g-import-not-at-top
+    from pipeline import ingestion  # pylint: disable=g-import-not-at-top
+    settings = local_runner.LocalRunSettings(
+        data_root=data_root, output_root=scratch, epochs=1, accuracy_floor=0.0, pipeline_name="overhead",
+        beam_pipeline_args=shlex.split(beam), enable_cache=False)
+    started = time.time()
+    ingestion.run(settings.data_root, settings.ingested_dir, settings.beam_pipeline_args)
+    seconds = {"ingestion": time.time() - started}
+    summary = local_runner.run(settings)  # ingestion is reused from the content-hashed output
+    seconds.update({c.component_id: c.seconds for c in summary.components})
+    seconds["wall"] = time.time() - started
+    return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-root", type=Path, default=configs.SAMPLE_DATA_ROOT)
+    parser.add_argument("--beam", action="append", help=f"Beam options, repeatable (default: '{IN_MEMORY}' and "
+                                                         f"'{MULTI_PROCESS}')")
+    args = parser.parse_args()
+    results = {}
+    for beam in args.beam or [IN_MEMORY, MULTI_PROCESS]:
+        with tempfile.TemporaryDirectory() as scratch:
+            results[beam] = measure(args.data_root.resolve(), beam, Path(scratch))
+        print(f"{beam}: {results[beam]}", flush=True)
+
+    steps = list(next(iter(results.values())))
+    print(f"\n| step | " + " | ".join(f"`{beam}`" for beam in results) + " |")
+    print("|---|" + "---|" * len(results))
+    for step in steps:
+        print(f"| {step} | " + " | ".join(f"{r.get(step, 0):.1f}" for r in results.values()) + " |")
+    overhead = {beam: sum(s for step, s in r.items() if step not in ("Trainer", "wall")) for beam, r in results.items()}
+    print("| **all but the Trainer** | " + " | ".join(f"**{v:.1f}**" for v in overhead.values()) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

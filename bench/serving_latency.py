@@ -1,0 +1,101 @@
+"""Latency and throughput of a pushed model's `serving_jpeg` signature, next to the model's
+arithmetic limit on this machine.
+
+    .venv/bin/python bench/serving_latency.py --model outputs/serving_model/image-classification
+    .venv/bin/python bench/serving_latency.py --model DIR --images ../shared/datasets/clothing-dataset-small/validation
+
+One image per request (p50, p99 over --requests calls), then batches of 64 (images per second).
+The limit: the model's multiply-adds per image (counted from its Conv2D/Dense layers) over the
+peak multiply-add rate of a float32 matmul measured here, with all cores.
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pipeline import configs  # pylint: disable=wrong-import-position  # first: picks the Keras flavour
+
+
+def multiply_adds(keras_model) -> int:
+    """Multiply-adds of one forward pass: Conv2D and Dense layers (the rest is negligible)."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    total = 0
+    for layer in keras_model.layers:
+        if isinstance(layer, tf.keras.layers.Conv2D):
+            _, height, width, channels_out = layer.output_shape
+            kernel_h, kernel_w, channels_in, _ = layer.kernel.shape
+            total += height * width * channels_out * kernel_h * kernel_w * channels_in
+        elif isinstance(layer, tf.keras.layers.Dense):
+            total += int(np.prod(layer.kernel.shape))
+    return int(total)
+
+
+def peak_multiply_adds_per_second(size: int = 2048, repeats: int = 10) -> float:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    a = tf.random.uniform((size, size))
+    b = tf.random.uniform((size, size))
+    tf.linalg.matmul(a, b).numpy()  # warm-up
+    started = time.perf_counter()
+    for _ in range(repeats):
+        tf.linalg.matmul(a, b).numpy()
+    return size ** 3 * repeats / (time.perf_counter() - started)
+
+
+def main() -> int:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    from modules import model as models  # pylint: disable=g-import-not-at-top
+    from pipeline import pushed_model  # pylint: disable=g-import-not-at-top
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="a pushed version directory or serving directory")
+    parser.add_argument("--images", type=Path, default=configs.SAMPLE_DATA_ROOT / "validation")
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--architecture", default=configs.MODEL_NAME,
+                        help="the registered model the pushed one was trained as, for counting its multiply-adds")
+    args = parser.parse_args()
+
+    directory = pushed_model.resolve_model_dir(args.model)
+    serve = tf.saved_model.load(str(directory)).signatures["serving_jpeg"]
+    images = [p.read_bytes() for p in sorted(args.images.rglob("*.jpg"))]
+    for image in images[:10]:  # warm-up: tracing, thread pools
+        serve(image_bytes=tf.constant([image]))
+
+    latencies = []
+    for index in range(args.requests):
+        request = tf.constant([images[index % len(images)]])
+        started = time.perf_counter()
+        serve(image_bytes=request)["class_id"].numpy()
+        latencies.append(time.perf_counter() - started)
+
+    batches = [images[i:i + args.batch] for i in range(0, len(images) - args.batch + 1, args.batch)] or [images]
+    started = time.perf_counter()
+    served = 0
+    for batch in batches * max(1, 256 // sum(len(b) for b in batches)):
+        serve(image_bytes=tf.constant(batch))["class_id"].numpy()
+        served += len(batch)
+    throughput = served / (time.perf_counter() - started)
+
+    class_names = (directory / "assets.extra" / "class_names.txt").read_text().split()
+    keras_model = models.build(args.architecture, num_classes=len(class_names))
+    macs = multiply_adds(keras_model)
+    peak = peak_multiply_adds_per_second()
+    print(json.dumps({
+        "model": str(directory), "architecture": args.architecture, "images": len(images),
+        "one_image_ms": {"p50": round(1000 * float(np.percentile(latencies, 50)), 2),
+                         "p99": round(1000 * float(np.percentile(latencies, 99)), 2)},
+        f"batch_{args.batch}_images_per_s": round(throughput, 1),
+        "multiply_adds_per_image_M": round(macs / 1e6, 1),
+        "peak_matmul_GMAC_per_s": round(peak / 1e9, 1),
+        "arithmetic_limit_ms_per_image": round(1000 * macs / peak, 2),
+    }, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
