@@ -13,6 +13,7 @@ TIFF in TF 2.16), and images above MAX_PIXELS (decompression bombs).
 from __future__ import annotations
 
 import io
+import re
 from typing import Optional
 
 import numpy as np
@@ -80,26 +81,28 @@ def normalize(data: bytes) -> tuple[Optional[str], bytes]:
     if image_format is None:
         return describe_non_image(data), b""
     try:
-        image = Image.open(io.BytesIO(data))
+        image = Image.open(io.BytesIO(data))  # reads the header, not the pixels
         width, height = image.size
-        if width * height > MAX_PIXELS:
-            return (f"{image_format} of {width}x{height} pixels is over the limit of {MAX_PIXELS:,} "
-                    f"(decompression bomb?)"), b""
-        image.load()  # decodes the first frame; truncated or corrupt data raises here
     except Image.UnidentifiedImageError:
         return f"corrupt {image_format}: a {image_format} signature, but no decodable {image_format} data", b""
     except Exception as e:  # pylint: disable=broad-except  # Pillow raises many types for bad data
         return f"corrupt or truncated {image_format}: {_first_line(e)}", b""
+    if width * height > MAX_PIXELS:
+        return (f"{image_format} of {width}x{height} pixels is over the limit of {MAX_PIXELS:,} "
+                f"(decompression bomb?)"), b""
 
-    # Clients will send the served model files like this one, so TensorFlow must read it too
-    # (it is stricter than Pillow about some files). Checked after the pixel limit on purpose.
+    # The one full decode of files stored as they are: TensorFlow's, the decoder the served model
+    # uses (stricter than Pillow about some files). After the pixel limit, on purpose.
     reason = _tensorflow_rejects(data)
     if reason:
-        return f"{image_format} that TensorFlow cannot decode: {reason}", b""
+        return f"corrupt or truncated {image_format}: {reason}", b""
     orientation = image.getexif().get(EXIF_ORIENTATION, 1)
     if image_format == "JPEG" and image.mode == "RGB" and orientation == 1:
         return None, data
-    return None, _re_encode(ImageOps.exif_transpose(image))
+    try:
+        return None, _re_encode(ImageOps.exif_transpose(image))
+    except Exception as e:  # pylint: disable=broad-except
+        return f"corrupt or truncated {image_format}: {_first_line(e)}", b""
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -127,7 +130,8 @@ def _tensorflow_rejects(data: bytes) -> Optional[str]:
     try:
         tf.io.decode_image(data, channels=3, expand_animations=False)
     except (tf.errors.InvalidArgumentError, ValueError) as e:
-        return _first_line(e)
+        # "{{function_node ...}} jpeg::Uncompress failed. Invalid JPEG data... [Op:DecodeImage]" -> the middle
+        return re.sub(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]", "", _first_line(e))
     return None
 
 
