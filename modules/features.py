@@ -6,6 +6,11 @@ LABEL_KEY = "label"          # int64 index into the sorted class list
 LABEL_NAME_KEY = "label_name"  # class folder name; the Evaluator slices on it
 FILENAME_KEY = "filename"    # path relative to the data root, for tracing a prediction back
 
+# Leading bytes of the formats TensorFlow's decode_image reads, the ones ingestion accepts and the
+# served model decodes.
+IMAGE_SIGNATURES = {b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG", b"GIF87a": "GIF", b"GIF89a": "GIF",
+                    b"BM": "BMP"}
+
 # Larger images are refused by ingestion and by the served model alike, read from the header
 # before decoding: more than any camera photo, and a small file claiming more is a decompression
 # bomb (64 MP of RGBA is 256 MB once decoded, and the float copy four times that).

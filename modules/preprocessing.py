@@ -20,14 +20,15 @@ def declared_pixels(image_bytes: tf.Tensor) -> tf.Tensor:
     def product(pair):
         return tf.abs(pair[0] * pair[1])  # BMP stores a negative height for top-down images
 
-    def starts_with(signature):
-        return tf.equal(tf.strings.substr(image_bytes, 0, len(signature)), signature)
-
+    pixels_of = {
+        "JPEG": lambda: product(tf.cast(tf.image.extract_jpeg_shape(image_bytes), tf.int64)),
+        "PNG": lambda: product(header_numbers(16, tf.int32, False)),
+        "GIF": lambda: product(header_numbers(6, tf.uint16, True)),
+        "BMP": lambda: product(header_numbers(18, tf.int32, True)),
+    }
     return tf.case([
-        (starts_with(b"\xff\xd8\xff"), lambda: product(tf.cast(tf.image.extract_jpeg_shape(image_bytes), tf.int64))),
-        (starts_with(b"\x89PNG\r\n\x1a\n"), lambda: product(header_numbers(16, tf.int32, False))),
-        (starts_with(b"GIF8"), lambda: product(header_numbers(6, tf.uint16, True))),
-        (starts_with(b"BM"), lambda: product(header_numbers(18, tf.int32, True))),
+        (tf.equal(tf.strings.substr(image_bytes, 0, len(signature)), signature), pixels_of[image_format])
+        for signature, image_format in features.IMAGE_SIGNATURES.items()
     ], default=lambda: tf.constant(0, tf.int64), exclusive=False)
 
 

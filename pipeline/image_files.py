@@ -25,9 +25,7 @@ MAX_PIXELS = features.MAX_IMAGE_PIXELS
 RE_ENCODE_QUALITY = 95
 EXIF_ORIENTATION = 0x0112
 
-# Leading bytes -> format. The first group is what TensorFlow decodes.
-DECODABLE_SIGNATURES = {b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG", b"GIF87a": "GIF",
-                        b"GIF89a": "GIF", b"BM": "BMP"}
+# Leading bytes -> what else a file may be (the decodable formats are features.IMAGE_SIGNATURES).
 OTHER_SIGNATURES = {b"%PDF": "a PDF document", b"PK\x03\x04": "a ZIP archive", b"II*\x00": "a TIFF image",
                     b"MM\x00*": "a TIFF image", b"\x00\x00\x01\x00": "an ICO icon", b"8BPS": "a Photoshop file"}
 
@@ -38,7 +36,7 @@ Image.MAX_IMAGE_PIXELS = None
 
 def sniff_format(data: bytes) -> Optional[str]:
     """The TensorFlow-decodable format `data` starts with, or None."""
-    for signature, name in DECODABLE_SIGNATURES.items():
+    for signature, name in features.IMAGE_SIGNATURES.items():
         if data.startswith(signature):
             return name
     return None

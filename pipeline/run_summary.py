@@ -77,7 +77,7 @@ def failed_gates(evaluation_uri: Optional[str]) -> list[str]:
     from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
     try:
         validation = tfma.load_validation_result(evaluation_uri)
-    except (OSError, IOError):  # no validation result written (no thresholds configured)
+    except OSError:  # no validation result written (no thresholds configured)
         return []
     lines = []
     for per_slice in validation.metric_validations_per_slice:

@@ -39,6 +39,11 @@ def copy_sample(target: Path, classes=("hat", "shoes", "skirt"), per_class=(4, 2
     return target
 
 
+def tree(directory: Path) -> dict:
+    """Every file under directory, by relative path, with its bytes: equal trees are equal copies."""
+    return {p.relative_to(directory).as_posix(): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
 @pytest.fixture
 def small_dataset(tmp_path) -> Path:
     return copy_sample(tmp_path / "data")

@@ -10,6 +10,7 @@ import tensorflow as tf
 from components import atomic_pusher
 from pipeline import crash_points
 from pipeline.pushed_model import version_dirs
+from tests.conftest import tree
 
 
 def saved_model(directory: Path, value: float) -> Path:
@@ -18,10 +19,6 @@ def saved_model(directory: Path, value: float) -> Path:
     module.scale = tf.function(lambda x: x * module.weight, input_signature=[tf.TensorSpec([], tf.float32)])
     tf.saved_model.save(module, str(directory))
     return directory
-
-
-def tree(directory: Path) -> dict:
-    return {p.relative_to(directory).as_posix(): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from PIL import Image
 from components import atomic_pusher
 from pipeline import crash_points, run_summary
 from pipeline.pushed_model import version_dirs
-from tests.conftest import LOCAL_RUNNER
+from tests.conftest import LOCAL_RUNNER, tree
 
 COLOURS = {"blue": (40, 40, 220), "green": (40, 200, 40), "red": (220, 40, 40)}
 PIPELINE_NAME = "crash-safety"
@@ -77,10 +77,6 @@ class Story:
 
     def serving_state(self):
         return sorted(p.name for p in self.serving.iterdir()) if self.serving.exists() else []
-
-
-def tree(directory: Path) -> dict:
-    return {p.relative_to(directory).as_posix(): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 def blessed_models(story: Story) -> list:
