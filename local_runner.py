@@ -8,6 +8,7 @@ ML Metadata on SQLite and Beam's DirectRunner.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import sys
 from pathlib import Path
 from typing import Optional
@@ -26,8 +27,10 @@ class LocalRunSettings:
     model_name: str = configs.MODEL_NAME
     epochs: int = configs.EPOCHS
     batch_size: int = configs.BATCH_SIZE
+    precision: str = configs.PRECISION
     accuracy_floor: float = configs.ACCURACY_FLOOR
     regression_tolerance: float = configs.REGRESSION_TOLERANCE
+    class_recall_floor: float = configs.CLASS_RECALL_FLOOR
     enable_cache: bool = True
     beam_pipeline_args: list = dataclasses.field(default_factory=lambda: list(configs.BEAM_PIPELINE_ARGS))
 
@@ -49,7 +52,7 @@ class LocalRunSettings:
 def run(settings: LocalRunSettings):
     """Ingests the data, runs the pipeline and returns its RunSummary (pipeline/run_summary.py)."""
     from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
-    from pipeline import ingestion, pipeline, run_summary  # pylint: disable=g-import-not-at-top
+    from pipeline import ingestion, pipeline, report, run_summary  # pylint: disable=g-import-not-at-top
 
     examples_dir = ingestion.run(settings.data_root, settings.ingested_dir, settings.beam_pipeline_args)
     manifest = ingestion.read_manifest(examples_dir)
@@ -65,14 +68,22 @@ def run(settings: LocalRunSettings):
         model_name=settings.model_name,
         epochs=settings.epochs,
         batch_size=settings.batch_size,
+        precision=settings.precision,
         accuracy_floor=settings.accuracy_floor,
         regression_tolerance=settings.regression_tolerance,
+        class_recall_floor=settings.class_recall_floor,
         beam_pipeline_args=settings.beam_pipeline_args,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             str(settings.metadata_path)),
         enable_cache=settings.enable_cache,
     ))
-    return run_summary.latest_run(str(settings.metadata_path), settings.pipeline_name)
+    summary = run_summary.latest_run(str(settings.metadata_path), settings.pipeline_name)
+    try:
+        summary.report = str(report.write_report(settings.pipeline_root, settings.pipeline_name, summary.run_id))
+    except Exception as error:  # pylint: disable=broad-except  # the run's outcome stands without its report
+        logging.error("run report failed (%s: %s); retry with: image-pipeline report --pipeline-root %s "
+                      "--pipeline-name %s", type(error).__name__, error, settings.pipeline_root, settings.pipeline_name)
+    return summary
 
 
 if __name__ == "__main__":

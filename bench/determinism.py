@@ -52,7 +52,7 @@ def main() -> int:
             started = time.time()
             settings = local_runner.LocalRunSettings(
                 data_root=args.data_root, output_root=Path(scratch) / attempt, model_name=args.model,
-                epochs=args.epochs, accuracy_floor=0.0, pipeline_name="determinism")
+                epochs=args.epochs, accuracy_floor=0.0, class_recall_floor=0.0, pipeline_name="determinism")
             summary = local_runner.run(settings)
             runs.append({"seconds": round(time.time() - started, 1),
                          "metrics": evaluation_metrics(settings.pipeline_root),

@@ -80,8 +80,8 @@ def our_dataset(data_root: Path, scratch: Path, batch_size: int, class_names_out
 
     accessor = fn_args_utils.DataAccessor(tf_dataset_factory=dataset_factory, record_batch_factory=None,
                                           data_view_decode_fn=None)
-    return trainer.make_dataset([str(ingested / "train" / "*")], accessor, tft_output, class_names_out, batch_size,
-                                shuffle_seed=configs.SEED)
+    train_files = [str(ingestion.split_uri(ingested, "train") / "*")]
+    return trainer.make_dataset(train_files, accessor, tft_output, class_names_out, batch_size, shuffle_seed=configs.SEED)
 
 
 def train(dataset, epochs: int, jit_compile: bool, policy: str = "float32") -> list:

@@ -15,6 +15,12 @@ class ModelSpec:
     image_size: int
 
 
+def probabilities(num_classes: int) -> layers.Layer:
+    # float32 even under a mixed-precision policy: bfloat16 keeps 3 significant digits, too few
+    # for a softmax and the log-loss taken of it. Under the float32 policy it changes nothing.
+    return layers.Dense(num_classes, activation="softmax", dtype="float32")
+
+
 def arch_1(image_size: int, num_classes: int) -> keras.Model:
     """The notebook's plain CNN, as written there (the baseline)."""
     return keras.Sequential(name="model_cnn_1", layers=[
@@ -29,7 +35,7 @@ def arch_1(image_size: int, num_classes: int) -> keras.Model:
         layers.Conv2D(256, 3, padding="same", activation="relu"),
         layers.GlobalAveragePooling2D(),
         layers.Dense(256, activation="relu"),
-        layers.Dense(num_classes, activation="softmax"),
+        probabilities(num_classes),
     ])
 
 
@@ -51,7 +57,7 @@ def arch_2(image_size: int, num_classes: int) -> keras.Model:
         layers.Activation("relu"),
         layers.BatchNormalization(),
         layers.Dropout(0.5),
-        layers.Dense(num_classes, activation="softmax"),
+        probabilities(num_classes),
     ])
 
 

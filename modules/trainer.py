@@ -28,6 +28,7 @@ class TrainingConfig:
     model_name: str
     epochs: int
     batch_size: int
+    precision: str  # a Keras mixed-precision policy name: float32 or mixed_bfloat16
     learning_rate: float
     seed: int
 
@@ -90,6 +91,7 @@ def train(config: TrainingConfig, train_ds, eval_ds, work_dir: str) -> tuple[ker
     """
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
+    keras.mixed_precision.set_global_policy(config.precision)
     model = models.build(config.model_name, num_classes=len(config.class_names))
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -98,7 +100,21 @@ def train(config: TrainingConfig, train_ds, eval_ds, work_dir: str) -> tuple[ker
                         callbacks=make_callbacks(checkpoint, work_dir), verbose=2)
     if tf.io.gfile.exists(checkpoint + ".index"):  # absent when no epoch ran
         model.load_weights(checkpoint).expect_partial()
-    return model, {k: [float(v) for v in vs] for k, vs in history.history.items()}
+    return in_float32(model, config), {k: [float(v) for v in vs] for k, vs in history.history.items()}
+
+
+def in_float32(model: keras.Model, config: TrainingConfig) -> keras.Model:
+    """The trained model computing in float32, which every CPU and accelerator serves.
+
+    Under a mixed policy the variables are float32 already, so the same architecture built
+    under the float32 policy takes them as they are.
+    """
+    keras.mixed_precision.set_global_policy("float32")
+    if config.precision == "float32":
+        return model
+    served = models.build(config.model_name, num_classes=len(config.class_names))
+    served.set_weights(model.get_weights())
+    return served
 
 
 # TFX Trainer calls this.

@@ -1,4 +1,4 @@
-"""`image-pipeline`: run the pipeline, ingest data, predict, evaluate a pushed model, compile for Kubeflow.
+"""`image-pipeline`: run the pipeline, ingest data, predict, evaluate a pushed model, report on a run, compile for Kubeflow.
 
 Wrong arguments or paths print one line, `image-pipeline: error: ...`, and exit with code 2.
 """
@@ -98,8 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--model", type=_model_name, default=configs.MODEL_NAME, help="default: %(default)s")
     run.add_argument("--epochs", type=_non_negative_int, help=f"default: {configs.EPOCHS}")
     run.add_argument("--batch-size", type=_positive_int, default=configs.BATCH_SIZE, help="default: %(default)s")
+    run.add_argument("--precision", choices=configs.PRECISIONS, default=configs.PRECISION,
+                     help="training math; mixed_bfloat16 is faster only on CPUs with bfloat16 units; the exported "
+                          "model is float32 either way (default: %(default)s)")
     run.add_argument("--accuracy-floor", type=_fraction,
                      help=f"blessing needs at least this eval accuracy (default: {configs.ACCURACY_FLOOR})")
+    run.add_argument("--class-recall-floor", type=_fraction,
+                     help=f"blessing needs every class's recall at least this (default: {configs.CLASS_RECALL_FLOOR})")
     run.add_argument("--regression-tolerance", type=_fraction, default=configs.REGRESSION_TOLERANCE,
                      help="blessing allows this much accuracy below the latest blessed model (default: %(default)s)")
     run.add_argument("--no-cache", action="store_true", help="re-execute every component")
@@ -119,6 +124,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", required=True, help="a pushed model's version directory or the serving directory")
     evaluate.add_argument("--data", type=_existing_dir, required=True, help="folder of class subfolders of images")
     evaluate.add_argument("--json", type=Path, help="also write the result to this file")
+
+    report = commands.add_parser("report", help="(re)write the HTML report of a run: the newest, or --run-id")
+    report.add_argument("--pipeline-root", type=_existing_dir,
+                        help="default: OUTPUT_ROOT/pipelines/NAME with --pipeline-name, else the most recently run "
+                             "pipeline under OUTPUT_ROOT/pipelines")
+    report.add_argument("--pipeline-name", type=_pipeline_name, help="default: the one recorded in the pipeline root")
+    report.add_argument("--output-root", type=Path, default=configs.OUTPUT_ROOT, help="default: %(default)s")
+    report.add_argument("--run-id", help="a run id as the run summary prints it (default: the newest run)")
+    report.add_argument("--output", type=Path, help="default: PIPELINE_ROOT/reports/RUN_ID.html")
 
     compile_kfp = commands.add_parser("compile-kubeflow", help="compile the pipeline for Kubeflow Pipelines (offline)")
     compile_kfp.add_argument("--output", type=Path, required=True, help="the pipeline JSON to write")
@@ -152,14 +166,16 @@ def run_settings(args):
     (configs.SAMPLE_RUN_OVERRIDES) when no --data-root is given; explicit flags always win."""
     import local_runner  # pylint: disable=g-import-not-at-top
     defaults = {"data_root": configs.SAMPLE_DATA_ROOT, "epochs": configs.EPOCHS,
-                "accuracy_floor": configs.ACCURACY_FLOOR, "pipeline_name": configs.PIPELINE_NAME}
+                "accuracy_floor": configs.ACCURACY_FLOOR, "class_recall_floor": configs.CLASS_RECALL_FLOOR,
+                "pipeline_name": configs.PIPELINE_NAME}
     if args.data_root is None:
         defaults.update(configs.SAMPLE_RUN_OVERRIDES)
         logging.info("no --data-root: smoke run on the bundled sample with %s", configs.SAMPLE_RUN_OVERRIDES)
     chosen = {key: default if getattr(args, key) is None else getattr(args, key) for key, default in defaults.items()}
     return local_runner.LocalRunSettings(
         **chosen, output_root=args.output_root, pipeline_root=args.pipeline_root, serving_dir=args.serving_dir,
-        model_name=args.model, batch_size=args.batch_size, regression_tolerance=args.regression_tolerance,
+        model_name=args.model, batch_size=args.batch_size, precision=args.precision,
+        regression_tolerance=args.regression_tolerance,
         enable_cache=not args.no_cache, beam_pipeline_args=args.beam_pipeline_args or configs.BEAM_PIPELINE_ARGS)
 
 
@@ -206,6 +222,30 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _report(args) -> int:
+    from pipeline import report, run_summary  # pylint: disable=g-import-not-at-top
+    root = args.pipeline_root
+    if root is None and args.pipeline_name:
+        root = args.output_root / "pipelines" / args.pipeline_name
+    elif root is None:
+        stores = sorted((args.output_root / "pipelines").glob("*/metadata.sqlite"), key=lambda p: p.stat().st_mtime)
+        if not stores:
+            raise InputError(f"{args.output_root / 'pipelines'}: no pipeline has run here; give --pipeline-root")
+        root = stores[-1].parent
+    metadata = Path(root) / "metadata.sqlite"
+    if not metadata.is_file():
+        raise InputError(f"{metadata}: no ML Metadata store; not a pipeline root")
+    names = run_summary.pipeline_names(str(metadata))
+    name = args.pipeline_name or (names[0] if len(names) == 1 else None)
+    if name not in names:
+        raise InputError(f"{metadata}: pipeline {name or '?'} not recorded here (recorded: {', '.join(names) or 'none'})")
+    try:
+        print(report.write_report(root, name, args.run_id, args.output))
+    except LookupError as error:
+        raise InputError(str(error)) from None
+    return 0
+
+
 def _compile_kubeflow(args) -> int:
     from kubeflow import runner  # pylint: disable=g-import-not-at-top
     class_names = [c.strip() for c in args.class_names.split(",")] if args.class_names else configs.CLOTHING_CLASS_NAMES
@@ -215,7 +255,7 @@ def _compile_kubeflow(args) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "ingest": _ingest, "predict": _predict, "evaluate": _evaluate,
+COMMANDS = {"run": _run, "ingest": _ingest, "predict": _predict, "evaluate": _evaluate, "report": _report,
             "compile-kubeflow": _compile_kubeflow}
 
 

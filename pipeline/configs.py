@@ -28,7 +28,7 @@ SAMPLE_DATA_ROOT = REPO_ROOT / "data" / "sample"
 # train the notebook's CNN beyond chance (measured: ~0.15 eval accuracy after 12 epochs), so it
 # trains briefly and gates only on "no regression". Its own pipeline name keeps its metadata,
 # baseline and pushed models apart from real runs. Flags given explicitly still win.
-SAMPLE_RUN_OVERRIDES = {"epochs": 5, "accuracy_floor": 0.0, "pipeline_name": f"{PIPELINE_NAME}-sample"}
+SAMPLE_RUN_OVERRIDES = {"epochs": 5, "accuracy_floor": 0.0, "class_recall_floor": 0.0, "pipeline_name": f"{PIPELINE_NAME}-sample"}
 # Everything a local run writes: ingested data, pipeline artifacts, ML Metadata, pushed models.
 OUTPUT_ROOT = Path(os.environ.get("IMAGE_PIPELINE_OUTPUT", REPO_ROOT / "outputs"))
 SCHEMA_DIR = REPO_ROOT / "schema"
@@ -42,6 +42,19 @@ MODEL_NAME = os.environ.get("MODEL_NAME", "arch_2")
 EPOCHS = _from_environment("EPOCHS", 100, int, "a whole number")  # EarlyStopping usually ends training first
 BATCH_SIZE = _from_environment("BATCH_SIZE", 32, int, "a whole number")
 LEARNING_RATE = 1e-3
+# Keras mixed-precision policy of the training step. "mixed_bfloat16" (float32 weights, bfloat16
+# math) nearly halves an epoch on CPUs with AVX512-BF16 or AMX (bench/training_speed.py) but is
+# emulated, and slower, elsewhere. The exported model always computes in float32.
+PRECISIONS = ("float32", "mixed_bfloat16")
+
+
+def _precision(value: str) -> str:
+    if value not in PRECISIONS:
+        raise ValueError(value)
+    return value
+
+
+PRECISION = _from_environment("PRECISION", "float32", _precision, f"one of {', '.join(PRECISIONS)}")
 SEED = 111
 
 # Quality gates of the Evaluator: the candidate is blessed only if its overall accuracy
@@ -50,6 +63,9 @@ SEED = 111
 # The notebook's arch_2 reaches ~0.77; a floor of 0.6 stops a broken model, not a slightly worse one.
 ACCURACY_FLOOR = _from_environment("ACCURACY_FLOOR", 0.6, float, "a number")
 REGRESSION_TOLERANCE = _from_environment("REGRESSION_TOLERANCE", 0.02, float, "a number")
+# ...and every class's recall (of the arg-max prediction) must reach this floor, so that a model
+# cannot buy overall accuracy by giving up a class. arch_2's weakest class on validation: 0.58.
+CLASS_RECALL_FLOOR = _from_environment("CLASS_RECALL_FLOOR", 0.4, float, "a number")
 
 # Beam options for ingestion and every Beam-based component (StatisticsGen, Transform, Evaluator...).
 # Default: DirectRunner in memory, on one machine. BEAM_PIPELINE_ARGS (space-separated) or repeated

@@ -1,8 +1,9 @@
 """Ingestion: folders of class subfolders -> gzipped TFRecord shards of tf.Example (Apache Beam).
 
 Layout read:  <data_root>/{train,validation[,test]}/<class name>/<image>
-Layout written, published atomically under <output>/<content hash>/:
-    train/, eval/[, test/]  data-*.tfrecord.gz   (features: see modules/features.py)
+Layout written, published atomically under <output>/<content hash>/, which is an Examples
+artifact as TFX lays one out (the pipeline imports it as is, with no copy):
+    Split-train/, Split-eval/[, Split-test/]  data-*.tfrecord.gz   (features: modules/features.py)
     manifest.json           class list, counts per split and class, content hash
     rejected.csv            path,reason for every file found that was not ingested
 
@@ -38,11 +39,16 @@ from pipeline.errors import InputError
 SPLIT_FOLDERS = {"train": "train", "eval": "validation", "test": "test"}
 REQUIRED_SPLITS = ("train", "eval")
 # Bump when the written format changes, so that old conversions are not reused.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 SYSTEM_FILES = {"thumbs.db", "desktop.ini", "icon\r"}
 STAGING_PREFIX = ".tmp-"
 MANIFEST = "manifest.json"
 REJECTED = "rejected.csv"
+
+
+def split_uri(ingested_dir: str | os.PathLike, split: str) -> Path:
+    """Where a split's TFRecord shards are: TFX's Examples layout, `Split-<name>/`."""
+    return Path(ingested_dir) / f"Split-{split}"
 
 
 class IngestionError(InputError):
@@ -262,7 +268,7 @@ def _convert(scanned: Scan, staging: Path, beam_pipeline_args: Sequence[str]) ->
                 ReadAndValidate.REJECTED_TAG, *scanned.splits))
         for split in scanned.splits:
             _ = results[split] | f"Write{split.title()}" >> beam.io.WriteToTFRecord(
-                str(staging / split / "data"), file_name_suffix=".tfrecord.gz",
+                str(split_uri(staging, split) / "data"), file_name_suffix=".tfrecord.gz",
                 compression_type=beam.io.filesystem.CompressionTypes.GZIP)
         _ = (results[ReadAndValidate.REJECTED_TAG]
              | "FormatRejected" >> beam.Map(json.dumps)

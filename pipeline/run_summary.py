@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional
 
-from ml_metadata import errors as mlmd_errors
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
@@ -24,6 +23,7 @@ class RunSummary:
     blessed: Optional[bool]
     pushed_destination: Optional[str]  # the pushed model's version directory
     failed_gates: list[str] = dataclasses.field(default_factory=list)  # why it was not blessed
+    report: Optional[str] = None  # the run's HTML report (pipeline/report.py)
 
     def format(self) -> str:
         lines = [f"run {self.run_id}:", f"  {'component':<34}{'state':<10}{'seconds':>8}"]
@@ -31,6 +31,8 @@ class RunSummary:
         verdict = {None: "no evaluation", True: "BLESSED", False: "NOT BLESSED"}[self.blessed]
         lines.append(f"  model: {verdict}; pushed to: {self.pushed_destination or 'nothing pushed'}")
         lines += [f"  failed gate: {gate}" for gate in self.failed_gates]
+        if self.report:
+            lines.append(f"  report: {self.report}")
         return "\n".join(lines)
 
 
@@ -41,32 +43,84 @@ def open_store(metadata_path: str) -> metadata_store.MetadataStore:
     return metadata_store.MetadataStore(config)
 
 
-def latest_run(metadata_path: str, pipeline_name: str) -> RunSummary:
-    """Summary of the newest run of `pipeline_name` recorded in the SQLite store."""
+@dataclasses.dataclass
+class RunRecord:
+    """One pipeline run in ML Metadata: its executions and every artifact they read or wrote."""
+    run_id: str
+    created_ms: int
+    executions: list  # metadata_store_pb2.Execution, oldest first
+    component_of: dict  # execution id -> component id
+    outputs: dict  # component id -> {output key: [metadata_store_pb2.Artifact]}
+    inputs: dict   # component id -> {input key: [metadata_store_pb2.Artifact]}
+
+    def output(self, component_id: str, key: str):
+        """The first artifact a component wrote under `key` in this run, or None."""
+        found = self.outputs.get(component_id, {}).get(key)
+        return found[0] if found else None
+
+    def execution(self, component_id: str):
+        return next((e for e in self.executions if self.component_of[e.id] == component_id), None)
+
+
+def pipeline_names(metadata_path: str) -> list[str]:
+    return sorted(c.name for c in open_store(metadata_path).get_contexts_by_type("pipeline"))
+
+
+def find_run(metadata_path: str, pipeline_name: str, run_id: Optional[str] = None) -> RunRecord:
+    """The run `run_id` of `pipeline_name` (default: its newest run) recorded in the SQLite store."""
     store = open_store(metadata_path)
     pipeline_executions = {e.id for e in _executions_of(store, "pipeline", pipeline_name)}
     runs = [c for c in store.get_contexts_by_type("pipeline_run")
             if {e.id for e in store.get_executions_by_context(c.id)} & pipeline_executions]
+    if run_id is not None:
+        runs = [c for c in runs if c.name == run_id]
     if not runs:
-        raise LookupError(f"{metadata_path}: no run of pipeline '{pipeline_name}' recorded")
+        which = f"run '{run_id}'" if run_id else "run"
+        raise LookupError(f"{metadata_path}: no {which} of pipeline '{pipeline_name}' recorded")
     run = max(runs, key=lambda c: c.create_time_since_epoch)
     executions = sorted(store.get_executions_by_context(run.id), key=lambda e: e.create_time_since_epoch)
-
-    components = []
+    component_of = {}
     for execution in executions:
         node = next(c.name for c in store.get_contexts_by_execution(execution.id) if c.type == "node")
-        components.append(ComponentRun(
-            component_id=node.split(".", 1)[-1],
-            state=metadata_store_pb2.Execution.State.Name(execution.last_known_state),
-            seconds=(execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000))
+        component_of[execution.id] = node.split(".", 1)[-1]
+    events = store.get_events_by_execution_ids(list(component_of))
+    artifacts = {a.id: a for a in store.get_artifacts_by_id(list({e.artifact_id for e in events}))}
+    outputs, inputs = {}, {}
+    for event in events:
+        side = outputs if event.type == metadata_store_pb2.Event.OUTPUT else inputs
+        if event.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.INPUT) and event.path.steps:
+            keyed = side.setdefault(component_of[event.execution_id], {})
+            keyed.setdefault(event.path.steps[0].key, []).append(artifacts[event.artifact_id])
+    return RunRecord(run.name, run.create_time_since_epoch, executions, component_of, outputs, inputs)
+
+
+def latest_run(metadata_path: str, pipeline_name: str) -> RunSummary:
+    """Summary of the newest run of `pipeline_name` recorded in the SQLite store."""
+    return summarize(find_run(metadata_path, pipeline_name))
+
+
+def summarize(run: RunRecord) -> RunSummary:
+    components = [ComponentRun(
+        component_id=run.component_of[e.id],
+        state=metadata_store_pb2.Execution.State.Name(e.last_known_state),
+        seconds=(e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000) for e in run.executions]
+    blessing = run.output("Evaluator", "blessing")
+    pushed = run.output("Pusher", "pushed_model")
+    evaluation = run.output("Evaluator", "evaluation")
     return RunSummary(
-        run_id=run.name,
+        run_id=run.run_id,
         components=components,
-        blessed=_output_property(store, executions, "ModelBlessing", "blessed", lambda v: bool(v.int_value)),
-        pushed_destination=_output_property(
-            store, executions, "PushedModel", "pushed_destination", lambda v: v.string_value or None,
-            only_if=lambda a: a.custom_properties["pushed"].int_value == 1),
-        failed_gates=failed_gates(next((a.uri for a in _outputs_of_type(store, executions, "ModelEvaluation")), None)))
+        blessed=bool(blessing.custom_properties["blessed"].int_value) if blessing else None,
+        pushed_destination=(pushed.custom_properties["pushed_destination"].string_value or None
+                            if pushed and pushed.custom_properties["pushed"].int_value == 1 else None),
+        failed_gates=failed_gates(evaluation.uri if evaluation else None))
+
+
+def class_names(run: RunRecord) -> list[str]:
+    """The run's class list in label order, from the imported dataset's manifest ([] if none)."""
+    from pipeline import ingestion  # pylint: disable=g-import-not-at-top
+    examples = run.output("examples_importer", "result")
+    return ingestion.read_manifest(examples.uri)["class_names"] if examples else []
 
 
 def failed_gates(evaluation_uri: Optional[str]) -> list[str]:
@@ -83,6 +137,8 @@ def failed_gates(evaluation_uri: Optional[str]) -> list[str]:
     for per_slice in validation.metric_validations_per_slice:
         for failure in per_slice.failures:
             name = failure.metric_key.name + (" (change vs. baseline)" if failure.metric_key.is_diff else "")
+            for key in per_slice.slice_key.single_slice_keys:  # a label_name slice: that class's recall
+                name = f"recall of class {key.bytes_value.decode()} ({name} on its {key.column} slice)"
             value = failure.metric_value.double_value.value
             threshold = text_format.MessageToString(failure.metric_threshold, as_one_line=True)
             lines.append(f"{name} = {value:.4f} fails {threshold}")
@@ -92,21 +148,3 @@ def failed_gates(evaluation_uri: Optional[str]) -> list[str]:
 def _executions_of(store, context_type: str, name: str):
     context = store.get_context_by_type_and_name(context_type, name)
     return store.get_executions_by_context(context.id) if context else []
-
-
-def _outputs_of_type(store, executions, artifact_type: str) -> list:
-    events = store.get_events_by_execution_ids([e.id for e in executions])
-    output_ids = [e.artifact_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
-    try:
-        type_id = store.get_artifact_type(artifact_type).id
-    except mlmd_errors.NotFoundError:  # a run that died before any such artifact was registered
-        return []
-    return [a for a in store.get_artifacts_by_id(output_ids) if a.type_id == type_id]
-
-
-def _output_property(store, executions, artifact_type: str, key: str, read, only_if=lambda a: True):
-    """`key` of the (single) output artifact of `artifact_type` in these executions, or None."""
-    for artifact in _outputs_of_type(store, executions, artifact_type):
-        if key in artifact.custom_properties and only_if(artifact):
-            return read(artifact.custom_properties[key])
-    return None

@@ -27,7 +27,7 @@ from tests.conftest import LOCAL_RUNNER, tree
 
 COLOURS = {"blue": (40, 40, 220), "green": (40, 200, 40), "red": (220, 40, 40)}
 PIPELINE_NAME = "crash-safety"
-UPSTREAM = ("ImportExampleGen", "StatisticsGen", "ExampleValidator", "Transform")
+UPSTREAM = ("examples_importer", "StatisticsGen", "ExampleValidator", "Transform")
 
 
 def write_colour_dataset(root: Path, per_class=(16, 8)) -> Path:
@@ -48,15 +48,15 @@ class Story:
         self.serving = self.output / "serving_model" / PIPELINE_NAME
         self.pipeline_root = self.output / "pipelines" / PIPELINE_NAME
 
-    def command(self, epochs: int, accuracy_floor: float):
+    def command(self, epochs: int, floor: float):
         # arch_1: the notebook's plain CNN, which separates the colours within an epoch.
         return [sys.executable, LOCAL_RUNNER, "--data-root", str(self.data),
                 "--output-root", str(self.output), "--pipeline-name", PIPELINE_NAME, "--model", "arch_1",
-                "--epochs", str(epochs), "--accuracy-floor", str(accuracy_floor)]
+                "--epochs", str(epochs), "--accuracy-floor", str(floor), "--class-recall-floor", str(floor)]
 
-    def run(self, epochs: int, accuracy_floor: float = 0.9, kill_at: str = None):
+    def run(self, epochs: int, floor: float = 0.9, kill_at: str = None):
         env = dict(os.environ, **({crash_points.ENVIRONMENT_VARIABLE: kill_at} if kill_at else {}))
-        result = subprocess.run(self.command(epochs, accuracy_floor), capture_output=True, text=True, env=env)
+        result = subprocess.run(self.command(epochs, floor), capture_output=True, text=True, env=env)
         return result.returncode, self.summary()
 
     def run_killed_during_trainer(self, epochs: int):
@@ -109,8 +109,8 @@ def good(story):
 
 @pytest.fixture(scope="module")
 def worse(story, good):
-    # Floor 0: only the regression gate can turn the untrained model away.
-    code, summary = story.run(epochs=0, accuracy_floor=0.0)
+    # Floors 0: only the regression gate can turn the untrained model away.
+    code, summary = story.run(epochs=0, floor=0.0)
     assert code == 0
     return summary, story.serving_state()
 

@@ -38,7 +38,7 @@ def test_ingests_every_image_with_its_label(small_dataset, tmp_path):
     assert manifest["counts"] == {"train": {"hat": 4, "shoes": 4, "skirt": 4},
                                   "eval": {"hat": 2, "shoes": 2, "skirt": 2}}
     assert manifest["files_found"] == manifest["files_ingested"] == 18
-    examples = read_examples(output / "train")
+    examples = read_examples(ingestion.split_uri(output, "train"))
     assert len(examples) == 12
     for example in examples:
         label, name = feature(example, "label"), feature(example, "label_name").decode()
@@ -46,7 +46,7 @@ def test_ingests_every_image_with_its_label(small_dataset, tmp_path):
         filename = feature(example, "filename").decode()
         assert filename.startswith(f"train/{name}/")
         assert feature(example, "image_raw") == (small_dataset / filename).read_bytes()
-    assert len(read_examples(output / "eval")) == 6
+    assert len(read_examples(ingestion.split_uri(output, "eval"))) == 6
 
 
 def read_rejected(output):
@@ -58,7 +58,7 @@ def test_corpus_every_file_is_ingested_or_rejected_with_its_reason(small_dataset
     cases = corpus.build(small_dataset, tmp_path / "outside")
     output = ingestion.run(small_dataset, tmp_path / "out", BEAM_ARGS)
     manifest, reasons = ingestion.read_manifest(output), read_rejected(output)
-    stored = {feature(e, "filename").decode(): feature(e, "image_raw") for e in read_examples(output / "train")}
+    stored = {feature(e, "filename").decode(): feature(e, "image_raw") for e in read_examples(ingestion.split_uri(output, "train"))}
 
     for case in cases:
         if case.expected == corpus.INGESTED:
@@ -81,7 +81,7 @@ def test_corpus_every_file_is_ingested_or_rejected_with_its_reason(small_dataset
 def test_every_stored_image_is_an_upright_rgb_jpeg(small_dataset, tmp_path):
     corpus.build(small_dataset, tmp_path / "outside")
     output = ingestion.run(small_dataset, tmp_path / "out", BEAM_ARGS)
-    for example in read_examples(output / "train") + read_examples(output / "eval"):
+    for example in read_examples(ingestion.split_uri(output, "train")) + read_examples(ingestion.split_uri(output, "eval")):
         image = Image.open(io.BytesIO(feature(example, "image_raw")))
         assert (image.format, image.mode) == ("JPEG", "RGB"), feature(example, "filename")
         assert image.getexif().get(0x0112, 1) == 1

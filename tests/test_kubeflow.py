@@ -33,12 +33,12 @@ def parameter(spec, task, name):
 def test_dag_edges(compiled):
     _, spec = compiled
     dependencies = {name: set(task.dependent_tasks) for name, task in spec.root.dag.tasks.items()}
-    assert dependencies["ImportExampleGen"] == set()
-    assert dependencies["StatisticsGen"] == {"ImportExampleGen"}
+    assert dependencies["examples_importer"] == set()
+    assert dependencies["StatisticsGen"] == {"examples_importer", "ImportSchemaGen"}
     assert dependencies["ExampleValidator"] == {"StatisticsGen", "ImportSchemaGen"}
-    assert dependencies["Transform"] == {"ImportExampleGen", "ImportSchemaGen"}
-    assert dependencies["Trainer"] == {"ImportExampleGen", "ImportSchemaGen", "Transform"}
-    assert dependencies["Evaluator"] == {"ImportExampleGen", "Trainer", "latest_blessed_model_resolver-model-resolver"}
+    assert dependencies["Transform"] == {"examples_importer", "ImportSchemaGen"}
+    assert dependencies["Trainer"] == {"examples_importer", "ImportSchemaGen", "Transform"}
+    assert dependencies["Evaluator"] == {"examples_importer", "Trainer", "latest_blessed_model_resolver-model-resolver"}
     assert dependencies["Pusher"] == {"Trainer", "Evaluator"}
 
 
@@ -46,7 +46,7 @@ def test_every_container_runs_the_given_image(compiled):
     _, spec = compiled
     executors = json_format.MessageToDict(spec.deployment_spec)["executors"]
     images = {name: e["container"]["image"] for name, e in executors.items() if "container" in e}
-    assert len(images) == 8
+    assert len(images) == 7  # the importer and resolvers run in the KFP driver, not a container
     assert set(images.values()) == {IMAGE}
 
 
@@ -60,7 +60,10 @@ def test_code_is_referenced_by_module_path_with_no_upload(compiled):
 def test_component_parameters(compiled):
     document, spec = compiled
     assert document["runtimeConfig"]["gcsOutputDirectory"] == ROOT
-    assert parameter(spec, "ImportExampleGen", "input_base") == f"{ROOT}/ingested"
+    assert parameter(spec, "examples_importer", "artifact_uri") == f"{ROOT}/ingested"
+    importer = json_format.MessageToDict(spec.deployment_spec)["executors"]["examples_importer_executor"]["importer"]
+    assert json.loads(importer["metadata"]["split_names"]) == ["train", "eval"]
+    assert importer["typeSchema"]["instanceSchema"].startswith("title: tfx.Examples")
     trainer_config = json.loads(parameter(spec, "Trainer", "custom_config"))
     assert trainer_config["model_name"] == "arch_2" and trainer_config["seed"] == 111
     assert len(trainer_config["class_names"]) == 10
@@ -87,7 +90,7 @@ def test_beam_options_reach_every_beam_component(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     executors = json.loads(output.read_text())["pipelineSpec"]["deploymentSpec"]["executors"]
-    for component in ("ImportExampleGen", "StatisticsGen", "Transform", "Trainer", "Evaluator"):
+    for component in ("StatisticsGen", "Transform", "Trainer", "Evaluator"):
         arguments = executors[f"{component}_executor"]["container"]["args"]
         assert arguments[-len(DATAFLOW_ARGS):] == DATAFLOW_ARGS, component
         assert "--direct_running_mode=in_memory" not in arguments  # the options replace the local default

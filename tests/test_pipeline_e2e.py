@@ -17,7 +17,7 @@ from pipeline import configs
 from pipeline.pushed_model import version_dirs
 from tests.conftest import CLI
 
-COMPONENTS = {"ImportExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform",
+COMPONENTS = {"examples_importer", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform",
               "Trainer", "latest_blessed_model_resolver", "Evaluator", "Pusher"}
 SAMPLE_CLASSES = {p.name for p in (configs.SAMPLE_DATA_ROOT / "train").iterdir()}
 
@@ -27,7 +27,7 @@ def settings(tmp_path_factory):
     # Two epochs show the mechanics; the sample cannot train a useful model (configs.py).
     return local_runner.LocalRunSettings(
         data_root=configs.SAMPLE_DATA_ROOT, output_root=tmp_path_factory.mktemp("e2e"),
-        epochs=2, accuracy_floor=0.0)
+        epochs=2, accuracy_floor=0.0, class_recall_floor=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_rerun_reuses_ingestion_and_cached_components(first_run, settings):
     second = local_runner.run(settings)
     assert second.run_id != first_run.run_id
     states = {c.component_id: c.state for c in second.components}
-    for component in ("ImportExampleGen", "StatisticsGen", "Transform", "Trainer"):
+    for component in ("examples_importer", "StatisticsGen", "Transform", "Trainer"):
         assert states[component] == "CACHED", states
     assert len(list((settings.output_root / "ingested").iterdir())) == 1
     # The same model, re-blessed against itself, is not published a second time.

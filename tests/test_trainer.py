@@ -15,7 +15,7 @@ COLOURS = [(250, 0, 0), (0, 250, 0), (0, 0, 250)]  # one per class, to check ima
 
 @pytest.fixture(scope="module")
 def examples(tmp_path_factory):
-    """An Examples artifact laid out as ImportExampleGen writes it: gzipped TFRecords per split."""
+    """An Examples artifact laid out as TFX (and ingestion) lays one out: gzipped TFRecords per split."""
     root = tmp_path_factory.mktemp("examples")
     (root / "Split-train").mkdir()
     with tf.io.TFRecordWriter(str(root / "Split-train" / "data.gz"), options="GZIP") as writer:
@@ -63,7 +63,7 @@ def test_class_names_that_do_not_match_the_data_stop_training(examples, transfor
 
 def test_config_needs_every_setting():
     complete = {"class_names": CLASS_NAMES, "model_name": "arch_2", "epochs": 1, "batch_size": 4,
-                "learning_rate": 1e-3, "seed": 111, "unrelated": True}
+                "precision": "float32", "learning_rate": 1e-3, "seed": 111, "unrelated": True}
     assert trainer.TrainingConfig.from_custom_config(complete).epochs == 1
     with pytest.raises(ValueError, match="lacks \\['epochs'\\]"):
         trainer.TrainingConfig.from_custom_config({k: v for k, v in complete.items() if k != "epochs"})
@@ -78,9 +78,9 @@ def small_arch_2(monkeypatch):
     return "arch_2_small"
 
 
-def train_once(examples, transform_output, model_name, work_dir, epochs=2):
+def train_once(examples, transform_output, model_name, work_dir, epochs=2, precision="float32"):
     config = trainer.TrainingConfig(class_names=CLASS_NAMES, model_name=model_name, epochs=epochs, batch_size=4,
-                                    learning_rate=1e-3, seed=111)
+                                    precision=precision, learning_rate=1e-3, seed=111)
     tf.keras.utils.set_random_seed(config.seed)  # as run_fn does before making its datasets
     train_ds = dataset(examples, transform_output, CLASS_NAMES, shuffle_seed=config.seed)
     return trainer.train(config, train_ds, dataset(examples, transform_output, CLASS_NAMES), str(work_dir))
@@ -98,3 +98,30 @@ def test_zero_epochs_exports_the_untrained_model(examples, transform_output, sma
     model, history = train_once(examples, transform_output, small_arch_2, tmp_path, epochs=0)
     assert history == {}
     assert model.predict(np.zeros((1, SMALL_IMAGE_SIZE, SMALL_IMAGE_SIZE, 3)), verbose=0).shape == (1, 3)
+
+
+def test_bfloat16_training_exports_a_float32_model(examples, transform_output, small_arch_2, tmp_path):
+    model, history = train_once(examples, transform_output, small_arch_2, tmp_path, precision="mixed_bfloat16")
+    assert len(history["loss"]) == 2
+    assert tf.keras.mixed_precision.global_policy().name == "float32"  # restored for what runs next
+    assert {layer.compute_dtype for layer in model.layers} == {"float32"}
+    assert {w.dtype for w in model.get_weights()} == {np.dtype("float32")}
+    images = np.concatenate([images.numpy() for images, _ in dataset(examples, transform_output, CLASS_NAMES)])
+    probabilities = model.predict(images, verbose=0)
+    assert probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_the_float32_copy_keeps_the_trained_weights(small_arch_2):
+    config = trainer.TrainingConfig(class_names=CLASS_NAMES, model_name=small_arch_2, epochs=0, batch_size=4,
+                                    precision="mixed_bfloat16", learning_rate=1e-3, seed=111)
+    tf.keras.mixed_precision.set_global_policy(config.precision)
+    trained = models.build(small_arch_2, num_classes=3)
+    assert trained.layers[0].compute_dtype == "bfloat16"
+    served = trainer.in_float32(trained, config)
+    assert served.layers[0].compute_dtype == "float32"
+    for before, after in zip(trained.get_weights(), served.get_weights()):
+        np.testing.assert_array_equal(before, after)
+    images = np.random.default_rng(111).random((4, SMALL_IMAGE_SIZE, SMALL_IMAGE_SIZE, 3), dtype=np.float32)
+    # The same function up to bfloat16 rounding.
+    np.testing.assert_allclose(served(images, training=False), trained(images, training=False), atol=0.05)

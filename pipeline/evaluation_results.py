@@ -1,0 +1,159 @@
+"""The Evaluator's output read back as plain numbers: metrics overall and per class, the
+baseline's, the confusion matrix, calibration, and every quality gate with its value and threshold."""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Optional, Sequence
+
+import numpy as np
+
+BASELINE = "baseline"  # the model name TFX's Evaluator gives the latest blessed model
+MACRO_F1 = "macro_f1"
+
+
+@dataclasses.dataclass
+class Gate:
+    metric: str       # e.g. "sparse_categorical_accuracy", "recall of class skirt"
+    kind: str         # "value" or "change vs. baseline"
+    value: Optional[float]  # None when the gate could not be evaluated (no baseline yet)
+    threshold: str    # e.g. ">= 0.6"
+    passed: Optional[bool]  # None: skipped
+
+
+@dataclasses.dataclass
+class Evaluation:
+    class_names: list
+    overall: dict                 # metric name -> candidate's value on the whole eval split
+    baseline: dict                # metric name -> baseline's value ({} on a first run)
+    per_class: dict               # class name -> {precision, recall, f1_score, accuracy, example_count}
+    confusion_matrix: np.ndarray  # [actual, predicted] counts
+    calibration: dict             # class name -> [(mean predicted, observed frequency, count)] per bucket
+    gates: list[Gate]
+    validation_ok: Optional[bool]
+
+    @property
+    def failed_gates(self) -> list[Gate]:
+        return [g for g in self.gates if g.passed is False]
+
+
+def load(evaluation_uri: str, eval_config_json: str, class_names: Sequence[str]) -> Evaluation:
+    import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
+    from google.protobuf import json_format  # pylint: disable=g-import-not-at-top
+    class_names = list(class_names)
+    overall, baseline, per_class = {}, {}, {name: {} for name in class_names}
+    for metrics_for_slice in tfma.load_metrics(evaluation_uri):
+        label_name = _label_slice(metrics_for_slice.slice_key)
+        for item in metrics_for_slice.metric_keys_and_values:
+            key, value = item.key, _number(item.value)
+            if key.is_diff or value is None:
+                continue
+            is_baseline = key.model_name == BASELINE
+            if label_name is not None:  # a label_name slice: that class's own examples
+                if not is_baseline and not key.HasField("sub_key"):
+                    per_class.setdefault(label_name, {})[_short(key.name)] = value
+            elif key.sub_key.HasField("class_id"):
+                if not is_baseline:
+                    per_class[class_names[key.sub_key.class_id.value]][key.name] = value
+            else:
+                (baseline if is_baseline else overall)[key.name] = value
+
+    confusion, calibration = np.zeros((len(class_names),) * 2, dtype=int), {}
+    for plots_for_slice in tfma.load_plots(evaluation_uri):
+        if plots_for_slice.slice_key.single_slice_keys:
+            continue
+        for item in plots_for_slice.plot_keys_and_values:
+            if item.key.model_name == BASELINE:
+                continue
+            if item.value.HasField("multi_class_confusion_matrix_at_thresholds"):
+                for entry in item.value.multi_class_confusion_matrix_at_thresholds.matrices[0].entries:
+                    confusion[entry.actual_class_id, entry.predicted_class_id] = round(entry.num_weighted_examples)
+            if item.value.HasField("calibration_histogram_buckets") and item.key.sub_key.HasField("class_id"):
+                calibration[class_names[item.key.sub_key.class_id.value]] = [
+                    (b.total_weighted_refined_prediction.value / b.num_weighted_examples.value,
+                     b.total_weighted_label.value / b.num_weighted_examples.value, b.num_weighted_examples.value)
+                    for b in item.value.calibration_histogram_buckets.buckets if b.num_weighted_examples.value > 0]
+
+    eval_config = json_format.Parse(eval_config_json, tfma.EvalConfig())
+    try:
+        validation_ok = tfma.load_validation_result(evaluation_uri).validation_ok
+    except OSError:
+        validation_ok = None
+    overall[MACRO_F1] = macro_f1(per_class)
+    gates = list(_gates(eval_config, overall, baseline, per_class, class_names))
+    return Evaluation(class_names, overall, baseline, per_class, confusion, calibration, gates, validation_ok)
+
+
+def macro_f1(per_class: dict) -> Optional[float]:
+    """Unweighted mean F1 over the classes that have eval examples."""
+    scores = [m["f1_score"] for m in per_class.values() if m.get("example_count") and "f1_score" in m]
+    return float(np.mean(scores)) if scores else None
+
+
+def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = 10) -> float:
+    """Top-label ECE: the gap between confidence and accuracy, averaged over confidence bins."""
+    confidence, correct = probabilities.max(axis=1), probabilities.argmax(axis=1) == labels
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    error = 0.0
+    for low, high in zip(edges[:-1], edges[1:]):
+        in_bin = (confidence > low) & (confidence <= high)
+        if in_bin.any():
+            error += in_bin.mean() * abs(confidence[in_bin].mean() - correct[in_bin].mean())
+    return float(error)
+
+
+def _gates(eval_config, overall: dict, baseline: dict, per_class: dict, class_names: list):
+    """Every threshold in the config, with the value it was compared with."""
+    for spec in eval_config.metrics_specs:
+        for metric in spec.metrics:
+            name = _metric_name(metric.class_name)
+            for per_slice in metric.per_slice_thresholds:
+                by_class = any(s.feature_keys for s in per_slice.slicing_specs)
+                threshold = per_slice.threshold
+                if threshold.HasField("value_threshold"):
+                    bound = threshold.value_threshold.lower_bound.value
+                    if by_class:  # accuracy on a class's own examples: its recall
+                        for class_name in class_names:
+                            value = per_class[class_name].get(_short(name))
+                            yield Gate(f"recall of class {class_name}", "value", value, f">= {bound:g}",
+                                       value is not None and value >= bound)
+                    else:
+                        value = overall.get(name)
+                        yield Gate(name, "value", value, f">= {bound:g}", value is not None and value >= bound)
+                if threshold.HasField("change_threshold"):
+                    bound = threshold.change_threshold.absolute.value
+                    if name in baseline:
+                        change = overall[name] - baseline[name]
+                        yield Gate(name, "change vs. baseline", change, f">= {bound:g}", change >= bound - 1e-9)
+                    else:
+                        yield Gate(name, "change vs. baseline", None, f">= {bound:g} (no blessed baseline yet)", None)
+
+
+# TFMA metric class -> the name its values are stored under.
+_METRIC_NAMES = {"SparseCategoricalAccuracy": "sparse_categorical_accuracy", "Precision": "precision",
+                 "Recall": "recall", "F1Score": "f1_score", "ExampleCount": "example_count"}
+
+
+def _metric_name(class_name: str) -> str:
+    return _METRIC_NAMES.get(class_name, class_name)
+
+
+def _short(name: str) -> str:
+    return "accuracy" if name == "sparse_categorical_accuracy" else name
+
+
+def _label_slice(slice_key) -> Optional[str]:
+    for single in slice_key.single_slice_keys:
+        if single.column == "label_name":
+            return single.bytes_value.decode()
+    return None
+
+
+def _number(value) -> Optional[float]:
+    if value.HasField("double_value"):
+        number = value.double_value.value
+    elif value.HasField("bounded_value"):
+        number = value.bounded_value.value.value
+    else:
+        return None
+    return None if math.isnan(number) else number

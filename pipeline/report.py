@@ -1,0 +1,356 @@
+"""One self-contained HTML file per pipeline run, built from the run's artifacts in ML Metadata:
+what data went in, how training went, how the model did overall and per class, every quality gate
+with its value and threshold, why it was or was not pushed, and where everything came from.
+
+    image-pipeline report [--pipeline-root DIR] [--run-id ID] [--output FILE]
+
+Figures are PNGs embedded as data: URIs, so the file opens anywhere with no network.
+"""
+from __future__ import annotations
+
+import base64
+import dataclasses
+import html
+import io
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from pipeline import configs, evaluation_results, ingestion, run_summary
+
+REPORTS_DIR = "reports"
+GRID_SIZE = 15         # the notebook's 5x3 prediction grid
+MISTAKES_SHOWN = 8
+SAMPLES_PER_CLASS = 5
+THUMBNAIL = 160        # pixels, longest side, of images drawn in figures
+
+
+@dataclasses.dataclass
+class EvalExamples:
+    images: list           # thumbnails, HxWx3 uint8
+    labels: np.ndarray
+    filenames: list
+    probabilities: np.ndarray  # the candidate model's, [n, classes]
+
+
+def default_output(pipeline_root: str | os.PathLike, run_id: str) -> Path:
+    return Path(pipeline_root) / REPORTS_DIR / f"{run_id.replace(':', '-')}.html"
+
+
+def write_report(pipeline_root: str | os.PathLike, pipeline_name: str, run_id: Optional[str] = None,
+                 output: Optional[str | os.PathLike] = None) -> Path:
+    """Writes the report of `run_id` (default: the newest run) and returns its path.
+
+    Written to a temporary name and renamed, so a reader never sees half a report.
+    """
+    run = run_summary.find_run(str(Path(pipeline_root) / "metadata.sqlite"), pipeline_name, run_id)
+    output = Path(output) if output else default_output(pipeline_root, run.run_id)
+    document = render(run, pipeline_name)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    partial.write_text(document, encoding="utf-8")
+    os.replace(partial, output)
+    return output
+
+
+def render(run: run_summary.RunRecord, pipeline_name: str) -> str:
+    from pipeline import figures  # pylint: disable=g-import-not-at-top
+    summary = run_summary.summarize(run)
+    class_names = run_summary.class_names(run)
+    examples = run.output("examples_importer", "result")
+    manifest = ingestion.read_manifest(examples.uri) if examples else None
+    model = run.output("Trainer", "model")
+    evaluation_artifact = run.output("Evaluator", "evaluation")
+    evaluation = (evaluation_results.load(evaluation_artifact.uri,
+                                          run.execution("Evaluator").custom_properties["eval_config"].string_value,
+                                          class_names) if evaluation_artifact else None)
+    eval_examples = _predict_eval_split(model.uri, examples.uri, len(class_names)) if model and examples else None
+
+    sections = [_verdict_section(summary, evaluation)]
+    if evaluation:
+        sections.append(_metrics_section(evaluation, eval_examples, figures))
+    if eval_examples is not None:
+        sections.append(_predictions_section(eval_examples, class_names, figures))
+    if model:
+        sections.append(_training_section(run, figures))
+    if manifest:
+        sections.append(_data_section(run, manifest, examples.uri, figures))
+    sections.append(_lineage_section(run, summary, manifest, model))
+    title = f"{pipeline_name}: run {run.run_id}"
+    return _page(title, sections)
+
+
+# ---- sections ------------------------------------------------------------------------------------
+
+def _verdict_section(summary: run_summary.RunSummary, evaluation) -> str:
+    verdict = {None: ("NOT EVALUATED", "neutral"), True: ("BLESSED", "pass"), False: ("NOT BLESSED", "fail")}
+    label, css = verdict[summary.blessed]
+    pushed = (f"pushed to <code>{_e(summary.pushed_destination)}</code>" if summary.pushed_destination
+              else "nothing pushed")
+    body = [f'<p class="verdict {css}" id="verdict">{label}: {pushed}</p>']
+    if evaluation:
+        rows = [[g.metric, g.kind, _number(g.value), g.threshold,
+                 {True: "pass", False: "FAIL", None: "skipped"}[g.passed]] for g in evaluation.gates]
+        body.append(_table(["gate", "kind", "value", "threshold", "result"], rows, "gates",
+                           row_classes=[{True: "pass", False: "fail", None: ""}[g.passed] for g in evaluation.gates]))
+        if evaluation.failed_gates:
+            body.append("<p>Not pushed because: " + "; ".join(
+                _e(f"{g.metric} ({g.kind}) = {_number(g.value)}, needs {g.threshold}")
+                for g in evaluation.failed_gates) + ".</p>")
+    return _section("Verdict and quality gates", "verdict-section", "".join(body))
+
+
+def _metrics_section(evaluation, eval_examples: Optional[EvalExamples], figures) -> str:
+    names = ["example_count", "sparse_categorical_accuracy", evaluation_results.MACRO_F1]
+    rows = []
+    for name in names:
+        value, before = evaluation.overall.get(name), evaluation.baseline.get(name)
+        change = value - before if value is not None and before is not None else None
+        rows.append([name, _number(value), _number(before), _number(change)])
+    if eval_examples is not None:
+        ece = evaluation_results.expected_calibration_error(eval_examples.probabilities, eval_examples.labels)
+        rows.append(["expected calibration error (top label, 10 bins)", _number(ece), "", ""])
+    overall = _table(["metric", "candidate", "baseline (latest blessed)", "change"], rows, "overall-metrics")
+    class_rows = [[name, _number(m.get("precision")), _number(m.get("recall")), _number(m.get("f1_score")),
+                   _number(m.get("example_count"), digits=0)] for name, m in evaluation.per_class.items()]
+    per_class = _table(["class", "precision", "recall", "F1", "eval examples"], class_rows, "per-class-metrics")
+    parts = ["<h3>Overall (eval split)</h3>", overall,
+             "<h3>Per class</h3>", "<p>Precision and recall of the arg-max prediction (TFMA).</p>", per_class,
+             _figure(figures.precision_recall(evaluation.per_class), "precision and recall per class"),
+             _figure(figures.confusion_matrix(evaluation.confusion_matrix, evaluation.class_names), "confusion matrix")]
+    if eval_examples is not None:
+        parts.append(_figure(figures.reliability(eval_examples.probabilities, eval_examples.labels), "calibration"))
+    return _section("Evaluation", "evaluation", "".join(parts))
+
+
+def _predictions_section(examples: EvalExamples, class_names: list, figures) -> str:
+    rng = np.random.default_rng(configs.SEED)
+    shown = rng.choice(len(examples.images), size=min(GRID_SIZE, len(examples.images)), replace=False)
+    grid = figures.prediction_grid([examples.images[i] for i in shown], examples.probabilities[shown],
+                                   examples.labels[shown], class_names)
+    predicted = examples.probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != examples.labels)
+    worst = wrong[np.argsort(-examples.probabilities[wrong].max(axis=1))][:MISTAKES_SHOWN]
+    parts = ["<p>15 eval images drawn with seed 111: title green when the prediction is right, red when wrong; "
+             "the bars are the class probabilities, the true class outlined in blue.</p>",
+             _figure(grid, "prediction grid")]
+    if len(worst):
+        parts += ["<h3>Most confident mistakes</h3>",
+                  _figure(figures.mistakes([examples.images[i] for i in worst], examples.probabilities[worst],
+                                           examples.labels[worst], class_names), "most confident mistakes"),
+                  _table(["file", "true", "predicted", "probability"],
+                         [[examples.filenames[i], class_names[examples.labels[i]], class_names[predicted[i]],
+                           _number(examples.probabilities[i].max())] for i in worst], "mistakes")]
+    return _section("Predictions", "predictions", "".join(parts))
+
+
+def _training_section(run: run_summary.RunRecord, figures) -> str:
+    model_run = run.output("Trainer", "model_run")
+    history_file = Path(model_run.uri) / "history.json" if model_run else None
+    if not history_file or not history_file.is_file():
+        return _section("Training", "training", "<p>No training history recorded.</p>")
+    record = json.loads(history_file.read_text())
+    config = {k: v for k, v in record["config"].items() if k != "class_names"}
+    history = record["history"]
+    rows = [[k, str(v)] for k, v in config.items()] + [["epochs run", str(len(history.get("loss", [])))]]
+    if history.get("val_accuracy"):
+        rows.append(["best val_accuracy", _number(max(history["val_accuracy"]))])
+    return _section("Training", "training", _table(["setting", "value"], rows, "training-config")
+                    + (_figure(figures.training_curves(history), "training curves") if history else ""))
+
+
+def _data_section(run: run_summary.RunRecord, manifest: dict, examples_uri: str, figures) -> str:
+    counts = manifest["counts"]
+    names = manifest["class_names"]
+    count_rows = [[name] + [str(counts[split][name]) for split in counts] for name in names]
+    count_rows.append(["total"] + [str(sum(counts[split].values())) for split in counts])
+    parts = [f"<p>{manifest['files_found']} files found = {manifest['files_ingested']} ingested + "
+             f"{manifest['files_rejected']} rejected.</p>",
+             _table(["class"] + list(counts), count_rows, "class-counts"),
+             _figure(figures.class_distribution(counts), "class distribution"),
+             _figure(figures.sample_grid(_samples_per_class(examples_uri, names)), "sample images per class")]
+    rejected = _read_rejected(examples_uri)
+    parts.append(f"<h3>Rejected files ({len(rejected)})</h3>")
+    parts.append(_table(["file", "reason"], rejected, "rejected") if rejected else "<p>None.</p>")
+    parts.append("<h3>Statistics and schema anomalies (StatisticsGen, ExampleValidator)</h3>")
+    parts.append(_statistics_table(run))
+    parts.append(_anomalies(run))
+    return _section("Data", "data", "".join(parts))
+
+
+def _lineage_section(run, summary, manifest: Optional[dict], model) -> str:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tfx  # pylint: disable=g-import-not-at-top
+    rows = [["run id", run.run_id],
+            ["data (manifest content hash)", manifest["content_hash"] if manifest else "-"],
+            ["model artifact", f"{model.uri} (ML Metadata id {model.id})" if model else "-"],
+            ["pushed model version", Path(summary.pushed_destination).name if summary.pushed_destination else "-"],
+            ["code version", _code_version()],
+            ["TFX / TensorFlow", f"{tfx.__version__} / {tf.__version__}"]]
+    steps = [[c.component_id, c.state, f"{c.seconds:.1f}"] for c in summary.components]
+    return _section("Lineage", "lineage", _table(["what", "value"], rows, "lineage-table")
+                    + "<h3>Steps</h3>" + _table(["component", "state", "seconds"], steps, "steps"))
+
+
+# ---- reading artifacts ---------------------------------------------------------------------------
+
+def _predict_eval_split(model_uri: str, examples_uri: str, num_classes: int) -> Optional[EvalExamples]:
+    """The candidate model's probabilities on the eval split, through its serving_default signature."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    records = _records(ingestion.split_uri(examples_uri, "eval"))
+    if not records:
+        return None
+    serve = tf.saved_model.load(str(Path(model_uri) / "Format-Serving")).signatures["serving_default"]
+    probabilities = np.concatenate([serve(examples=tf.constant(records[i:i + 64]))["probabilities"].numpy()
+                                    for i in range(0, len(records), 64)])
+    parsed = [tf.train.Example.FromString(r) for r in records]
+    return EvalExamples(
+        images=[_thumbnail(_feature(e, "image_raw")) for e in parsed],
+        labels=np.array([_feature(e, "label") for e in parsed]),
+        filenames=[_feature(e, "filename").decode() for e in parsed],
+        probabilities=probabilities[:, :num_classes])
+
+
+def _samples_per_class(examples_uri: str, class_names: list) -> dict:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    samples = {name: [] for name in class_names}
+    files = sorted(tf.io.gfile.glob(str(ingestion.split_uri(examples_uri, "train") / "*")))
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+        example = tf.train.Example.FromString(record.numpy())
+        chosen = samples[_feature(example, "label_name").decode()]
+        if len(chosen) < SAMPLES_PER_CLASS:
+            chosen.append(_thumbnail(_feature(example, "image_raw")))
+        if all(len(s) == SAMPLES_PER_CLASS for s in samples.values()):
+            break
+    return samples
+
+
+def _records(split_dir: Path) -> list:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    files = sorted(tf.io.gfile.glob(str(split_dir / "*")))
+    return [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")] if files else []
+
+
+def _read_rejected(examples_uri: str) -> list:
+    import csv  # pylint: disable=g-import-not-at-top
+    path = Path(examples_uri) / ingestion.REJECTED
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return [row for row in csv.reader(f)][1:]
+
+
+def _statistics_table(run) -> str:
+    import tensorflow_data_validation as tfdv  # pylint: disable=g-import-not-at-top
+    statistics = run.output("StatisticsGen", "statistics")
+    if not statistics:
+        return "<p>No statistics recorded.</p>"
+    rows = []
+    for stats_file in sorted(Path(statistics.uri).glob("Split-*/FeatureStats.pb")):
+        dataset = tfdv.load_stats_binary(str(stats_file)).datasets[0]
+        image = next((f for f in dataset.features if f.path.step == ["image_raw"]), None)
+        sizes = (f"{image.bytes_stats.min_num_bytes / 1024:.0f} / {image.bytes_stats.avg_num_bytes / 1024:.0f} / "
+                 f"{image.bytes_stats.max_num_bytes / 1024:.0f}" if image and image.HasField("bytes_stats") else "-")
+        rows.append([stats_file.parent.name.removeprefix("Split-"), str(dataset.num_examples), sizes])
+    return _table(["split", "examples", "image KB (min / mean / max)"], rows, "statistics")
+
+
+def _anomalies(run) -> str:
+    from tensorflow_metadata.proto.v0 import anomalies_pb2  # pylint: disable=g-import-not-at-top
+    anomalies = run.output("ExampleValidator", "anomalies")
+    if not anomalies:
+        return "<p>No validation recorded.</p>"
+    rows = []
+    for diff_file in sorted(Path(anomalies.uri).glob("Split-*/SchemaDiff.pb")):
+        found = anomalies_pb2.Anomalies.FromString(diff_file.read_bytes())
+        split = diff_file.parent.name.removeprefix("Split-")
+        rows += [[split, feature, info.short_description or info.description]
+                 for feature, info in found.anomaly_info.items()]
+        if found.HasField("dataset_anomaly_info"):
+            rows.append([split, "(dataset)", found.dataset_anomaly_info.description])
+    return _table(["split", "feature", "anomaly"], rows, "anomalies") if rows else \
+        '<p id="anomalies">No anomalies: every split matches schema/schema.pbtxt.</p>'
+
+
+def _feature(example, key):
+    value = example.features.feature[key]
+    return value.int64_list.value[0] if value.int64_list.value else value.bytes_list.value[0]
+
+
+def _thumbnail(image_bytes: bytes) -> np.ndarray:
+    from PIL import Image  # pylint: disable=g-import-not-at-top
+    image = Image.open(io.BytesIO(image_bytes)).convert("RGB")
+    image.thumbnail((THUMBNAIL, THUMBNAIL))
+    return np.asarray(image)
+
+
+def _code_version() -> str:
+    try:
+        commit = subprocess.run(["git", "-C", str(configs.REPO_ROOT), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(configs.REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return f"git {commit}" + (" with uncommitted changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        from importlib import metadata  # pylint: disable=g-import-not-at-top
+        return f"image-classification-pipeline {metadata.version('image-classification-pipeline')} (not a git checkout)"
+
+
+# ---- HTML ----------------------------------------------------------------------------------------
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #1f2328; }
+table { border-collapse: collapse; margin: 0.5em 0 1em; }
+th, td { border: 1px solid #d0d7de; padding: 3px 8px; text-align: left; font-size: 14px; }
+th { background: #f6f8fa; }
+tr.fail td, .verdict.fail { background: #ffebe9; }
+tr.pass td:last-child, .verdict.pass { background: #dafbe1; }
+.verdict { font-size: 20px; font-weight: bold; padding: 8px; }
+img { max-width: 100%; display: block; margin: 0.5em 0 1.5em; }
+code { background: #f6f8fa; padding: 1px 4px; }
+"""
+
+# Marks each figure once the browser has decoded it, so a headless check can read it from the DOM.
+SCRIPT = """
+document.querySelectorAll("img").forEach(function (img) {
+  function mark() { img.dataset.rendered = img.naturalWidth + "x" + img.naturalHeight; }
+  if (img.complete) { mark(); } else { img.addEventListener("load", mark); }
+});
+console.log("report ready: " + document.images.length + " figures");
+"""
+
+
+def _page(title: str, sections: list) -> str:
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
+            f"<style>{STYLE}</style></head><body><h1>{_e(title)}</h1>{''.join(sections)}"
+            f"<script>{SCRIPT}</script></body></html>\n")
+
+
+def _section(title: str, anchor: str, body: str) -> str:
+    return f'<section id="{anchor}"><h2>{_e(title)}</h2>{body}</section>'
+
+
+def _table(header: list, rows: list, table_id: str, row_classes: Optional[list] = None) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join(
+        f'<tr class="{row_classes[i] if row_classes else ""}">' + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>"
+        for i, row in enumerate(rows))
+    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _figure(png: bytes, alt: str) -> str:
+    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def _number(value, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f}" if digits else f"{value:.0f}"
+
+
+def _e(text) -> str:
+    return html.escape(str(text))
