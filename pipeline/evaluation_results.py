@@ -85,8 +85,8 @@ def load(evaluation_uri: str, eval_config_json: str, class_names: Sequence[str])
 
 
 def macro_f1(per_class: dict) -> Optional[float]:
-    """Unweighted mean F1 over the classes that have eval examples."""
-    scores = [m["f1_score"] for m in per_class.values() if m.get("example_count") and "f1_score" in m]
+    """Unweighted mean F1 over the classes that have eval examples (0 for a class never predicted)."""
+    scores = [m.get("f1_score", 0.0) for m in per_class.values() if m.get("example_count")]
     return float(np.mean(scores)) if scores else None
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import numpy as np  # pylint: disable=wrong-import-position
 import pytest  # pylint: disable=wrong-import-position
 from PIL import Image  # pylint: disable=wrong-import-position
 
@@ -37,6 +38,21 @@ def copy_sample(target: Path, classes=("hat", "shoes", "skirt"), per_class=(4, 2
             for path in sample_images(split, class_name)[:count]:
                 shutil.copy(path, target / split / class_name / path.name)
     return target
+
+
+COLOURS = {"blue": (40, 40, 220), "green": (40, 200, 40), "red": (220, 40, 40)}
+
+
+def write_colour_dataset(root: Path, per_class=(16, 8)) -> Path:
+    """A dataset a CNN learns within an epoch: each class is noise around one colour."""
+    rng = np.random.default_rng(111)
+    for split, count in zip(("train", "validation"), per_class):
+        for name, colour in COLOURS.items():
+            (root / split / name).mkdir(parents=True)
+            for index in range(count):
+                pixels = np.clip(rng.normal(colour, 40, (64, 64, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(root / split / name / f"{index}.jpg", quality=90)
+    return root
 
 
 def tree(directory: Path) -> dict:
@@ -84,3 +100,19 @@ def transform_output(tmp_path_factory, raw_schema):
     # TFX's Transform executor also records the raw metadata; the exporter reads its feature spec.
     metadata_io.write_metadata(metadata, str(directory / "transform_fn" / tft.TFTransformOutput.RAW_METADATA_DIR))
     return tft.TFTransformOutput(str(directory / "transform_fn"))
+
+
+@pytest.fixture(scope="session")
+def sample_settings(tmp_path_factory):
+    """A run of the whole pipeline on the bundled sample: two epochs show the mechanics (the
+    sample cannot train a useful model, configs.py), no floors, so it is blessed and pushed."""
+    import local_runner  # pylint: disable=g-import-not-at-top
+    return local_runner.LocalRunSettings(data_root=SAMPLE, output_root=tmp_path_factory.mktemp("sample-run"),
+                                         epochs=2, accuracy_floor=0.0, class_recall_floor=0.0)
+
+
+@pytest.fixture(scope="session")
+def sample_run(sample_settings):
+    """Its RunSummary; shared by the end-to-end, report and notebook tests."""
+    import local_runner  # pylint: disable=g-import-not-at-top
+    return local_runner.run(sample_settings)

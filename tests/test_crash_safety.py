@@ -15,30 +15,16 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import tensorflow_model_analysis as tfma
-from PIL import Image
 
 from components import atomic_pusher
 from pipeline import crash_points, run_summary
 from pipeline.pushed_model import version_dirs
-from tests.conftest import LOCAL_RUNNER, tree
+from tests.conftest import LOCAL_RUNNER, tree, write_colour_dataset
 
-COLOURS = {"blue": (40, 40, 220), "green": (40, 200, 40), "red": (220, 40, 40)}
 PIPELINE_NAME = "crash-safety"
 UPSTREAM = ("examples_importer", "StatisticsGen", "ExampleValidator", "Transform")
-
-
-def write_colour_dataset(root: Path, per_class=(16, 8)) -> Path:
-    rng = np.random.default_rng(111)
-    for split, count in zip(("train", "validation"), per_class):
-        for name, colour in COLOURS.items():
-            (root / split / name).mkdir(parents=True)
-            for index in range(count):
-                pixels = np.clip(rng.normal(colour, 40, (64, 64, 3)), 0, 255).astype(np.uint8)
-                Image.fromarray(pixels).save(root / split / name / f"{index}.jpg", quality=90)
-    return root
 
 
 class Story:

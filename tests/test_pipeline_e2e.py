@@ -13,7 +13,7 @@ from PIL import Image, ImageOps
 
 import local_runner
 from modules import features
-from pipeline import configs
+from pipeline import configs, evaluation_results, pushed_model, run_summary
 from pipeline.pushed_model import version_dirs
 from tests.conftest import CLI
 
@@ -23,16 +23,13 @@ SAMPLE_CLASSES = {p.name for p in (configs.SAMPLE_DATA_ROOT / "train").iterdir()
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory):
-    # Two epochs show the mechanics; the sample cannot train a useful model (configs.py).
-    return local_runner.LocalRunSettings(
-        data_root=configs.SAMPLE_DATA_ROOT, output_root=tmp_path_factory.mktemp("e2e"),
-        epochs=2, accuracy_floor=0.0, class_recall_floor=0.0)
+def settings(sample_settings):
+    return sample_settings
 
 
 @pytest.fixture(scope="module")
-def first_run(settings):
-    return local_runner.run(settings)
+def first_run(sample_run):
+    return sample_run
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +71,27 @@ def test_evaluation_has_overall_and_per_class_metrics(first_run, settings):
     plots = dict(result.plots)[()][""][""]
     matrix = plots["multiClassConfusionMatrixAtThresholds"]["matrices"][0]["entries"]
     assert sum(entry.get("numWeightedExamples", 0) for entry in matrix) == 80
+
+
+def test_per_class_metrics_are_those_of_the_arg_max_prediction(first_run, settings, pushed_dir):
+    run = run_summary.find_run(str(settings.metadata_path), settings.pipeline_name, first_run.run_id)
+    evaluation = evaluation_results.load(run.output("Evaluator", "evaluation").uri,
+                                         run.execution("Evaluator").custom_properties["eval_config"].string_value,
+                                         run_summary.class_names(run))
+    # sklearn on the same images, read from the folder and scored through serving_jpeg.
+    scores = pushed_model.score_folder(pushed_model.PushedModel(pushed_dir), configs.SAMPLE_DATA_ROOT / "validation")
+    matrix = np.array(scores["confusion_matrix"])
+    np.testing.assert_array_equal(evaluation.confusion_matrix, matrix)
+    for class_id, (name, metrics) in enumerate(evaluation.per_class.items()):
+        expected = scores["per_class"][name]
+        assert metrics["recall"] == pytest.approx(expected["recall"], abs=1e-6), name
+        assert metrics["accuracy"] == pytest.approx(expected["recall"], abs=1e-6), name  # the gated figure
+        if matrix[:, class_id].sum():
+            assert metrics["precision"] == pytest.approx(expected["precision"], abs=1e-6), name
+        else:  # never predicted: TFMA leaves precision undefined where sklearn writes 0
+            assert "precision" not in metrics
+    assert evaluation.overall[evaluation_results.MACRO_F1] == pytest.approx(scores["macro_f1"], abs=1e-6)
+    assert evaluation.overall["sparse_categorical_accuracy"] == pytest.approx(scores["accuracy"], abs=1e-6)
 
 
 def test_rerun_reuses_ingestion_and_cached_components(first_run, settings):

@@ -1,0 +1,58 @@
+"""The per-class recall floor: a model that gives up classes is not blessed, not pushed, and the
+run summary and report name each failing class."""
+from pathlib import Path
+
+import pytest
+
+import local_runner
+from pipeline import evaluation_results, run_summary
+from tests.conftest import COLOURS, write_colour_dataset
+from tests.test_report import Report
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gates")
+    # An untrained arch_1 (0 epochs) puts (nearly) every image into one class: that class's recall
+    # is high, the others' near 0. No accuracy floor and no baseline (a first run): only the
+    # recall floor can turn it away.
+    return local_runner.LocalRunSettings(
+        data_root=write_colour_dataset(root / "data"), output_root=root / "outputs", pipeline_name="gates",
+        model_name="arch_1", epochs=0, accuracy_floor=0.0, class_recall_floor=0.5)
+
+
+@pytest.fixture(scope="module")
+def summary(settings):
+    return local_runner.run(settings)
+
+
+@pytest.fixture(scope="module")
+def evaluation(settings, summary):
+    run = run_summary.find_run(str(settings.metadata_path), settings.pipeline_name, summary.run_id)
+    return evaluation_results.load(run.output("Evaluator", "evaluation").uri,
+                                   run.execution("Evaluator").custom_properties["eval_config"].string_value,
+                                   run_summary.class_names(run))
+
+
+def test_a_class_below_the_recall_floor_blocks_the_push(summary, settings, evaluation):
+    low = sorted(name for name, m in evaluation.per_class.items() if m["recall"] < 0.5)
+    assert low, evaluation.per_class  # the premise: the untrained model gives up some class
+    assert summary.blessed is False
+    assert summary.pushed_destination is None
+    assert not settings.serving_dir.exists() or not any(settings.serving_dir.iterdir())
+    assert evaluation.validation_ok is False
+
+
+def test_summary_and_report_name_each_failing_class(summary, evaluation):
+    low = sorted(name for name, m in evaluation.per_class.items() if m["recall"] < 0.5)
+    assert sorted(line.split()[3] for line in summary.failed_gates) == low
+    assert all(line.startswith("recall of class ") for line in summary.failed_gates)
+    assert sorted(g.metric.rsplit(" ", 1)[-1] for g in evaluation.failed_gates) == low
+
+    report = Report(Path(summary.report).read_text(encoding="utf-8"))
+    failing_rows = [row for row in report.tables["gates"][1:] if row[4] == "FAIL"]
+    assert sorted(row[0].rsplit(" ", 1)[-1] for row in failing_rows) == low
+    assert all(row[3] == ">= 0.5" for row in failing_rows)
+    passing = {row[0] for row in report.tables["gates"][1:] if row[4] == "pass"}
+    assert passing == {"sparse_categorical_accuracy"} | {f"recall of class {c}" for c in sorted(set(COLOURS) - set(low))}
+    assert "NOT BLESSED: nothing pushed" in Path(summary.report).read_text(encoding="utf-8")

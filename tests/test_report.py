@@ -1,0 +1,151 @@
+"""The HTML run report: written by every run, self-contained, with the notebook's figures, every
+gate and the lineage; `image-pipeline report` rewrites it for a past run."""
+import base64
+import io
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from pipeline import ingestion
+from tests.conftest import CLI
+
+NOTEBOOK_FIGURES = {"sample images per class", "class distribution", "training curves", "prediction grid",
+                    "confusion matrix", "precision and recall per class", "calibration"}
+
+
+class Report(HTMLParser):
+    """The parts of a report a test reads: sections, tables (by id), images, outside references."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.sections, self.images, self.references, self.tables = [], [], [], {}
+        self._table, self._row, self._cell = None, None, None
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "section":
+            self.sections.append(attrs["id"])
+        elif tag == "img":
+            self.images.append(attrs)
+        elif tag == "table":
+            self._table = self.tables.setdefault(attrs["id"], [])
+        elif tag == "tr" and self._table is not None:
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = ""
+        for name in ("src", "href"):
+            if name in attrs and not attrs[name].startswith("data:"):
+                self.references.append(attrs[name])
+        if tag == "link":
+            self.references.append(str(attrs))
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._row is not None:
+            self._row.append(self._cell)
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self._table.append(self._row)
+            self._row = None
+        elif tag == "table":
+            self._table = None
+
+
+@pytest.fixture(scope="module")
+def report_path(sample_run):
+    return Path(sample_run.report)
+
+
+@pytest.fixture(scope="module")
+def report(report_path):
+    return Report(report_path.read_text(encoding="utf-8"))
+
+
+def test_every_run_writes_one_report_into_its_pipeline_root(sample_run, sample_settings, report_path):
+    assert report_path.parent == sample_settings.pipeline_root / "reports"
+    assert sample_run.run_id.replace(":", "-") in report_path.name
+    assert [p.name for p in report_path.parent.iterdir() if p.name.startswith(".")] == []  # no partial file
+
+
+def test_report_is_self_contained(report):
+    assert report.references == []  # no stylesheet, script, image or link fetched from anywhere
+    for image in report.images:
+        assert image["src"].startswith("data:image/png;base64,")
+        png = Image.open(io.BytesIO(base64.b64decode(image["src"].split(",", 1)[1])))
+        assert png.format == "PNG" and min(png.size) > 100, image["alt"]
+
+
+def test_report_has_every_section_and_the_notebook_figures(report):
+    assert report.sections == ["verdict-section", "evaluation", "predictions", "training", "data", "lineage"]
+    assert NOTEBOOK_FIGURES <= {image["alt"] for image in report.images}
+
+
+def test_metrics_tables_cover_every_class(report, sample_settings):
+    classes = sorted(p.name for p in (sample_settings.data_root / "train").iterdir())
+    per_class = report.tables["per-class-metrics"]
+    assert per_class[0] == ["class", "precision", "recall", "F1", "eval examples"]
+    assert sorted(row[0] for row in per_class[1:]) == classes
+    assert all(row[4] == "8" for row in per_class[1:])  # 8 validation images per class in the sample
+    overall = {row[0]: row[1] for row in report.tables["overall-metrics"][1:]}
+    assert overall["example_count"] == "80.0000"
+    assert 0.0 <= float(overall["expected calibration error (top label, 10 bins)"]) <= 1.0
+
+
+def test_gates_show_value_threshold_and_result(report, sample_run):
+    gates = report.tables["gates"]
+    assert gates[0] == ["gate", "kind", "value", "threshold", "result"]
+    rows = {(row[0], row[1]): row for row in gates[1:]}
+    accuracy = rows[("sparse_categorical_accuracy", "value")]
+    assert accuracy[3] == ">= 0" and accuracy[4] == "pass"
+    change = rows[("sparse_categorical_accuracy", "change vs. baseline")]
+    assert change[4] == "skipped" and "no blessed baseline yet" in change[3]  # the first run
+    assert sum(1 for key in rows if key[0].startswith("recall of class ")) == 10
+    assert sample_run.blessed is True and "BLESSED: pushed to" in Path(sample_run.report).read_text()
+
+
+def test_lineage_names_the_data_the_model_and_the_run(report, sample_settings, sample_run):
+    lineage = dict(report.tables["lineage-table"][1:])
+    ingested = next(sample_settings.ingested_dir.iterdir())
+    assert lineage["data (manifest content hash)"] == ingestion.read_manifest(ingested)["content_hash"]
+    assert lineage["run id"] == sample_run.run_id
+    assert lineage["pushed model version"] == Path(sample_run.pushed_destination).name
+    assert lineage["code version"].startswith(("git ", "image-classification-pipeline "))
+    steps = {row[0]: row[1] for row in report.tables["steps"][1:]}
+    assert steps["Trainer"] == "COMPLETE" and steps["Pusher"] == "COMPLETE"
+
+
+def test_data_section_counts_and_rejections(report):
+    counts = {row[0]: row[1:] for row in report.tables["class-counts"][1:]}
+    assert counts["total"] == ["240", "80"]
+    assert "rejected" not in report.tables  # the sample has no bad files
+
+
+def test_report_command_rewrites_a_past_run(sample_settings, sample_run, report, tmp_path):
+    output = tmp_path / "again.html"
+    result = subprocess.run([CLI, "report", "--pipeline-root", str(sample_settings.pipeline_root),
+                             "--run-id", sample_run.run_id, "--output", str(output)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == str(output)
+    again = Report(output.read_text(encoding="utf-8"))
+    assert again.sections == report.sections
+    for table in ("gates", "per-class-metrics", "overall-metrics", "lineage-table", "class-counts"):
+        assert again.tables[table] == report.tables[table], table
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--run-id", "1999-01-01T00:00:00"], "no run '1999-01-01T00:00:00' of pipeline"),
+    (["--pipeline-name", "some-other-pipeline"], "pipeline some-other-pipeline not recorded here"),
+])
+def test_report_command_errors_are_one_line(sample_settings, sample_run, arguments, message):
+    result = subprocess.run([CLI, "report", "--pipeline-root", str(sample_settings.pipeline_root), *arguments],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert message in result.stderr.strip().splitlines()[-1]
+
