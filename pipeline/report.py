@@ -119,7 +119,8 @@ def _metrics_section(evaluation, eval_examples: Optional[EvalExamples], figures)
                    _number(m.get("example_count"), digits=0)] for name, m in evaluation.per_class.items()]
     per_class = _table(["class", "precision", "recall", "F1", "eval examples"], class_rows, "per-class-metrics")
     parts = ["<h3>Overall (eval split)</h3>", overall,
-             "<h3>Per class</h3>", "<p>Precision and recall of the arg-max prediction (TFMA).</p>", per_class,
+             "<h3>Per class</h3>", "<p>Precision, recall and F1 of the arg-max prediction (TFMA). A precision of - means the class "
+             "was never predicted.</p>", per_class,
              _figure(figures.precision_recall(evaluation.per_class), "precision and recall per class"),
              _figure(figures.confusion_matrix(evaluation.confusion_matrix, evaluation.class_names), "confusion matrix")]
     if eval_examples is not None:
