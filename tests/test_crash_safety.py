@@ -19,9 +19,10 @@ import pytest
 import tensorflow_model_analysis as tfma
 
 from components import atomic_pusher
-from pipeline import crash_points, run_summary
+from pipeline import crash_points, report, run_summary
 from pipeline.pushed_model import version_dirs
 from tests.conftest import LOCAL_RUNNER, tree, write_colour_dataset
+from tests.report_page import Report
 
 PIPELINE_NAME = "crash-safety"
 UPSTREAM = ("examples_importer", "StatisticsGen", "ExampleValidator", "Transform")
@@ -150,6 +151,14 @@ def test_a_worse_model_fails_the_regression_gate_and_is_not_pushed(story, good, 
     assert len(summary.failed_gates) == 1  # and the run's summary says so
     assert summary.failed_gates[0].startswith("sparse_categorical_accuracy (change vs. baseline) = -")
     assert "absolute { value: -0.02 }" in summary.failed_gates[0]
+    # The run's report compares the candidate with its baseline, the good model, and shows the failing gate.
+    page = Report(report.default_output(story.pipeline_root, summary.run_id).read_text(encoding="utf-8"))
+    accuracy = {row[0]: row for row in page.tables["overall-metrics"][1:]}["sparse_categorical_accuracy"]
+    assert float(accuracy[2]) == 1.0 and float(accuracy[1]) < 1.0
+    assert float(accuracy[3]) == pytest.approx(float(accuracy[1]) - 1.0, abs=1e-3)
+    change = {(row[0], row[1]): row for row in page.tables["gates"][1:]}[("sparse_categorical_accuracy",
+                                                                        "change vs. baseline")]
+    assert change[2:] == [accuracy[3], ">= -0.02", "FAIL"]
 
 
 def test_killed_during_the_trainer_the_serving_directory_is_unchanged(story, worse, killed_in_trainer):

@@ -1,5 +1,5 @@
 """The per-class recall floor: a model that gives up classes is not blessed, not pushed, and the
-run summary and report name each failing class."""
+run summary and report name each failing class (the report also lists the rejected input file)."""
 from pathlib import Path
 
 import pytest
@@ -7,7 +7,7 @@ import pytest
 import local_runner
 from pipeline import evaluation_results, run_summary
 from tests.conftest import COLOURS, write_colour_dataset
-from tests.test_report import Report
+from tests.report_page import Report
 
 
 @pytest.fixture(scope="module")
@@ -16,8 +16,10 @@ def settings(tmp_path_factory):
     # An untrained arch_1 (0 epochs) puts (nearly) every image into one class: that class's recall
     # is high, the others' near 0. No accuracy floor and no baseline (a first run): only the
     # recall floor can turn it away.
+    data = write_colour_dataset(root / "data")
+    (data / "train" / "blue" / "notes.jpg").write_text("not a picture")  # for the report's rejected list
     return local_runner.LocalRunSettings(
-        data_root=write_colour_dataset(root / "data"), output_root=root / "outputs", pipeline_name="gates",
+        data_root=data, output_root=root / "outputs", pipeline_name="gates",
         model_name="arch_1", epochs=0, accuracy_floor=0.0, class_recall_floor=0.5)
 
 
@@ -56,3 +58,4 @@ def test_summary_and_report_name_each_failing_class(summary, evaluation):
     passing = {row[0] for row in report.tables["gates"][1:] if row[4] == "pass"}
     assert passing == {"sparse_categorical_accuracy"} | {f"recall of class {c}" for c in sorted(set(COLOURS) - set(low))}
     assert "NOT BLESSED: nothing pushed" in Path(summary.report).read_text(encoding="utf-8")
+    assert report.tables["rejected"][1:] == [["train/blue/notes.jpg", "not an image: content is text"]]

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from pipeline import report
-from tests.test_report import Report
+from tests.report_page import Report
 
 WIDTH, HEIGHT = 1200, 6000
 BLESSED_GREEN = (0xda, 0xfb, 0xe1)  # the verdict banner's background in report.STYLE
