@@ -27,7 +27,8 @@ def measure(data_root: Path, beam: str, scratch: Path) -> dict:
     import local_runner  # pylint: disable=g-import-not-at-top
     from pipeline import ingestion, report  # pylint: disable=g-import-not-at-top
     settings = local_runner.LocalRunSettings(
-        data_root=data_root, output_root=scratch, epochs=1, accuracy_floor=0.0, class_recall_floor=0.0, pipeline_name="overhead",
+        data_root=data_root, output_root=scratch, epochs=1, accuracy_floor=0.0, class_recall_floor=0.0,
+        pipeline_name="overhead",
         beam_pipeline_args=shlex.split(beam), enable_cache=False)
     started = time.time()
     ingestion.run(settings.data_root, settings.ingested_dir, settings.beam_pipeline_args)

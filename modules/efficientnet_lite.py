@@ -112,7 +112,8 @@ def imagenet_model(image_size: int, include_top: bool = False,
     written under a temporary name, then renamed, so a killed conversion leaves no cache entry.
     """
     model = build(image_size, include_top=True)
-    cache = Path(cache_dir or Path.home() / ".cache" / "image-pipeline") / f"efficientnet_lite0-{WEIGHTS_SHA256[:16]}.h5"
+    cache_dir = Path(cache_dir or Path.home() / ".cache" / "image-pipeline")
+    cache = cache_dir / f"efficientnet_lite0-{WEIGHTS_SHA256[:16]}.h5"
     if cache.is_file():
         model.load_weights(str(cache))
     else:

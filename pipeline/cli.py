@@ -1,4 +1,5 @@
-"""`image-pipeline`: run the pipeline, ingest data, predict, evaluate a pushed model, report on a run, compile for Kubeflow.
+"""`image-pipeline`: run the pipeline, ingest data, predict, evaluate a pushed model, report on a run,
+compile for Kubeflow.
 
 Wrong arguments or paths print one line, `image-pipeline: error: ...`, and exit with code 2.
 """
@@ -238,7 +239,8 @@ def _report(args) -> int:
     names = run_summary.pipeline_names(str(metadata))
     name = args.pipeline_name or (names[0] if len(names) == 1 else None)
     if name not in names:
-        raise InputError(f"{metadata}: pipeline {name or '?'} not recorded here (recorded: {', '.join(names) or 'none'})")
+        recorded = ", ".join(names) or "none"
+        raise InputError(f"{metadata}: pipeline {name or '?'} not recorded here (recorded: {recorded})")
     try:
         print(report.write_report(root, name, args.run_id, args.output))
     except LookupError as error:

@@ -70,7 +70,8 @@ def prediction_grid(images: Sequence[np.ndarray], probabilities: np.ndarray, lab
     red when wrong, beside a bar chart of its class probabilities (the true class's bar in blue)."""
     figure, axes = plt.subplots(rows, 2 * columns, figsize=(4.2 * columns, 2.2 * rows), squeeze=False)
     for index in range(rows * columns):
-        image_axis, bar_axis = axes[index // columns][2 * (index % columns)], axes[index // columns][2 * (index % columns) + 1]
+        row, column = index // columns, 2 * (index % columns)
+        image_axis, bar_axis = axes[row][column], axes[row][column + 1]
         image_axis.axis("off")
         bar_axis.axis("off")
         if index >= len(images):

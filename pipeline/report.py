@@ -119,7 +119,8 @@ def _metrics_section(evaluation, eval_examples: Optional[EvalExamples], figures)
                    _number(m.get("example_count"), digits=0)] for name, m in evaluation.per_class.items()]
     per_class = _table(["class", "precision", "recall", "F1", "eval examples"], class_rows, "per-class-metrics")
     parts = ["<h3>Overall (eval split)</h3>", overall,
-             "<h3>Per class</h3>", "<p>Precision, recall and F1 of the arg-max prediction (TFMA). A precision of - means the class "
+             "<h3>Per class</h3>",
+             "<p>Precision, recall and F1 of the arg-max prediction (TFMA). A precision of - means the class "
              "was never predicted.</p>", per_class,
              _figure(figures.precision_recall(evaluation.per_class), "precision and recall per class"),
              _figure(figures.confusion_matrix(evaluation.confusion_matrix, evaluation.class_names), "confusion matrix")]
@@ -202,7 +203,7 @@ def _lineage_section(run, summary, manifest: Optional[dict], model) -> str:
 def _predict_eval_split(model_uri: str, examples_uri: str, num_classes: int) -> Optional[EvalExamples]:
     """The candidate model's probabilities on the eval split, through its serving_default signature."""
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    records = _records(ingestion.split_uri(examples_uri, "eval"))
+    records = list(_split_records(examples_uri, "eval"))
     if not records:
         return None
     serve = tf.saved_model.load(str(Path(model_uri) / "Format-Serving")).signatures["serving_default"]
@@ -219,9 +220,8 @@ def _predict_eval_split(model_uri: str, examples_uri: str, num_classes: int) -> 
 def _samples_per_class(examples_uri: str, class_names: list) -> dict:
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     samples = {name: [] for name in class_names}
-    files = sorted(tf.io.gfile.glob(str(ingestion.split_uri(examples_uri, "train") / "*")))
-    for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
-        example = tf.train.Example.FromString(record.numpy())
+    for record in _split_records(examples_uri, "train"):
+        example = tf.train.Example.FromString(record)
         chosen = samples[_feature(example, "label_name").decode()]
         if len(chosen) < SAMPLES_PER_CLASS:
             chosen.append(_thumbnail(_feature(example, "image_raw")))
@@ -230,10 +230,12 @@ def _samples_per_class(examples_uri: str, class_names: list) -> dict:
     return samples
 
 
-def _records(split_dir: Path) -> list:
+def _split_records(examples_uri: str, split: str):
+    """The serialized tf.Examples of one ingested split, in file order."""
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    files = sorted(tf.io.gfile.glob(str(split_dir / "*")))
-    return [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")] if files else []
+    files = sorted(tf.io.gfile.glob(str(ingestion.split_uri(examples_uri, split) / "*")))
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP") if files else []:
+        yield record.numpy()
 
 
 def _read_rejected(examples_uri: str) -> list:
