@@ -7,6 +7,7 @@ bash scripts/setup_env.sh
 if ! command -v chromium >/dev/null 2>&1; then
   echo "test: installing chromium (Debian package) for the report's browser test"
   SUDO=$([ "$(id -u)" -eq 0 ] && echo "" || echo "sudo")
+  export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null \
     || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 fi
