@@ -90,7 +90,7 @@ def train(dataset, epochs: int, jit_compile: bool, policy: str = "float32") -> l
     tf.keras.mixed_precision.set_global_policy(policy)
     tf.keras.utils.set_random_seed(configs.SEED)
     model = models.build("arch_2", num_classes=10)
-    model.compile(optimizer=tf.keras.optimizers.Adam(configs.LEARNING_RATE), loss="sparse_categorical_crossentropy",
+    model.compile(optimizer=tf.keras.optimizers.Adam(models.get_spec("arch_2").learning_rate), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"], jit_compile=jit_compile)
     timer = EpochTimer()
     model.fit(dataset, epochs=epochs, callbacks=[timer], verbose=0)

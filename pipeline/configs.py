@@ -43,7 +43,6 @@ TRAINER_RUN_FN = "modules.trainer.run_fn"
 MODEL_NAME = os.environ.get("MODEL_NAME", "arch_2")
 EPOCHS = _from_environment("EPOCHS", 100, int, "a whole number")  # EarlyStopping usually ends training first
 BATCH_SIZE = _from_environment("BATCH_SIZE", 32, int, "a whole number")
-LEARNING_RATE = 1e-3
 # Keras mixed-precision policy of the training step. "mixed_bfloat16" (float32 weights, bfloat16
 # math) nearly halves an epoch on CPUs with AVX512-BF16 or AMX (bench/training_speed.py) but is
 # emulated, and slower, elsewhere. The exported model always computes in float32.

@@ -127,7 +127,7 @@ def create_pipeline(
     epochs: int = configs.EPOCHS,
     batch_size: int = configs.BATCH_SIZE,
     precision: str = configs.PRECISION,
-    learning_rate: float = configs.LEARNING_RATE,
+    learning_rate: Optional[float] = None,  # default: the model's own (modules/model.py)
     seed: int = configs.SEED,
     accuracy_floor: float = configs.ACCURACY_FLOOR,
     regression_tolerance: float = configs.REGRESSION_TOLERANCE,
@@ -141,7 +141,8 @@ def create_pipeline(
     `examples_uri` is an ingested dataset directory (pipeline/ingestion.py); `class_names`
     its manifest's class list, in label-index order.
     """
-    data = make_data_components(examples_uri, splits, schema_dir, models.get_spec(model_name).image_size)
+    spec = models.get_spec(model_name)
+    data = make_data_components(examples_uri, splits, schema_dir, spec.image_size)
     examples, schema_gen, transform = data.examples_importer.outputs["result"], data.schema_gen, data.transform
 
     trainer = tfx.components.Trainer(
@@ -153,7 +154,8 @@ def create_pipeline(
         eval_args=tfx.proto.EvalArgs(splits=[EVAL_SPLIT]),
         custom_config={
             "class_names": list(class_names), "model_name": model_name, "epochs": epochs,
-            "batch_size": batch_size, "precision": precision, "learning_rate": learning_rate, "seed": seed,
+            "batch_size": batch_size, "precision": precision, "seed": seed,
+            "learning_rate": spec.learning_rate if learning_rate is None else learning_rate,
         })
 
     model_resolver = tfx.dsl.Resolver(

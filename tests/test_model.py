@@ -45,3 +45,17 @@ def test_number_of_classes_is_a_parameter():
 def test_unknown_model_names_the_known_ones():
     with pytest.raises(ValueError, match="unknown model 'resnet'.*arch_1, arch_2"):
         models.get_spec("resnet")
+
+
+def test_efficientnet_lite0_is_the_imagenet_backbone_under_a_new_softmax(tmp_path, monkeypatch):
+    from modules import efficientnet_lite, torch_weights  # pylint: disable=g-import-not-at-top
+    monkeypatch.setenv(efficientnet_lite.CACHE_ENVIRONMENT_VARIABLE, str(tmp_path))
+    spec = models.get_spec("efficientnet_lite0")
+    assert (spec.image_size, spec.learning_rate) == (224, 1e-4)
+    model = models.build("efficientnet_lite0", num_classes=10)
+    assert model.input_shape == (None, 224, 224, 3) and model.output_shape == (None, 10)
+    assert model.layers[-1].activation.__name__ == "softmax" and model.layers[-1].dtype == "float32"
+    state = torch_weights.load_state_dict(efficientnet_lite.packaged_weights_file())
+    stem = model.get_layer("efficientnet_lite0").get_layer("stem_conv").get_weights()[0]
+    assert stem.shape == (3, 3, 3, 32)
+    assert (stem == state["_conv_stem.weight"].transpose(2, 3, 1, 0)).all()  # ImageNet's, not a fresh init

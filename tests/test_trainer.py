@@ -125,3 +125,20 @@ def test_the_float32_copy_keeps_the_trained_weights(small_arch_2):
     images = np.random.default_rng(111).random((4, SMALL_IMAGE_SIZE, SMALL_IMAGE_SIZE, 3), dtype=np.float32)
     # The same function up to bfloat16 rounding.
     np.testing.assert_allclose(served(images, training=False), trained(images, training=False), atol=0.05)
+
+
+def test_fine_tuning_starts_from_the_imagenet_weights_and_moves_them_a_little(
+        examples, transform_output, tmp_path, monkeypatch):
+    from modules import efficientnet_lite, torch_weights  # pylint: disable=g-import-not-at-top
+    monkeypatch.setenv(efficientnet_lite.CACHE_ENVIRONMENT_VARIABLE, str(tmp_path / "cache"))
+    spec = models.get_spec("efficientnet_lite0")
+    monkeypatch.setitem(models.MODELS, "lite_small", models.ModelSpec(spec.build, SMALL_IMAGE_SIZE, spec.learning_rate))
+    config = trainer.TrainingConfig(class_names=CLASS_NAMES, model_name="lite_small", epochs=1, batch_size=4,
+                                    precision="float32", learning_rate=spec.learning_rate, seed=111)
+    train_ds = dataset(examples, transform_output, CLASS_NAMES, shuffle_seed=config.seed)
+    model, history = trainer.train(config, train_ds, dataset(examples, transform_output, CLASS_NAMES), str(tmp_path))
+    assert len(history["loss"]) == 1
+    imagenet = torch_weights.load_state_dict(efficientnet_lite.packaged_weights_file())["_conv_stem.weight"]
+    tuned = model.get_layer("efficientnet_lite0").get_layer("stem_conv").get_weights()[0].transpose(3, 2, 0, 1)
+    change = np.abs(tuned - imagenet).max() / np.abs(imagenet).max()
+    assert 0 < change < 0.05, change  # trained, whole, but still the ImageNet filters
