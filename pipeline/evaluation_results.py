@@ -37,6 +37,16 @@ class Evaluation:
         return [g for g in self.gates if g.passed is False]
 
 
+def of_run(run) -> Optional[Evaluation]:
+    """The Evaluation of a run_summary.RunRecord, with the EvalConfig its Evaluator ran; None if it has none."""
+    from pipeline import run_summary  # pylint: disable=g-import-not-at-top
+    artifact = run.output("Evaluator", "evaluation")
+    if artifact is None:
+        return None
+    return load(artifact.uri, run.execution("Evaluator").custom_properties["eval_config"].string_value,
+                run_summary.class_names(run))
+
+
 def load(evaluation_uri: str, eval_config_json: str, class_names: Sequence[str]) -> Evaluation:
     import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
     from google.protobuf import json_format  # pylint: disable=g-import-not-at-top

@@ -64,10 +64,7 @@ def render(run: run_summary.RunRecord, pipeline_name: str) -> str:
     examples = run.output("examples_importer", "result")
     manifest = ingestion.read_manifest(examples.uri) if examples else None
     model = run.output("Trainer", "model")
-    evaluation_artifact = run.output("Evaluator", "evaluation")
-    evaluation = (evaluation_results.load(evaluation_artifact.uri,
-                                          run.execution("Evaluator").custom_properties["eval_config"].string_value,
-                                          class_names) if evaluation_artifact else None)
+    evaluation = evaluation_results.of_run(run)
     eval_examples = _predict_eval_split(model.uri, examples.uri, len(class_names)) if model and examples else None
 
     sections = [_verdict_section(summary, evaluation)]

@@ -45,13 +45,11 @@ def open_store(metadata_path: str) -> metadata_store.MetadataStore:
 
 @dataclasses.dataclass
 class RunRecord:
-    """One pipeline run in ML Metadata: its executions and every artifact they read or wrote."""
+    """One pipeline run in ML Metadata: its executions and every artifact they wrote."""
     run_id: str
-    created_ms: int
     executions: list  # metadata_store_pb2.Execution, oldest first
     component_of: dict  # execution id -> component id
     outputs: dict  # component id -> {output key: [metadata_store_pb2.Artifact]}
-    inputs: dict   # component id -> {input key: [metadata_store_pb2.Artifact]}
 
     def output(self, component_id: str, key: str):
         """The first artifact a component wrote under `key` in this run, or None."""
@@ -85,13 +83,12 @@ def find_run(metadata_path: str, pipeline_name: str, run_id: Optional[str] = Non
         component_of[execution.id] = node.split(".", 1)[-1]
     events = store.get_events_by_execution_ids(list(component_of))
     artifacts = {a.id: a for a in store.get_artifacts_by_id(list({e.artifact_id for e in events}))}
-    outputs, inputs = {}, {}
+    outputs = {}
     for event in events:
-        side = outputs if event.type == metadata_store_pb2.Event.OUTPUT else inputs
-        if event.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.INPUT) and event.path.steps:
-            keyed = side.setdefault(component_of[event.execution_id], {})
+        if event.type == metadata_store_pb2.Event.OUTPUT and event.path.steps:
+            keyed = outputs.setdefault(component_of[event.execution_id], {})
             keyed.setdefault(event.path.steps[0].key, []).append(artifacts[event.artifact_id])
-    return RunRecord(run.name, run.create_time_since_epoch, executions, component_of, outputs, inputs)
+    return RunRecord(run.name, executions, component_of, outputs)
 
 
 def latest_run(metadata_path: str, pipeline_name: str) -> RunSummary:

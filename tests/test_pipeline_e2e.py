@@ -75,9 +75,7 @@ def test_evaluation_has_overall_and_per_class_metrics(first_run, settings):
 
 def test_per_class_metrics_are_those_of_the_arg_max_prediction(first_run, settings, pushed_dir):
     run = run_summary.find_run(str(settings.metadata_path), settings.pipeline_name, first_run.run_id)
-    evaluation = evaluation_results.load(run.output("Evaluator", "evaluation").uri,
-                                         run.execution("Evaluator").custom_properties["eval_config"].string_value,
-                                         run_summary.class_names(run))
+    evaluation = evaluation_results.of_run(run)
     # sklearn on the same images, read from the folder and scored through serving_jpeg.
     scores = pushed_model.score_folder(pushed_model.PushedModel(pushed_dir), configs.SAMPLE_DATA_ROOT / "validation")
     matrix = np.array(scores["confusion_matrix"])

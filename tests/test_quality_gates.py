@@ -31,9 +31,7 @@ def summary(settings):
 @pytest.fixture(scope="module")
 def evaluation(settings, summary):
     run = run_summary.find_run(str(settings.metadata_path), settings.pipeline_name, summary.run_id)
-    return evaluation_results.load(run.output("Evaluator", "evaluation").uri,
-                                   run.execution("Evaluator").custom_properties["eval_config"].string_value,
-                                   run_summary.class_names(run))
+    return evaluation_results.of_run(run)
 
 
 def test_a_class_below_the_recall_floor_blocks_the_push(summary, settings, evaluation):
