@@ -25,8 +25,13 @@ class LocalRunSettings:
     pipeline_root: Optional[Path] = None    # default: <output_root>/pipelines/<pipeline_name>
     serving_dir: Optional[Path] = None      # default: <output_root>/serving_model/<pipeline_name>
     model_name: str = configs.MODEL_NAME
-    epochs: int = configs.EPOCHS
+    # None: the model's own (modules/model.py).
+    epochs: Optional[int] = configs.EPOCHS
+    learning_rate: Optional[float] = None
+    augment: Optional[bool] = None
+    balance_classes: Optional[bool] = None
     batch_size: int = configs.BATCH_SIZE
+    tuning: Optional["pipeline.Tuning"] = None  # a Tuner step before the Trainer; none by default
     precision: str = configs.PRECISION
     accuracy_floor: float = configs.ACCURACY_FLOOR
     regression_tolerance: float = configs.REGRESSION_TOLERANCE
@@ -67,6 +72,10 @@ def run(settings: LocalRunSettings):
         serving_model_dir=str(settings.serving_dir),
         model_name=settings.model_name,
         epochs=settings.epochs,
+        learning_rate=settings.learning_rate,
+        augment=settings.augment,
+        balance_classes=settings.balance_classes,
+        tuning=settings.tuning,
         batch_size=settings.batch_size,
         precision=settings.precision,
         accuracy_floor=settings.accuracy_floor,

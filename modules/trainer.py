@@ -6,12 +6,13 @@ import json
 import logging
 import os
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from modules import exporter, features, model as models
+from modules import augmentation, exporter, features, model as models
 
 keras = tf.keras
 AUTOTUNE = tf.data.AUTOTUNE
@@ -30,6 +31,8 @@ class TrainingConfig:
     batch_size: int
     precision: str  # a Keras mixed-precision policy name: float32 or mixed_bfloat16
     learning_rate: float
+    augment: bool
+    balance_classes: bool
     seed: int
 
     @classmethod
@@ -40,15 +43,25 @@ class TrainingConfig:
             raise ValueError(f"Trainer custom_config lacks {missing or ['class_names']}")
         return cls(**{f.name: custom_config[f.name] for f in dataclasses.fields(cls)})
 
+    def with_hyperparameters(self, values: dict | None) -> "TrainingConfig":
+        """This config with the Tuner's best values (modules/tuner.py) in place of its own."""
+        return dataclasses.replace(self, **{k: v for k, v in (values or {}).items() if k in TUNABLE})
+
+
+# The settings the Tuner searches (modules/tuner.py); everything else is fixed by the pipeline.
+TUNABLE = ("learning_rate", "augment", "balance_classes")
+
 
 def make_dataset(file_pattern, data_accessor, tft_output: tft.TFTransformOutput, class_names: list,
-                 batch_size: int, shuffle_seed: int | None = None) -> tf.data.Dataset:
+                 batch_size: int, shuffle_seed: int | None = None, select=None) -> tf.data.Dataset:
     """(image, label) batches: raw examples through the Transform graph, decoded once.
 
     Decoded images are cached, so every epoch after the first skips JPEG decoding; the
     shuffle (with `shuffle_seed`, when given) comes after the cache so each epoch still sees
-    a new order. Each example's label_name must be class_names[label]: a class list that
-    does not match the data fails training instead of exporting a mislabelled model.
+    a new order. `select`, when given, maps the dataset of single (image, label) pairs to the
+    part to keep (the Tuner's folds, modules/tuner.py). Each example's label_name must be
+    class_names[label]: a class list that does not match the data fails training instead of
+    exporting a mislabelled model.
     """
     raw = data_accessor.tf_dataset_factory(
         file_pattern,
@@ -65,10 +78,31 @@ def make_dataset(file_pattern, data_accessor, tft_output: tft.TFTransformOutput,
             transformed = transform_layer({features.IMAGE_KEY: raw_batch[features.IMAGE_KEY]})
             return transformed[features.TRANSFORMED_IMAGE_KEY], tf.identity(label)
 
-    dataset = raw.map(to_image_and_label, num_parallel_calls=AUTOTUNE).unbatch().cache()
+    dataset = raw.map(to_image_and_label, num_parallel_calls=AUTOTUNE).unbatch()
+    dataset = (select(dataset) if select else dataset).cache()
     if shuffle_seed is not None:
         dataset = dataset.shuffle(SHUFFLE_BUFFER, seed=shuffle_seed, reshuffle_each_iteration=True)
     return dataset.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def count_labels(file_pattern, data_accessor, schema, num_classes: int) -> np.ndarray:
+    """Examples per class in the files, read without decoding any image."""
+    raw = data_accessor.tf_dataset_factory(
+        file_pattern, tfxio.TensorFlowDatasetOptions(batch_size=1024, shuffle=False, num_epochs=1), schema)
+    counts = np.zeros(num_classes, np.int64)
+    for batch in raw:
+        counts += np.bincount(tf.reshape(batch[features.LABEL_KEY], [-1]).numpy(), minlength=num_classes)
+    return counts
+
+
+def balanced_class_weights(counts: np.ndarray) -> dict:
+    """n / (classes x n_class), scikit-learn's "balanced": every class weighs as much in the loss
+    as if the classes were equally common. A class absent from training gets weight 0."""
+    counts = np.asarray(counts, np.float64)
+    present = counts > 0
+    weights = np.zeros_like(counts)
+    weights[present] = counts.sum() / (present.sum() * counts[present])
+    return {index: float(weight) for index, weight in enumerate(weights)}
 
 
 def make_callbacks(checkpoint_path: str, log_dir: str) -> list:
@@ -82,25 +116,36 @@ def make_callbacks(checkpoint_path: str, log_dir: str) -> list:
     ]
 
 
-def train(config: TrainingConfig, train_ds, eval_ds, work_dir: str) -> tuple[keras.Model, dict]:
+def compiled_model(config: TrainingConfig) -> tuple[keras.Model, keras.Model]:
+    """(model to train, model to export): the registry's model under the config's precision,
+    trained behind the augmentation layers when config.augment. They share their weights."""
+    keras.mixed_precision.set_global_policy(config.precision)
+    model = models.build(config.model_name, num_classes=len(config.class_names))
+    trained = augmentation.with_augmentation(model, config.seed) if config.augment else model
+    trained.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                    loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return trained, model
+
+
+def train(config: TrainingConfig, train_ds, eval_ds, work_dir: str,
+          class_weight: dict | None = None) -> tuple[keras.Model, dict]:
     """Fits the configured model; returns it with the best-validation-accuracy weights restored.
 
-    Deterministic on CPU: the seed fixes initial weights, dropout masks and the shuffle order,
-    and op determinism makes TensorFlow pick reproducible kernels, so the same data and config
-    give the same weights on the same machine (tests/test_trainer.py checks it bit for bit).
+    Deterministic on CPU: the seed fixes initial weights, dropout masks, augmentation and the
+    shuffle order, and op determinism makes TensorFlow pick reproducible kernels, so the same
+    data and config give the same weights on the same machine (tests/test_trainer.py checks it
+    bit for bit). `class_weight` (class index -> loss weight) is used when config.balance_classes.
     """
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
-    keras.mixed_precision.set_global_policy(config.precision)
-    model = models.build(config.model_name, num_classes=len(config.class_names))
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model, exported = compiled_model(config)
     checkpoint = os.path.join(work_dir, "checkpoints", "best")
     history = model.fit(train_ds, validation_data=eval_ds, epochs=config.epochs,
+                        class_weight=class_weight if config.balance_classes else None,
                         callbacks=make_callbacks(checkpoint, work_dir), verbose=2)
     if tf.io.gfile.exists(checkpoint + ".index"):  # absent when no epoch ran
         model.load_weights(checkpoint).expect_partial()
-    return in_float32(model, config), {k: [float(v) for v in vs] for k, vs in history.history.items()}
+    return in_float32(exported, config), {k: [float(v) for v in vs] for k, vs in history.history.items()}
 
 
 def in_float32(model: keras.Model, config: TrainingConfig) -> keras.Model:
@@ -117,20 +162,32 @@ def in_float32(model: keras.Model, config: TrainingConfig) -> keras.Model:
     return served
 
 
+def make_datasets(config: TrainingConfig, fn_args, tft_output: tft.TFTransformOutput
+                  ) -> tuple[tf.data.Dataset, tf.data.Dataset, dict]:
+    """Shuffled training batches, evaluation batches, and the training split's balanced class weights."""
+    # Before the datasets are made: the shuffle's seed is derived from the global seed too.
+    keras.utils.set_random_seed(config.seed)
+    train_ds = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, config.class_names,
+                            config.batch_size, shuffle_seed=config.seed)
+    eval_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, config.class_names,
+                           config.batch_size)
+    counts = count_labels(fn_args.train_files, fn_args.data_accessor, tft_output.raw_metadata.schema,
+                          len(config.class_names))
+    return train_ds, eval_ds, balanced_class_weights(counts)
+
+
 # TFX Trainer calls this.
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     config = TrainingConfig.from_custom_config(fn_args.custom_config)
-    # Before the datasets are made: the shuffle's seed is derived from the global seed too.
-    keras.utils.set_random_seed(config.seed)
+    if fn_args.hyperparameters:  # the Tuner's best, when the pipeline has a Tuner
+        import keras_tuner  # pylint: disable=g-import-not-at-top
+        config = config.with_hyperparameters(keras_tuner.HyperParameters.from_config(fn_args.hyperparameters).values)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
-    train_ds = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, config.class_names, config.batch_size,
-                            shuffle_seed=config.seed)
-    eval_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, config.class_names,
-                           config.batch_size)
-
-    model, history = train(config, train_ds, eval_ds, fn_args.model_run_dir)
+    train_ds, eval_ds, class_weight = make_datasets(config, fn_args, tft_output)
+    model, history = train(config, train_ds, eval_ds, fn_args.model_run_dir, class_weight)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "history.json"), "w") as f:
-        json.dump({"config": dataclasses.asdict(config), "history": history}, f, indent=2)
+        json.dump({"config": dataclasses.asdict(config),
+                   "class_weight": class_weight if config.balance_classes else None, "history": history}, f, indent=2)
     if history.get("val_accuracy"):
         logging.info("trainer: %d epochs, best val_accuracy %.4f", len(history["val_accuracy"]),
                      max(history["val_accuracy"]))

@@ -58,11 +58,22 @@ def _positive_int(value: str) -> int:
     return number
 
 
-def _fraction(value: str) -> float:
+def _number(value: str) -> float:
     try:
-        number = float(value)
+        return float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{value}' is not a number") from None
+
+
+def _positive_float(value: str) -> float:
+    number = _number(value)
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"{value} is not above 0")
+    return number
+
+
+def _fraction(value: str) -> float:
+    number = _number(value)
     if not 0.0 <= number <= 1.0:
         raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1")
     return number
@@ -97,7 +108,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--serving-dir", type=Path, help="push destination (default: OUTPUT_ROOT/serving_model/NAME)")
     run.add_argument("--pipeline-name", type=_pipeline_name, help=f"default: {configs.PIPELINE_NAME}")
     run.add_argument("--model", type=_model_name, default=configs.MODEL_NAME, help="default: %(default)s")
-    run.add_argument("--epochs", type=_non_negative_int, help=f"default: {configs.EPOCHS}")
+    run.add_argument("--epochs", type=_non_negative_int,
+                     help="the most epochs (default: $EPOCHS, else the model's own; EarlyStopping may end sooner)")
+    run.add_argument("--learning-rate", type=_positive_float, help="Adam's (default: the model's own)")
+    run.add_argument("--augment", action=argparse.BooleanOptionalAction,
+                     help="random flips, rotations and zooms of training images (default: the model's own)")
+    run.add_argument("--balance-classes", action=argparse.BooleanOptionalAction,
+                     help="weight the loss so that every class counts equally (default: the model's own)")
+    run.add_argument("--tune", action="store_true",
+                     help="add a Tuner step: KerasTuner picks the learning rate, augmentation and class weighting "
+                          "on a fifth of the training split, and the Trainer uses the best")
+    run.add_argument("--tuning-trials", type=_positive_int, default=configs.TUNING_TRIALS,
+                     help="hyperparameter sets the Tuner tries (default: %(default)s)")
+    run.add_argument("--tuning-epochs", type=_positive_int,
+                     help="epochs per trial (default: a third of the model's epochs, at least 1)")
     run.add_argument("--batch-size", type=_positive_int, default=configs.BATCH_SIZE, help="default: %(default)s")
     run.add_argument("--precision", choices=configs.PRECISIONS, default=configs.PRECISION,
                      help="training math; mixed_bfloat16 is faster only on CPUs with bfloat16 units; the exported "
@@ -174,10 +198,22 @@ def run_settings(args):
         logging.info("no --data-root: smoke run on the bundled sample with %s", configs.SAMPLE_RUN_OVERRIDES)
     chosen = {key: default if getattr(args, key) is None else getattr(args, key) for key, default in defaults.items()}
     return local_runner.LocalRunSettings(
-        **chosen, output_root=args.output_root, pipeline_root=args.pipeline_root, serving_dir=args.serving_dir,
-        model_name=args.model, batch_size=args.batch_size, precision=args.precision,
+        **chosen, tuning=_tuning(args, chosen["epochs"]), output_root=args.output_root,
+        pipeline_root=args.pipeline_root, serving_dir=args.serving_dir,
+        model_name=args.model, learning_rate=args.learning_rate, augment=args.augment,
+        balance_classes=args.balance_classes, batch_size=args.batch_size, precision=args.precision,
         regression_tolerance=args.regression_tolerance,
         enable_cache=not args.no_cache, beam_pipeline_args=args.beam_pipeline_args or configs.BEAM_PIPELINE_ARGS)
+
+
+def _tuning(args, epochs: Optional[int]):
+    """The Tuner's settings from `run` flags, or None without --tune."""
+    from modules import model as models  # pylint: disable=g-import-not-at-top
+    from pipeline import pipeline  # pylint: disable=g-import-not-at-top
+    if not args.tune:
+        return None
+    trial_epochs = args.tuning_epochs or max(1, (epochs or models.get_spec(args.model).epochs) // 3)
+    return pipeline.Tuning(trials=args.tuning_trials, epochs=trial_epochs)
 
 
 def _run(args) -> int:

@@ -38,10 +38,15 @@ SCHEMA_DIR = REPO_ROOT / "schema"
 # Model code, referenced by module path so that the installed package is all a worker needs.
 PREPROCESSING_FN = "modules.preprocessing.preprocessing_fn"
 TRAINER_RUN_FN = "modules.trainer.run_fn"
+TUNER_FN = "modules.tuner.tuner_fn"
 
-# Training: the notebook's tuned CNN and its settings.
-MODEL_NAME = os.environ.get("MODEL_NAME", "arch_2")
-EPOCHS = _from_environment("EPOCHS", 100, int, "a whole number")  # EarlyStopping usually ends training first
+# Training: the registry's default model (modules/model.py) with its own recipe (epochs,
+# learning rate, augmentation, class weights) unless these say otherwise.
+MODEL_NAME = os.environ.get("MODEL_NAME", "efficientnet_lite0")
+EPOCHS = _from_environment("EPOCHS", None, int, "a whole number")  # None: the model's own
+# The optional Tuner (`--tune`): hyperparameter sets tried, each trained for a third of the
+# model's epochs (modules/tuner.py).
+TUNING_TRIALS = _from_environment("TUNING_TRIALS", 6, int, "a whole number")
 BATCH_SIZE = _from_environment("BATCH_SIZE", 32, int, "a whole number")
 # Keras mixed-precision policy of the training step. "mixed_bfloat16" (float32 weights, bfloat16
 # math) nearly halves an epoch on CPUs with AVX512-BF16 or AMX (bench/training_speed.py) but is

@@ -86,6 +86,16 @@ def make_eval_config(num_classes: int, accuracy_floor: float, regression_toleran
         ])
 
 
+def _or_the_models_own(spec: models.ModelSpec, **settings) -> dict:
+    return {name: getattr(spec, name) if value is None else value for name, value in settings.items()}
+
+
+class Tuning(NamedTuple):
+    """An optional Tuner step: how many hyperparameter sets it tries, and for how many epochs each."""
+    trials: int
+    epochs: int
+
+
 class DataComponents(NamedTuple):
     examples_importer: tfx.dsl.Importer
     statistics_gen: tfx.components.StatisticsGen
@@ -124,11 +134,14 @@ def create_pipeline(
     schema_dir: str,
     serving_model_dir: str,
     model_name: str = configs.MODEL_NAME,
-    epochs: int = configs.EPOCHS,
+    epochs: Optional[int] = configs.EPOCHS,  # default (None): the model's own, as for the three below
     batch_size: int = configs.BATCH_SIZE,
     precision: str = configs.PRECISION,
-    learning_rate: Optional[float] = None,  # default: the model's own (modules/model.py)
+    learning_rate: Optional[float] = None,
+    augment: Optional[bool] = None,
+    balance_classes: Optional[bool] = None,
     seed: int = configs.SEED,
+    tuning: Optional[Tuning] = None,
     accuracy_floor: float = configs.ACCURACY_FLOOR,
     regression_tolerance: float = configs.REGRESSION_TOLERANCE,
     class_recall_floor: float = configs.CLASS_RECALL_FLOOR,
@@ -144,19 +157,30 @@ def create_pipeline(
     spec = models.get_spec(model_name)
     data = make_data_components(examples_uri, splits, schema_dir, spec.image_size)
     examples, schema_gen, transform = data.examples_importer.outputs["result"], data.schema_gen, data.transform
+    training_config = {
+        "class_names": list(class_names), "model_name": model_name, "batch_size": batch_size,
+        "precision": precision, "seed": seed,
+        **_or_the_models_own(spec, epochs=epochs, learning_rate=learning_rate, augment=augment,
+                             balance_classes=balance_classes),
+    }
+    tuner = None
+    if tuning:
+        # Its search uses the training split alone (modules/tuner.py).
+        tuner = tfx.components.Tuner(
+            tuner_fn=configs.TUNER_FN, examples=examples, transform_graph=transform.outputs["transform_graph"],
+            schema=schema_gen.outputs["schema"], train_args=tfx.proto.TrainArgs(splits=["train"]),
+            eval_args=tfx.proto.EvalArgs(splits=["train"]),
+            custom_config={**training_config, "tuning": tuning._asdict()})
 
     trainer = tfx.components.Trainer(
         run_fn=configs.TRAINER_RUN_FN,
         examples=examples,
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
+        hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=[EVAL_SPLIT]),
-        custom_config={
-            "class_names": list(class_names), "model_name": model_name, "epochs": epochs,
-            "batch_size": batch_size, "precision": precision, "seed": seed,
-            "learning_rate": spec.learning_rate if learning_rate is None else learning_rate,
-        })
+        custom_config=training_config)
 
     model_resolver = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
@@ -181,7 +205,7 @@ def create_pipeline(
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
-        components=[*data, trainer, model_resolver, evaluator, pusher],
+        components=[*data, *([tuner] if tuner else []), trainer, model_resolver, evaluator, pusher],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(beam_pipeline_args or []),

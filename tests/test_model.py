@@ -59,3 +59,23 @@ def test_efficientnet_lite0_is_the_imagenet_backbone_under_a_new_softmax(tmp_pat
     stem = model.get_layer("efficientnet_lite0").get_layer("stem_conv").get_weights()[0]
     assert stem.shape == (3, 3, 3, 32)
     assert (stem == state["_conv_stem.weight"].transpose(2, 3, 1, 0)).all()  # ImageNet's, not a fresh init
+    assert all(layer.trainable for layer in model.get_layer("efficientnet_lite0").layers)  # fine-tuned whole
+
+
+def test_scratch_cnn_is_deeper_and_wider_than_arch_2_and_starts_untrained():
+    model = models.build("scratch_cnn", num_classes=10)
+    convs = [layer for layer in model.layers if isinstance(layer, layers.Conv2D)]
+    assert [c.filters for c in convs] == [32, 64, 96, 96, 192, 192, 384]
+    assert model.input_shape == (None, 128, 128, 3) and model.output_shape == (None, 10)
+    assert model.count_params() > 2 * models.build("arch_2", num_classes=10).count_params()
+    assert all(layer.trainable for layer in model.layers)
+
+
+def test_every_model_declares_a_complete_recipe():
+    for name, spec in models.MODELS.items():
+        assert spec.image_size > 0 and spec.epochs > 0 and 0 < spec.learning_rate < 1, name
+    # The notebook's networks keep the notebook's recipe: the baselines.
+    for baseline in ("arch_1", "arch_2"):
+        spec = models.get_spec(baseline)
+        assert (spec.learning_rate, spec.epochs, spec.augment, spec.balance_classes) == (1e-3, 100, False, False)
+    assert models.DEFAULT_MODEL in models.MODELS

@@ -6,7 +6,7 @@ from tfx.components.trainer import fn_args_utils
 from tfx.components.util import tfxio_utils
 from tfx.types import artifact_utils, standard_artifacts
 
-from modules import features, model as models, trainer
+from modules import augmentation, features, model as models, trainer
 from tests.conftest import SMALL_IMAGE_SIZE, jpeg_bytes
 
 CLASS_NAMES = ["hat", "shoes", "skirt"]
@@ -63,7 +63,8 @@ def test_class_names_that_do_not_match_the_data_stop_training(examples, transfor
 
 def test_config_needs_every_setting():
     complete = {"class_names": CLASS_NAMES, "model_name": "arch_2", "epochs": 1, "batch_size": 4,
-                "precision": "float32", "learning_rate": 1e-3, "seed": 111, "unrelated": True}
+                "precision": "float32", "learning_rate": 1e-3, "augment": False, "balance_classes": False,
+                "seed": 111, "unrelated": True}
     assert trainer.TrainingConfig.from_custom_config(complete).epochs == 1
     with pytest.raises(ValueError, match="lacks \\['epochs'\\]"):
         trainer.TrainingConfig.from_custom_config({k: v for k, v in complete.items() if k != "epochs"})
@@ -78,20 +79,70 @@ def small_arch_2(monkeypatch):
     return "arch_2_small"
 
 
-def train_once(examples, transform_output, model_name, work_dir, epochs=2, precision="float32"):
-    config = trainer.TrainingConfig(class_names=CLASS_NAMES, model_name=model_name, epochs=epochs, batch_size=4,
-                                    precision=precision, learning_rate=1e-3, seed=111)
+def config_for(model_name, epochs=2, precision="float32", learning_rate=1e-3, augment=False, balance_classes=False):
+    return trainer.TrainingConfig(class_names=CLASS_NAMES, model_name=model_name, epochs=epochs, batch_size=4,
+                                  precision=precision, learning_rate=learning_rate, augment=augment,
+                                  balance_classes=balance_classes, seed=111)
+
+
+def train_once(examples, transform_output, model_name, work_dir, class_weight=None, **settings):
+    config = config_for(model_name, **settings)
     tf.keras.utils.set_random_seed(config.seed)  # as run_fn does before making its datasets
     train_ds = dataset(examples, transform_output, CLASS_NAMES, shuffle_seed=config.seed)
-    return trainer.train(config, train_ds, dataset(examples, transform_output, CLASS_NAMES), str(work_dir))
+    return trainer.train(config, train_ds, dataset(examples, transform_output, CLASS_NAMES), str(work_dir), class_weight)
 
 
-def test_same_seed_same_data_gives_identical_weights(examples, transform_output, small_arch_2, tmp_path):
-    first_model, first_history = train_once(examples, transform_output, small_arch_2, tmp_path / "a")
-    second_model, second_history = train_once(examples, transform_output, small_arch_2, tmp_path / "b")
+@pytest.mark.parametrize("augment", [False, True])
+def test_same_seed_same_data_gives_identical_weights(examples, transform_output, small_arch_2, tmp_path, augment):
+    first_model, first_history = train_once(examples, transform_output, small_arch_2, tmp_path / "a", augment=augment)
+    second_model, second_history = train_once(examples, transform_output, small_arch_2, tmp_path / "b", augment=augment)
     assert first_history == second_history and len(first_history["loss"]) == 2
     for first, second in zip(first_model.get_weights(), second_model.get_weights()):
         np.testing.assert_array_equal(first, second)
+
+
+def test_augmentation_changes_what_training_sees_and_is_not_exported(examples, transform_output, small_arch_2, tmp_path):
+    plain, _ = train_once(examples, transform_output, small_arch_2, tmp_path / "plain")
+    augmented, _ = train_once(examples, transform_output, small_arch_2, tmp_path / "augmented", augment=True)
+    # The exported model is the registry's network alone: same layers, no random layers.
+    assert [type(layer) for layer in augmented.layers] == [type(layer) for layer in plain.layers]
+    assert not any(np.array_equal(a, b) for a, b in zip(plain.get_weights(), augmented.get_weights()) if a.ndim == 4)
+
+    views = augmentation.augmentation_layers(seed=111)
+    photos = np.random.default_rng(111).random((6, SMALL_IMAGE_SIZE, SMALL_IMAGE_SIZE, 3), dtype=np.float32)
+    np.testing.assert_array_equal(views(photos, training=False), photos)  # inference: untouched
+    seen = views(photos, training=True).numpy()
+    assert seen.shape == photos.shape
+    assert all(not np.allclose(view, photo, atol=0.1) for view, photo in zip(seen, photos))  # each one changed
+    # A flip, a turn or a zoom of a plain-colour image keeps its colour: the label still holds.
+    plain_colours = np.concatenate([images.numpy() for images, _ in dataset(examples, transform_output, CLASS_NAMES)])
+    np.testing.assert_allclose(views(plain_colours, training=True), plain_colours, atol=0.02)
+
+
+def test_balanced_class_weights_make_every_class_weigh_the_same():
+    weights = trainer.balanced_class_weights(np.array([60, 30, 10, 0]))
+    assert weights == pytest.approx({0: 100 / 180, 1: 100 / 90, 2: 100 / 30, 3: 0.0})
+    assert [weights[i] * n for i, n in enumerate([60, 30, 10])] == pytest.approx([100 / 3] * 3)
+
+
+def test_labels_are_counted_from_the_examples(examples, transform_output):
+    accessor = fn_args_utils.DataAccessor(
+        tf_dataset_factory=tfxio_utils.get_tf_dataset_factory_from_artifact([examples], []),
+        record_batch_factory=None, data_view_decode_fn=None)
+    pattern = [artifact_utils.get_split_uri([examples], "train") + "/*"]
+    counts = trainer.count_labels(pattern, accessor, transform_output.raw_metadata.schema, num_classes=4)
+    assert counts.tolist() == [2, 2, 2, 0]
+
+
+def test_class_weights_change_training_only_when_asked(examples, transform_output, small_arch_2, tmp_path):
+    skewed = {0: 5.0, 1: 0.5, 2: 0.5}
+    _, unweighted = train_once(examples, transform_output, small_arch_2, tmp_path / "a", epochs=1)
+    _, ignored = train_once(examples, transform_output, small_arch_2, tmp_path / "b", epochs=1, class_weight=skewed)
+    _, weighted = train_once(examples, transform_output, small_arch_2, tmp_path / "c", epochs=1, class_weight=skewed,
+                             balance_classes=True)
+    assert ignored == unweighted
+    assert weighted["loss"] != unweighted["loss"]
+    assert weighted["val_loss"] != unweighted["val_loss"]  # the weights moved differently
 
 
 def test_zero_epochs_exports_the_untrained_model(examples, transform_output, small_arch_2, tmp_path):
@@ -113,8 +164,7 @@ def test_bfloat16_training_exports_a_float32_model(examples, transform_output, s
 
 
 def test_the_float32_copy_keeps_the_trained_weights(small_arch_2):
-    config = trainer.TrainingConfig(class_names=CLASS_NAMES, model_name=small_arch_2, epochs=0, batch_size=4,
-                                    precision="mixed_bfloat16", learning_rate=1e-3, seed=111)
+    config = config_for(small_arch_2, epochs=0, precision="mixed_bfloat16")
     tf.keras.mixed_precision.set_global_policy(config.precision)
     trained = models.build(small_arch_2, num_classes=3)
     assert trained.layers[0].compute_dtype == "bfloat16"
@@ -133,12 +183,17 @@ def test_fine_tuning_starts_from_the_imagenet_weights_and_moves_them_a_little(
     monkeypatch.setenv(efficientnet_lite.CACHE_ENVIRONMENT_VARIABLE, str(tmp_path / "cache"))
     spec = models.get_spec("efficientnet_lite0")
     monkeypatch.setitem(models.MODELS, "lite_small", models.ModelSpec(spec.build, SMALL_IMAGE_SIZE, spec.learning_rate))
-    config = trainer.TrainingConfig(class_names=CLASS_NAMES, model_name="lite_small", epochs=1, batch_size=4,
-                                    precision="float32", learning_rate=spec.learning_rate, seed=111)
+    config = config_for("lite_small", epochs=1, learning_rate=spec.learning_rate, augment=True)
     train_ds = dataset(examples, transform_output, CLASS_NAMES, shuffle_seed=config.seed)
     model, history = trainer.train(config, train_ds, dataset(examples, transform_output, CLASS_NAMES), str(tmp_path))
     assert len(history["loss"]) == 1
-    imagenet = torch_weights.load_state_dict(efficientnet_lite.packaged_weights_file())["_conv_stem.weight"]
-    tuned = model.get_layer("efficientnet_lite0").get_layer("stem_conv").get_weights()[0].transpose(3, 2, 0, 1)
-    change = np.abs(tuned - imagenet).max() / np.abs(imagenet).max()
-    assert 0 < change < 0.05, change  # trained, whole, but still the ImageNet filters
+    imagenet = torch_weights.load_state_dict(efficientnet_lite.packaged_weights_file())
+    backbone = model.get_layer("efficientnet_lite0")
+
+    def change(keras_layer, torch_name):
+        tuned = backbone.get_layer(keras_layer).get_weights()[0].transpose(3, 2, 0, 1)
+        return np.abs(tuned - imagenet[torch_name]).max() / np.abs(imagenet[torch_name]).max()
+
+    # Trained, first layer to last, but still ImageNet's filters.
+    assert 0 < change("stem_conv", "_conv_stem.weight") < 0.05
+    assert 0 < change("head_conv", "_conv_head.weight") < 0.05

@@ -1,0 +1,56 @@
+"""The optional Tuner: its search never sees the eval split, and the Trainer trains with the
+hyperparameters it picked."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import local_runner
+from modules import tuner, trainer
+from pipeline import pipeline, run_summary
+from tests.conftest import write_colour_dataset
+
+
+def test_the_search_holds_out_every_fifth_training_example_and_trains_on_the_rest():
+    examples = tf.data.Dataset.range(12)
+    holdout = list(tuner._fold(keep_holdout=True)(examples).as_numpy_iterator())  # pylint: disable=protected-access
+    rest = list(tuner._fold(keep_holdout=False)(examples).as_numpy_iterator())  # pylint: disable=protected-access
+    assert holdout == [0, 5, 10]
+    assert sorted(holdout + rest) == list(range(12)) and not set(holdout) & set(rest)
+
+
+def test_the_search_space_is_around_the_models_own_recipe():
+    config = trainer.TrainingConfig(class_names=["a", "b"], model_name="arch_2", epochs=3, batch_size=4,
+                                    precision="float32", learning_rate=1e-3, augment=False, balance_classes=True,
+                                    seed=111)
+    space = tuner.search_space(config)
+    assert sorted(space.values) == sorted(trainer.TUNABLE)
+    assert space.values == {"learning_rate": 1e-3, "augment": False, "balance_classes": True}  # the defaults
+    assert sorted(space.get_config()["space"][0]["config"]["values"]) == pytest.approx([1e-3 / 3, 1e-3, 3e-3])
+
+
+@pytest.fixture(scope="module")
+def tuned_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tuned")
+    settings = local_runner.LocalRunSettings(
+        data_root=write_colour_dataset(root / "data"), output_root=root / "outputs", pipeline_name="tuned",
+        model_name="arch_1", epochs=1, accuracy_floor=0.0, class_recall_floor=0.0,
+        tuning=pipeline.Tuning(trials=2, epochs=1))
+    summary = local_runner.run(settings)
+    return settings, summary, run_summary.find_run(str(settings.metadata_path), "tuned", summary.run_id)
+
+
+def test_the_trainer_trains_with_the_tuners_best_hyperparameters(tuned_run):
+    _, summary, run = tuned_run
+    assert {c.component_id: c.state for c in summary.components}["Tuner"] == "COMPLETE"
+    best_file = Path(run.output("Tuner", "best_hyperparameters").uri) / "best_hyperparameters.txt"
+    best = json.loads(best_file.read_text())["values"]
+    assert sorted(best) == sorted(trainer.TUNABLE)
+    assert any(best["learning_rate"] == pytest.approx(rate) for rate in [1e-3 / 3, 1e-3, 3e-3])
+    trained_with = json.loads((Path(run.output("Trainer", "model_run").uri) / "history.json").read_text())["config"]
+    assert {name: trained_with[name] for name in trainer.TUNABLE} == best
+    assert summary.blessed and summary.pushed_destination
+    assert np.isfinite(json.loads((Path(run.output("Trainer", "model_run").uri) / "history.json").read_text())
+                       ["history"]["loss"]).all()
