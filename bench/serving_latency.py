@@ -22,11 +22,18 @@ from pipeline import configs  # pylint: disable=wrong-import-position  # first: 
 
 
 def multiply_adds(keras_model) -> int:
-    """Multiply-adds of one forward pass: Conv2D and Dense layers (the rest is negligible)."""
+    """Multiply-adds of one forward pass: Conv2D, DepthwiseConv2D and Dense layers, in nested
+    models too (the rest is negligible)."""
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     total = 0
     for layer in keras_model.layers:
-        if isinstance(layer, tf.keras.layers.Conv2D):
+        if isinstance(layer, tf.keras.Model):
+            total += multiply_adds(layer)
+        elif isinstance(layer, tf.keras.layers.DepthwiseConv2D):
+            _, height, width, channels_out = layer.output_shape
+            kernel_h, kernel_w, _, _ = layer.depthwise_kernel.shape
+            total += height * width * channels_out * kernel_h * kernel_w
+        elif isinstance(layer, tf.keras.layers.Conv2D):
             _, height, width, channels_out = layer.output_shape
             kernel_h, kernel_w, channels_in, _ = layer.kernel.shape
             total += height * width * channels_out * kernel_h * kernel_w * channels_in

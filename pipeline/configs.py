@@ -24,9 +24,9 @@ PIPELINE_NAME = os.environ.get("PIPELINE_NAME", "image-classification")
 
 # The small sample of the real data bundled in the repository (data/sample/README.md).
 SAMPLE_DATA_ROOT = REPO_ROOT / "data" / "sample"
-# A run on the bundled sample is a smoke run of the whole pipeline: 240 training images cannot
-# train the notebook's CNN beyond chance (measured: ~0.15 eval accuracy after 12 epochs), so it
-# trains briefly, with no accuracy or recall floor: it gates only on "no regression". Its own
+# A run on the bundled sample is a smoke run of the whole pipeline: 240 training images teach
+# little (the notebook's CNN stays at chance, ~0.15 eval accuracy after 12 epochs), so it trains
+# briefly, with no accuracy or recall floor: it gates only on "no regression". Its own
 # pipeline name keeps its metadata, baseline and pushed models apart from real runs. Flags given
 # explicitly still win.
 SAMPLE_RUN_OVERRIDES = {"epochs": 5, "accuracy_floor": 0.0, "class_recall_floor": 0.0,
