@@ -171,9 +171,14 @@ def make_datasets(config: TrainingConfig, fn_args, tft_output: tft.TFTransformOu
                             config.batch_size, shuffle_seed=config.seed)
     eval_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, config.class_names,
                            config.batch_size)
+    return train_ds, eval_ds, training_class_weights(config, fn_args, tft_output)
+
+
+def training_class_weights(config: TrainingConfig, fn_args, tft_output: tft.TFTransformOutput) -> dict:
+    """Balanced class weights of the training split (the Trainer's and the Tuner's)."""
     counts = count_labels(fn_args.train_files, fn_args.data_accessor, tft_output.raw_metadata.schema,
                           len(config.class_names))
-    return train_ds, eval_ds, balanced_class_weights(counts)
+    return balanced_class_weights(counts)
 
 
 # TFX Trainer calls this.

@@ -63,10 +63,8 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
         return trainer.make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, config.class_names,
                                     config.batch_size, shuffle_seed=shuffle_seed, select=_fold(keep_holdout))
 
-    counts = trainer.count_labels(fn_args.train_files, fn_args.data_accessor, tft_output.raw_metadata.schema,
-                                  len(config.class_names))
     tuner = keras_tuner.RandomSearch(
-        TrainingHyperModel(config, trainer.balanced_class_weights(counts)),
+        TrainingHyperModel(config, trainer.training_class_weights(config, fn_args, tft_output)),
         hyperparameters=search_space(config), objective="val_accuracy", max_trials=tuning["trials"],
         seed=config.seed, directory=fn_args.working_dir, project_name="search", overwrite=True)
     return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs={
