@@ -28,6 +28,7 @@ class LocalRunSettings:
     # None: the model's own (modules/model.py).
     epochs: Optional[int] = configs.EPOCHS
     learning_rate: Optional[float] = None
+    learning_rate_schedule: Optional[str] = None
     augment: Optional[bool] = None
     balance_classes: Optional[bool] = None
     batch_size: int = configs.BATCH_SIZE
@@ -73,6 +74,7 @@ def run(settings: LocalRunSettings):
         model_name=settings.model_name,
         epochs=settings.epochs,
         learning_rate=settings.learning_rate,
+        learning_rate_schedule=settings.learning_rate_schedule,
         augment=settings.augment,
         balance_classes=settings.balance_classes,
         tuning=settings.tuning,

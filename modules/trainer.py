@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
 
 import numpy as np
@@ -12,7 +13,7 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from modules import augmentation, exporter, features, model as models
+from modules import augmentation, exporter, features, learning_rate, model as models
 
 keras = tf.keras
 AUTOTUNE = tf.data.AUTOTUNE
@@ -31,6 +32,7 @@ class TrainingConfig:
     batch_size: int
     precision: str  # a Keras mixed-precision policy name: float32 or mixed_bfloat16
     learning_rate: float
+    learning_rate_schedule: str  # one of modules/learning_rate.py's SCHEDULES
     augment: bool
     balance_classes: bool
     seed: int
@@ -105,12 +107,17 @@ def balanced_class_weights(counts: np.ndarray) -> dict:
     return {index: float(weight) for index, weight in enumerate(weights)}
 
 
-def make_callbacks(checkpoint_path: str, log_dir: str) -> list:
-    """The notebook's callbacks, plus TensorBoard logs."""
+def steps_per_epoch(examples: int, batch_size: int) -> int:
+    return max(1, math.ceil(examples / batch_size))
+
+
+def make_callbacks(config: TrainingConfig, checkpoint_path: str, log_dir: str, train_examples: int) -> list:
+    """The notebook's callbacks (its ReduceLROnPlateau, or the model's own schedule), plus TensorBoard logs."""
     return [
         keras.callbacks.ModelCheckpoint(checkpoint_path, save_weights_only=True, monitor="val_accuracy",
                                         mode="max", save_best_only=True),
-        keras.callbacks.ReduceLROnPlateau(factor=0.3, patience=5, min_lr=1e-5),
+        *learning_rate.schedule_callbacks(config.learning_rate_schedule, config.learning_rate, config.epochs,
+                                          steps_per_epoch(train_examples, config.batch_size)),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=10, min_delta=1e-3),
         keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"),
     ]
@@ -128,21 +135,22 @@ def compiled_model(config: TrainingConfig) -> tuple[keras.Model, keras.Model]:
 
 
 def train(config: TrainingConfig, train_ds, eval_ds, work_dir: str,
-          class_weight: dict | None = None) -> tuple[keras.Model, dict]:
+          label_counts: np.ndarray) -> tuple[keras.Model, dict]:
     """Fits the configured model; returns it with the best-validation-accuracy weights restored.
 
     Deterministic on CPU: the seed fixes initial weights, dropout masks, augmentation and the
     shuffle order, and op determinism makes TensorFlow pick reproducible kernels, so the same
     data and config give the same weights on the same machine (tests/test_trainer.py checks it
-    bit for bit). `class_weight` (class index -> loss weight) is used when config.balance_classes.
+    bit for bit). `label_counts` (examples per class in train_ds) give the class weights, used
+    when config.balance_classes, and the steps per epoch that a warm-up schedule needs.
     """
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     model, exported = compiled_model(config)
     checkpoint = os.path.join(work_dir, "checkpoints", "best")
     history = model.fit(train_ds, validation_data=eval_ds, epochs=config.epochs,
-                        class_weight=class_weight if config.balance_classes else None,
-                        callbacks=make_callbacks(checkpoint, work_dir), verbose=2)
+                        class_weight=class_weights(config, label_counts),
+                        callbacks=make_callbacks(config, checkpoint, work_dir, int(np.sum(label_counts))), verbose=2)
     if tf.io.gfile.exists(checkpoint + ".index"):  # absent when no epoch ran
         model.load_weights(checkpoint).expect_partial()
     return in_float32(exported, config), {k: [float(v) for v in vs] for k, vs in history.history.items()}
@@ -163,22 +171,26 @@ def in_float32(model: keras.Model, config: TrainingConfig) -> keras.Model:
 
 
 def make_datasets(config: TrainingConfig, fn_args, tft_output: tft.TFTransformOutput
-                  ) -> tuple[tf.data.Dataset, tf.data.Dataset, dict]:
-    """Shuffled training batches, evaluation batches, and the training split's balanced class weights."""
+                  ) -> tuple[tf.data.Dataset, tf.data.Dataset, np.ndarray]:
+    """Shuffled training batches, evaluation batches, and the training split's examples per class."""
     # Before the datasets are made: the shuffle's seed is derived from the global seed too.
     keras.utils.set_random_seed(config.seed)
     train_ds = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, config.class_names,
                             config.batch_size, shuffle_seed=config.seed)
     eval_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, config.class_names,
                            config.batch_size)
-    return train_ds, eval_ds, training_class_weights(config, fn_args, tft_output)
+    return train_ds, eval_ds, training_label_counts(config, fn_args, tft_output)
 
 
-def training_class_weights(config: TrainingConfig, fn_args, tft_output: tft.TFTransformOutput) -> dict:
-    """Balanced class weights of the training split (the Trainer's and the Tuner's)."""
-    counts = count_labels(fn_args.train_files, fn_args.data_accessor, tft_output.raw_metadata.schema,
-                          len(config.class_names))
-    return balanced_class_weights(counts)
+def training_label_counts(config: TrainingConfig, fn_args, tft_output: tft.TFTransformOutput) -> np.ndarray:
+    """Examples per class in the training split (the Trainer's and the Tuner's)."""
+    return count_labels(fn_args.train_files, fn_args.data_accessor, tft_output.raw_metadata.schema,
+                        len(config.class_names))
+
+
+def class_weights(config: TrainingConfig, label_counts: np.ndarray) -> dict | None:
+    """The loss weights that fit() takes: balanced when config.balance_classes, else none."""
+    return balanced_class_weights(label_counts) if config.balance_classes else None
 
 
 # TFX Trainer calls this.
@@ -188,11 +200,11 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         import keras_tuner  # pylint: disable=g-import-not-at-top
         config = config.with_hyperparameters(keras_tuner.HyperParameters.from_config(fn_args.hyperparameters).values)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
-    train_ds, eval_ds, class_weight = make_datasets(config, fn_args, tft_output)
-    model, history = train(config, train_ds, eval_ds, fn_args.model_run_dir, class_weight)
+    train_ds, eval_ds, label_counts = make_datasets(config, fn_args, tft_output)
+    model, history = train(config, train_ds, eval_ds, fn_args.model_run_dir, label_counts)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "history.json"), "w") as f:
-        json.dump({"config": dataclasses.asdict(config),
-                   "class_weight": class_weight if config.balance_classes else None, "history": history}, f, indent=2)
+        json.dump({"config": dataclasses.asdict(config), "class_weight": class_weights(config, label_counts),
+                   "history": history}, f, indent=2)
     if history.get("val_accuracy"):
         logging.info("trainer: %d epochs, best val_accuracy %.4f", len(history["val_accuracy"]),
                      max(history["val_accuracy"]))

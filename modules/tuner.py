@@ -7,12 +7,15 @@ that no choice was made on.
 """
 from __future__ import annotations
 
+import math
+
 import keras_tuner
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 
-from modules import trainer
+from modules import learning_rate, trainer
 
 HOLDOUT_EVERY = 5  # every 5th training example scores the trials
 
@@ -31,17 +34,22 @@ def search_space(config: trainer.TrainingConfig) -> keras_tuner.HyperParameters:
 class TrainingHyperModel(keras_tuner.HyperModel):
     """The Trainer's own model and fit, with a trial's values in place of the config's."""
 
-    def __init__(self, config: trainer.TrainingConfig, class_weight: dict):
+    def __init__(self, config: trainer.TrainingConfig, label_counts: np.ndarray):
         super().__init__(name=config.model_name)
-        self.config, self.class_weight = config, class_weight
+        self.config, self.label_counts = config, label_counts
 
     def build(self, hp):
         trained, _ = trainer.compiled_model(self.config.with_hyperparameters(hp.values))
         return trained
 
-    def fit(self, hp, model, *args, **kwargs):
-        balance = self.config.with_hyperparameters(hp.values).balance_classes
-        return model.fit(*args, class_weight=self.class_weight if balance else None, **kwargs)
+    def fit(self, hp, model, *args, epochs: int, callbacks=None, **kwargs):
+        config = self.config.with_hyperparameters(hp.values)
+        examples = int(self.label_counts.sum())
+        schedule = learning_rate.schedule_callbacks(
+            config.learning_rate_schedule, config.learning_rate, epochs,
+            trainer.steps_per_epoch(examples - math.ceil(examples / HOLDOUT_EVERY), config.batch_size))
+        return model.fit(*args, epochs=epochs, class_weight=trainer.class_weights(config, self.label_counts),
+                         callbacks=[*(callbacks or []), *schedule], **kwargs)
 
 
 def _fold(keep_holdout: bool):
@@ -64,7 +72,7 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
                                     config.batch_size, shuffle_seed=shuffle_seed, select=_fold(keep_holdout))
 
     tuner = keras_tuner.RandomSearch(
-        TrainingHyperModel(config, trainer.training_class_weights(config, fn_args, tft_output)),
+        TrainingHyperModel(config, trainer.training_label_counts(config, fn_args, tft_output)),
         hyperparameters=search_space(config), objective="val_accuracy", max_trials=tuning["trials"],
         seed=config.seed, directory=fn_args.working_dir, project_name="search", overwrite=True)
     return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs={

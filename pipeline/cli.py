@@ -94,6 +94,14 @@ def _model_name(value: str) -> str:
     return value
 
 
+def _schedule_name(value: str) -> str:
+    from modules import learning_rate  # pylint: disable=g-import-not-at-top
+    if value not in learning_rate.SCHEDULES:
+        raise argparse.ArgumentTypeError(
+            f"unknown learning-rate schedule '{value}' (known: {', '.join(learning_rate.SCHEDULES)})")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -110,7 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--model", type=_model_name, default=configs.MODEL_NAME, help="default: %(default)s")
     run.add_argument("--epochs", type=_non_negative_int,
                      help="the most epochs (default: $EPOCHS, else the model's own; EarlyStopping may end sooner)")
-    run.add_argument("--learning-rate", type=_positive_float, help="Adam's (default: the model's own)")
+    run.add_argument("--learning-rate", type=_positive_float,
+                     help="Adam's, the peak of a warm-up schedule (default: the model's own)")
+    run.add_argument("--learning-rate-schedule", type=_schedule_name, metavar="{reduce_on_plateau,warmup_cosine}",
+                     help="the notebook's reduce_on_plateau, or a one-epoch warm-up then a cosine decay to 0 "
+                          "(default: the model's own)")
     run.add_argument("--augment", action=argparse.BooleanOptionalAction,
                      help="random flips, rotations and zooms of training images (default: the model's own)")
     run.add_argument("--balance-classes", action=argparse.BooleanOptionalAction,
@@ -200,7 +212,8 @@ def run_settings(args):
     return local_runner.LocalRunSettings(
         **chosen, tuning=_tuning(args, chosen["epochs"]), output_root=args.output_root,
         pipeline_root=args.pipeline_root, serving_dir=args.serving_dir,
-        model_name=args.model, learning_rate=args.learning_rate, augment=args.augment,
+        model_name=args.model, learning_rate=args.learning_rate,
+        learning_rate_schedule=args.learning_rate_schedule, augment=args.augment,
         balance_classes=args.balance_classes, batch_size=args.batch_size, precision=args.precision,
         regression_tolerance=args.regression_tolerance,
         enable_cache=not args.no_cache, beam_pipeline_args=args.beam_pipeline_args or configs.BEAM_PIPELINE_ARGS)

@@ -138,6 +138,7 @@ def create_pipeline(
     batch_size: int = configs.BATCH_SIZE,
     precision: str = configs.PRECISION,
     learning_rate: Optional[float] = None,
+    learning_rate_schedule: Optional[str] = None,
     augment: Optional[bool] = None,
     balance_classes: Optional[bool] = None,
     seed: int = configs.SEED,
@@ -160,7 +161,8 @@ def create_pipeline(
     training_config = {
         "class_names": list(class_names), "model_name": model_name, "batch_size": batch_size,
         "precision": precision, "seed": seed,
-        **_or_the_models_own(spec, epochs=epochs, learning_rate=learning_rate, augment=augment,
+        **_or_the_models_own(spec, epochs=epochs, learning_rate=learning_rate,
+                             learning_rate_schedule=learning_rate_schedule, augment=augment,
                              balance_classes=balance_classes),
     }
     tuner = None

@@ -30,6 +30,7 @@ def assert_usage_error(result, *fragments):
     (["run", "--accuracy-floor", "1.5"], ["--accuracy-floor", "between 0 and 1"]),
     (["run", "--model", "resnet"], ["unknown model 'resnet'", "arch_2"]),
     (["run", "--learning-rate", "0"], ["--learning-rate", "not above 0"]),
+    (["run", "--learning-rate-schedule", "step"], ["unknown learning-rate schedule 'step'", "warmup_cosine"]),
     (["run", "--tune", "--tuning-trials", "0"], ["--tuning-trials", "at least 1"]),
     (["run", "--data-root", "/no/such/folder"], ["/no/such/folder: no such directory"]),
     (["ingest", "--data-root", "/no/such/folder", "--output", "/tmp/x"], ["no such directory"]),
@@ -106,15 +107,17 @@ def test_a_full_data_run_trains_the_default_model_with_its_own_recipe(tmp_path):
     settings = settings_for("--data-root", str(tmp_path))
     assert settings.model_name == models.DEFAULT_MODEL == "efficientnet_lite0"
     # None: create_pipeline takes the model's own (tests/test_kubeflow.py checks the resolved values).
-    assert (settings.epochs, settings.learning_rate, settings.augment, settings.balance_classes) == (None,) * 4
+    assert (settings.epochs, settings.learning_rate, settings.learning_rate_schedule, settings.augment,
+            settings.balance_classes) == (None,) * 5
     assert settings.tuning is None
 
 
 def test_recipe_and_tuning_flags():
     from pipeline import pipeline  # pylint: disable=g-import-not-at-top
     settings = settings_for("--model", "arch_2", "--no-augment", "--balance-classes", "--learning-rate", "3e-4",
-                            "--tune", "--tuning-trials", "3")
-    assert (settings.augment, settings.balance_classes, settings.learning_rate) == (False, True, 3e-4)
+                            "--learning-rate-schedule", "warmup_cosine", "--tune", "--tuning-trials", "3")
+    assert (settings.augment, settings.balance_classes, settings.learning_rate, settings.learning_rate_schedule) == (
+        False, True, 3e-4, "warmup_cosine")
     # A third of the sample profile's 5 epochs, at least 1.
     assert settings.tuning == pipeline.Tuning(trials=3, epochs=1)
     assert settings_for("--model", "arch_2", "--data-root", "/", "--tune").tuning == pipeline.Tuning(

@@ -2,7 +2,7 @@
 import pytest
 import tensorflow as tf
 
-from modules import model as models
+from modules import learning_rate, model as models
 
 layers = tf.keras.layers
 
@@ -51,7 +51,7 @@ def test_efficientnet_lite0_is_the_imagenet_backbone_under_a_new_softmax(tmp_pat
     from modules import efficientnet_lite, torch_weights  # pylint: disable=g-import-not-at-top
     monkeypatch.setenv(efficientnet_lite.CACHE_ENVIRONMENT_VARIABLE, str(tmp_path))
     spec = models.get_spec("efficientnet_lite0")
-    assert (spec.image_size, spec.learning_rate) == (224, 1e-4)
+    assert (spec.image_size, spec.learning_rate, spec.learning_rate_schedule) == (224, 5e-4, "warmup_cosine")
     model = models.build("efficientnet_lite0", num_classes=10)
     assert model.input_shape == (None, 224, 224, 3) and model.output_shape == (None, 10)
     assert model.layers[-1].activation.__name__ == "softmax" and model.layers[-1].dtype == "float32"
@@ -74,8 +74,10 @@ def test_scratch_cnn_is_deeper_and_wider_than_arch_2_and_starts_untrained():
 def test_every_model_declares_a_complete_recipe():
     for name, spec in models.MODELS.items():
         assert spec.image_size > 0 and spec.epochs > 0 and 0 < spec.learning_rate < 1, name
+        assert spec.learning_rate_schedule in learning_rate.SCHEDULES, name
     # The notebook's networks keep the notebook's recipe: the baselines.
     for baseline in ("arch_1", "arch_2"):
         spec = models.get_spec(baseline)
-        assert (spec.learning_rate, spec.epochs, spec.augment, spec.balance_classes) == (1e-3, 100, False, False)
+        assert (spec.learning_rate, spec.learning_rate_schedule, spec.epochs, spec.augment, spec.balance_classes) == (
+            1e-3, "reduce_on_plateau", 100, False, False)
     assert models.DEFAULT_MODEL in models.MODELS

@@ -10,6 +10,7 @@ from modules import augmentation, features, model as models, trainer
 from tests.conftest import SMALL_IMAGE_SIZE, jpeg_bytes
 
 CLASS_NAMES = ["hat", "shoes", "skirt"]
+TRAIN_LABEL_COUNTS = np.array([2, 2, 2])  # the examples fixture's
 COLOURS = [(250, 0, 0), (0, 250, 0), (0, 0, 250)]  # one per class, to check image-label pairing
 
 
@@ -63,7 +64,8 @@ def test_class_names_that_do_not_match_the_data_stop_training(examples, transfor
 
 def test_config_needs_every_setting():
     complete = {"class_names": CLASS_NAMES, "model_name": "arch_2", "epochs": 1, "batch_size": 4,
-                "precision": "float32", "learning_rate": 1e-3, "augment": False, "balance_classes": False,
+                "precision": "float32", "learning_rate": 1e-3, "learning_rate_schedule": "reduce_on_plateau",
+                "augment": False, "balance_classes": False,
                 "seed": 111, "unrelated": True}
     assert trainer.TrainingConfig.from_custom_config(complete).epochs == 1
     with pytest.raises(ValueError, match="lacks \\['epochs'\\]"):
@@ -79,17 +81,19 @@ def small_arch_2(monkeypatch):
     return "arch_2_small"
 
 
-def config_for(model_name, epochs=2, precision="float32", learning_rate=1e-3, augment=False, balance_classes=False):
+def config_for(model_name, epochs=2, precision="float32", learning_rate=1e-3, learning_rate_schedule="reduce_on_plateau",
+               augment=False, balance_classes=False):
     return trainer.TrainingConfig(class_names=CLASS_NAMES, model_name=model_name, epochs=epochs, batch_size=4,
-                                  precision=precision, learning_rate=learning_rate, augment=augment,
+                                  precision=precision, learning_rate=learning_rate,
+                                  learning_rate_schedule=learning_rate_schedule, augment=augment,
                                   balance_classes=balance_classes, seed=111)
 
 
-def train_once(examples, transform_output, model_name, work_dir, class_weight=None, **settings):
+def train_once(examples, transform_output, model_name, work_dir, label_counts=TRAIN_LABEL_COUNTS, **settings):
     config = config_for(model_name, **settings)
     tf.keras.utils.set_random_seed(config.seed)  # as run_fn does before making its datasets
     train_ds = dataset(examples, transform_output, CLASS_NAMES, shuffle_seed=config.seed)
-    return trainer.train(config, train_ds, dataset(examples, transform_output, CLASS_NAMES), str(work_dir), class_weight)
+    return trainer.train(config, train_ds, dataset(examples, transform_output, CLASS_NAMES), str(work_dir), label_counts)
 
 
 @pytest.mark.parametrize("augment", [False, True])
@@ -135,14 +139,25 @@ def test_labels_are_counted_from_the_examples(examples, transform_output):
 
 
 def test_class_weights_change_training_only_when_asked(examples, transform_output, small_arch_2, tmp_path):
-    skewed = {0: 5.0, 1: 0.5, 2: 0.5}
+    skewed = np.array([1, 10, 10])  # as if hats were rare: they weigh 10 times the others
     _, unweighted = train_once(examples, transform_output, small_arch_2, tmp_path / "a", epochs=1)
-    _, ignored = train_once(examples, transform_output, small_arch_2, tmp_path / "b", epochs=1, class_weight=skewed)
-    _, weighted = train_once(examples, transform_output, small_arch_2, tmp_path / "c", epochs=1, class_weight=skewed,
+    _, ignored = train_once(examples, transform_output, small_arch_2, tmp_path / "b", epochs=1, label_counts=skewed)
+    _, weighted = train_once(examples, transform_output, small_arch_2, tmp_path / "c", epochs=1, label_counts=skewed,
                              balance_classes=True)
     assert ignored == unweighted
     assert weighted["loss"] != unweighted["loss"]
     assert weighted["val_loss"] != unweighted["val_loss"]  # the weights moved differently
+
+
+def test_warmup_cosine_sets_the_rate_of_every_step(examples, transform_output, small_arch_2, tmp_path):
+    peak = 1e-3
+    _, history = train_once(examples, transform_output, small_arch_2, tmp_path, epochs=3, learning_rate=peak,
+                            learning_rate_schedule="warmup_cosine")
+    # 6 examples in batches of 4: 2 steps per epoch, the first epoch's warming up. The history
+    # holds the rate of each epoch's last step: the peak, then a quarter and three quarters down
+    # the cosine.
+    assert history["lr"] == pytest.approx([peak, peak * (1 + np.cos(np.pi / 4)) / 2,
+                                           peak * (1 + np.cos(3 * np.pi / 4)) / 2])
 
 
 def test_zero_epochs_exports_the_untrained_model(examples, transform_output, small_arch_2, tmp_path):
@@ -183,9 +198,11 @@ def test_fine_tuning_starts_from_the_imagenet_weights_and_moves_them_a_little(
     monkeypatch.setenv(efficientnet_lite.CACHE_ENVIRONMENT_VARIABLE, str(tmp_path / "cache"))
     spec = models.get_spec("efficientnet_lite0")
     monkeypatch.setitem(models.MODELS, "lite_small", models.ModelSpec(spec.build, SMALL_IMAGE_SIZE, spec.learning_rate))
-    config = config_for("lite_small", epochs=1, learning_rate=spec.learning_rate, augment=True)
+    config = config_for("lite_small", epochs=1, learning_rate=spec.learning_rate,
+                        learning_rate_schedule=spec.learning_rate_schedule, augment=True)
     train_ds = dataset(examples, transform_output, CLASS_NAMES, shuffle_seed=config.seed)
-    model, history = trainer.train(config, train_ds, dataset(examples, transform_output, CLASS_NAMES), str(tmp_path))
+    model, history = trainer.train(config, train_ds, dataset(examples, transform_output, CLASS_NAMES), str(tmp_path),
+                                   TRAIN_LABEL_COUNTS)
     assert len(history["loss"]) == 1
     imagenet = torch_weights.load_state_dict(efficientnet_lite.packaged_weights_file())
     backbone = model.get_layer("efficientnet_lite0")

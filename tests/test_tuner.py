@@ -23,7 +23,8 @@ def test_the_search_holds_out_every_fifth_training_example_and_trains_on_the_res
 
 def test_the_search_space_is_around_the_models_own_recipe():
     config = trainer.TrainingConfig(class_names=["a", "b"], model_name="arch_2", epochs=3, batch_size=4,
-                                    precision="float32", learning_rate=1e-3, augment=False, balance_classes=True,
+                                    precision="float32", learning_rate=1e-3,
+                                    learning_rate_schedule="reduce_on_plateau", augment=False, balance_classes=True,
                                     seed=111)
     space = tuner.search_space(config)
     assert sorted(space.values) == sorted(trainer.TUNABLE)
