@@ -5,7 +5,7 @@ Warm-up and cosine decay suit fine-tuning a pretrained network: the new softmax 
 random, and a full learning rate from the first step would push large, noisy gradients into
 the ImageNet filters; decaying to zero then lets the last epochs settle instead of bouncing
 around a minimum. Measured for EfficientNet-Lite0 with 5-fold cross-validation over train +
-validation (README, "Fine-tuning recipes"): 1 point more accurate than a constant rate.
+validation (docs/recipe_cv.md): 1.2 points more accurate than the constant rate it had.
 """
 import math
 

@@ -109,7 +109,7 @@ MODELS = {
     # Fine-tuned whole: keeping the first three stages fixed cut an epoch by a third but cost 2.3
     # points of validation accuracy. A one-epoch warm-up to half the from-scratch rate, then a
     # cosine decay, beat a constant 1e-4 by 1.2 points in 5-fold cross-validation on two splits
-    # (README, "Fine-tuning recipes"). 8 epochs keep a full-data run within 30 minutes on 2 CPU cores.
+    # (docs/recipe_cv.md). 8 epochs keep a full-data run within 30 minutes on 2 CPU cores.
     "efficientnet_lite0": ModelSpec(efficientnet_lite0, image_size=224, learning_rate=5e-4,
                                     learning_rate_schedule="warmup_cosine", epochs=8,
                                     augment=True, balance_classes=True),
