@@ -114,7 +114,7 @@ def prep(xu8, res):
     if x.shape[-1] != res: x = F.interpolate(x, size=(res, res), mode="bilinear", antialias=True, align_corners=False)
     return x.contiguous(memory_format=torch.channels_last)
 
-def run_fold(X, Y, tr, va, cfg, classes, fold, dev):
+def run_fold(X, Y, Y_gpu, tr, va, cfg, classes, fold, dev):
     torch.manual_seed(111 + fold); g = torch.Generator(device=dev); g.manual_seed(111 + fold)
     model = Lite0(len(classes), cfg.get("dropout", 0.2)); load_imagenet(model, os.path.join(HERE, "lite0.npz"))
     model = model.to(dev).to(memory_format=torch.channels_last)
@@ -132,7 +132,7 @@ def run_fold(X, Y, tr, va, cfg, classes, fold, dev):
         model.train(); perm = torch.randperm(len(tr), generator=torch.Generator().manual_seed(1000 * fold + ep)).numpy()
         for i in range(steps):
             idx = tr[perm[i * bs:(i + 1) * bs]]
-            x = prep(X[idx], res); y = Y_t[idx]
+            x = prep(X[idx], res); y = Y_gpu[idx]
             if cfg.get("aug", True): x = augment(x, g, **cfg.get("augkw", {}))
             for pg in opt.param_groups: pg["lr"] = lr_at(it)
             with torch.autocast("cuda", dtype=torch.bfloat16):
@@ -143,7 +143,6 @@ def run_fold(X, Y, tr, va, cfg, classes, fold, dev):
         hist.append(evaluate(model, X, Y, va, res, len(classes), cfg.get("eval_res", res)))
     return hist
 
-Y_t = None
 @torch.no_grad()
 def evaluate(model, X, Y, va, res, nc, eval_res):
     model.eval(); probs, probs_flip = [], []
@@ -159,12 +158,11 @@ def evaluate(model, X, Y, va, res, nc, eval_res):
     return {"plain": stats(p), "tta": stats((p + pf) / 2)}
 
 def main():
-    global Y_t
     name, cfg = sys.argv[1], json.loads(sys.argv[2]); folds = int(sys.argv[3]) if len(sys.argv) > 3 else 5
     out = sys.argv[4] if len(sys.argv) > 4 else "."
     dev = "cuda"; t0 = time.time()
     Xn, Y, split, classes = load_images(os.path.join(HERE, "images.tar"))
-    X = torch.from_numpy(Xn).to(dev); Y_t = torch.from_numpy(Y).to(dev)
+    X = torch.from_numpy(Xn).to(dev); Y_gpu = torch.from_numpy(Y).to(dev)
     rng = np.random.RandomState(cfg.get("split_seed", 111)); order = rng.permutation(len(Y))
     fold_of = np.empty(len(Y), int)
     for c in range(len(classes)):  # stratified
@@ -172,7 +170,7 @@ def main():
     results = []
     for f in range(folds):
         tr, va = np.where(fold_of != f)[0], np.where(fold_of == f)[0]
-        results.append(run_fold(X, Y, tr, va, cfg, classes, f, dev))
+        results.append(run_fold(X, Y, Y_gpu, tr, va, cfg, classes, f, dev))
         print(name, "fold", f, "last", json.dumps({k: round(v["acc"], 4) for k, v in results[-1][-1].items()}), f"{time.time()-t0:.0f}s", flush=True)
     json.dump({"name": name, "cfg": cfg, "classes": classes, "folds": results, "seconds": time.time() - t0},
               open(os.path.join(out, f"{name}.json"), "w"))
