@@ -50,8 +50,7 @@ def test_the_trainer_trains_with_the_tuners_best_hyperparameters(tuned_run):
     best = json.loads(best_file.read_text())["values"]
     assert sorted(best) == sorted(trainer.TUNABLE)
     assert any(best["learning_rate"] == pytest.approx(rate) for rate in [1e-3 / 3, 1e-3, 3e-3])
-    trained_with = json.loads((Path(run.output("Trainer", "model_run").uri) / "history.json").read_text())["config"]
-    assert {name: trained_with[name] for name in trainer.TUNABLE} == best
+    trained = json.loads((Path(run.output("Trainer", "model_run").uri) / "history.json").read_text())
+    assert {name: trained["config"][name] for name in trainer.TUNABLE} == best
     assert summary.blessed and summary.pushed_destination
-    assert np.isfinite(json.loads((Path(run.output("Trainer", "model_run").uri) / "history.json").read_text())
-                       ["history"]["loss"]).all()
+    assert np.isfinite(trained["history"]["loss"]).all()
