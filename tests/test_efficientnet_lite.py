@@ -1,5 +1,5 @@
-"""EfficientNet-Lite0's ImageNet weights, read from the packaged torch file without torch: the
-reader refuses code, checks the hash, and the Keras network computes what an independent numpy
+"""EfficientNet-Lite's ImageNet weights, read from the packaged torch files without torch: the
+reader refuses code, checks the hash, and each Keras network computes what an independent numpy
 forward pass of the same weights computes; on clothing photos it sees ImageNet's clothing classes."""
 import os
 import pickle
@@ -13,12 +13,15 @@ from modules import efficientnet_lite, torch_weights
 from pipeline import configs
 
 JEAN = 608  # ImageNet class "jean, blue jean, denim"
-STRIDE_2_BLOCKS = {1, 3, 5, 11}  # the first block of stages 2, 3, 4 and 6
+# The first block of stages 2, 3, 4 and 6: Lite0 repeats its stages (1, 2, 2, 3, 3, 4, 1) times,
+# Lite1 and Lite2 (1, 3, 3, 4, 4, 5, 1) times.
+STRIDE_2_BLOCKS = {"efficientnet_lite0": {1, 3, 5, 11}, "efficientnet_lite1": {1, 4, 7, 15},
+                   "efficientnet_lite2": {1, 4, 7, 15}}
 
 
 @pytest.fixture(scope="module")
 def state():
-    return torch_weights.load_state_dict(efficientnet_lite.packaged_weights_file(), efficientnet_lite.WEIGHTS_SHA256)
+    return torch_weights.load_state_dict(efficientnet_lite.packaged_weights_file(), efficientnet_lite.LITE0.weights_sha256)
 
 
 def test_the_state_dict_is_whole(state):
@@ -34,7 +37,7 @@ def test_a_file_that_is_not_the_pinned_one_is_refused(tmp_path):
     data = efficientnet_lite.packaged_weights_file().read_bytes()
     copy.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # one bit of the last weight changed
     with pytest.raises(torch_weights.WeightsFileError, match="is not the expected"):
-        torch_weights.load_state_dict(copy, efficientnet_lite.WEIGHTS_SHA256)
+        torch_weights.load_state_dict(copy, efficientnet_lite.LITE0.weights_sha256)
 
 
 class _RunsACommand:
@@ -54,8 +57,8 @@ def test_the_reader_refuses_code_in_the_pickle(tmp_path):
     assert not marker.exists()
 
 
-def reference_logits(state, image: np.ndarray) -> np.ndarray:
-    """EfficientNet-Lite0 written out in numpy from the torch weights alone (TensorFlow "same" padding)."""
+def reference_logits(state, image: np.ndarray, stride_2_blocks: set) -> np.ndarray:
+    """EfficientNet-Lite written out in numpy from the torch weights alone (TensorFlow "same" padding)."""
     def pad_same(x, kernel, stride):
         size = x.shape[0]
         total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
@@ -80,9 +83,10 @@ def reference_logits(state, image: np.ndarray) -> np.ndarray:
 
     x = (image.astype(np.float64) * 255 - 127) / 128
     x = relu6(batch_norm(conv(x, state["_conv_stem.weight"], 2), "_bn0"))
-    for index in range(16):
+    blocks = len({name.split(".")[1] for name in state if name.startswith("_blocks.")})
+    for index in range(blocks):
         block, shortcut = f"_blocks.{index}", x
-        stride = 2 if index in STRIDE_2_BLOCKS else 1
+        stride = 2 if index in stride_2_blocks else 1
         if f"{block}._expand_conv.weight" in state:
             x = relu6(batch_norm(conv(x, state[f"{block}._expand_conv.weight"]), f"{block}._bn0"))
         x = relu6(batch_norm(depthwise(x, state[f"{block}._depthwise_conv.weight"], stride), f"{block}._bn1"))
@@ -99,13 +103,16 @@ def clothing_images(class_name: str, size: int, count: int) -> np.ndarray:
                      for p in paths])
 
 
-def test_keras_computes_what_an_independent_forward_pass_computes(state):
-    model = efficientnet_lite.build(96, include_top=True)
-    efficientnet_lite.set_torch_weights(model, state)
+@pytest.mark.parametrize("name", sorted(STRIDE_2_BLOCKS))
+def test_keras_computes_what_an_independent_forward_pass_computes(name):
+    variant = efficientnet_lite.VARIANTS[name]
+    state = torch_weights.load_state_dict(efficientnet_lite.packaged_weights_file(variant), variant.weights_sha256)
+    model = efficientnet_lite.build(96, include_top=True, variant=variant)
+    efficientnet_lite.set_torch_weights(model, state, variant)
     images = clothing_images("pants", 96, 2)
     keras_logits = model(images, training=False).numpy()
     for image, logits in zip(images, keras_logits):
-        expected = reference_logits(state, image)
+        expected = reference_logits(state, image, STRIDE_2_BLOCKS[name])
         np.testing.assert_allclose(logits, expected, atol=2e-3 * np.abs(expected).max())
         assert logits.argmax() == expected.argmax()
 
@@ -117,7 +124,7 @@ def test_imagenet_model_sees_jeans_in_pants_and_caches_its_conversion(tmp_path):
     # swimming trunks, velvet, ...): a mislaid tensor would give no class of clothing at all.
     assert (logits.argmax(axis=1) == JEAN).sum() >= 3, logits.argmax(axis=1)
     cached = sorted(p.name for p in tmp_path.iterdir())
-    assert cached == [f"efficientnet_lite0-{efficientnet_lite.WEIGHTS_SHA256[:16]}.h5"]  # no partial file
+    assert cached == [f"efficientnet_lite0-{efficientnet_lite.LITE0.weights_sha256[:16]}.h5"]  # no partial file
     again = efficientnet_lite.imagenet_model(224, include_top=True, cache_dir=tmp_path)  # from the cache
     for first, second in zip(model.get_weights(), again.get_weights()):
         np.testing.assert_array_equal(first, second)

@@ -65,12 +65,12 @@ def test_component_parameters(compiled):
     assert json.loads(importer["metadata"]["split_names"]) == ["train", "eval"]
     assert importer["typeSchema"]["instanceSchema"].startswith("title: tfx.Examples")
     trainer_config = json.loads(parameter(spec, "Trainer", "custom_config"))
-    assert trainer_config["model_name"] == "efficientnet_lite0" and trainer_config["seed"] == 111
+    assert trainer_config["model_name"] == "efficientnet_lite1" and trainer_config["seed"] == 111
     assert len(trainer_config["class_names"]) == 10
     # The model's own recipe, resolved at compile time.
     assert (trainer_config["epochs"], trainer_config["learning_rate"], trainer_config["learning_rate_schedule"],
             trainer_config["augment"], trainer_config["balance_classes"]) == (8, 5e-4, "warmup_cosine", True, True)
-    assert json.loads(parameter(spec, "Transform", "custom_config")) == {"image_size": 224}
+    assert json.loads(parameter(spec, "Transform", "custom_config")) == {"image_size": 240}
     assert json.loads(parameter(spec, "Pusher", "push_destination"))["filesystem"]["base_directory"] == \
         f"{ROOT}/serving_model"
 

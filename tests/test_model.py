@@ -47,19 +47,21 @@ def test_unknown_model_names_the_known_ones():
         models.get_spec("resnet")
 
 
-def test_efficientnet_lite0_is_the_imagenet_backbone_under_a_new_softmax(tmp_path, monkeypatch):
+@pytest.mark.parametrize("name, image_size", [("efficientnet_lite0", 224), ("efficientnet_lite1", 240)])
+def test_efficientnet_lite_is_the_imagenet_backbone_under_a_new_softmax(name, image_size, tmp_path, monkeypatch):
     from modules import efficientnet_lite, torch_weights  # pylint: disable=g-import-not-at-top
     monkeypatch.setenv(efficientnet_lite.CACHE_ENVIRONMENT_VARIABLE, str(tmp_path))
-    spec = models.get_spec("efficientnet_lite0")
-    assert (spec.image_size, spec.learning_rate, spec.learning_rate_schedule) == (224, 5e-4, "warmup_cosine")
-    model = models.build("efficientnet_lite0", num_classes=10)
-    assert model.input_shape == (None, 224, 224, 3) and model.output_shape == (None, 10)
+    spec = models.get_spec(name)
+    assert (spec.image_size, spec.learning_rate, spec.learning_rate_schedule) == (image_size, 5e-4, "warmup_cosine")
+    model = models.build(name, num_classes=10)
+    assert model.input_shape == (None, image_size, image_size, 3) and model.output_shape == (None, 10)
     assert model.layers[-1].activation.__name__ == "softmax" and model.layers[-1].dtype == "float32"
-    state = torch_weights.load_state_dict(efficientnet_lite.packaged_weights_file())
-    stem = model.get_layer("efficientnet_lite0").get_layer("stem_conv").get_weights()[0]
-    assert stem.shape == (3, 3, 3, 32)
-    assert (stem == state["_conv_stem.weight"].transpose(2, 3, 1, 0)).all()  # ImageNet's, not a fresh init
-    assert all(layer.trainable for layer in model.get_layer("efficientnet_lite0").layers)  # fine-tuned whole
+    state = torch_weights.load_state_dict(efficientnet_lite.packaged_weights_file(efficientnet_lite.VARIANTS[name]))
+    backbone = model.get_layer(name)
+    for keras_layer, torch_name in (("stem_conv", "_conv_stem.weight"), ("head_conv", "_conv_head.weight")):
+        kernel = backbone.get_layer(keras_layer).get_weights()[0]
+        assert (kernel == state[torch_name].transpose(2, 3, 1, 0)).all()  # ImageNet's, not a fresh init
+    assert all(layer.trainable for layer in backbone.layers)  # fine-tuned whole
 
 
 def test_scratch_cnn_is_deeper_and_wider_than_arch_2_and_starts_untrained():
