@@ -117,7 +117,7 @@ MODELS = {
     # Lite0's recipe on the next-larger Lite, at its own 240 px. Its frozen features beat Lite0's
     # by 1.4 points in 5-fold cross-validation (bench/pretrained_probe.py), and fine-tuned it beat
     # Lite0 on validation by 0.9 points of accuracy and 1.8 of balanced accuracy. An epoch costs
-    # 1.2 times Lite0's: a full-data run took 27 minutes on 2 CPU cores.
+    # 1.3-1.4 times Lite0's: a full-data run took 27-28 minutes on 2 CPU cores.
     "efficientnet_lite1": ModelSpec(functools.partial(efficientnet_lite, "efficientnet_lite1"), image_size=240,
                                     learning_rate=5e-4, learning_rate_schedule="warmup_cosine", epochs=8,
                                     augment=True, balance_classes=True),
