@@ -6,6 +6,8 @@ from typing import Callable
 
 import tensorflow as tf
 
+from modules import efficientnet_lite as lite
+
 keras = tf.keras
 layers = keras.layers
 regularizers = keras.regularizers
@@ -92,11 +94,23 @@ def scratch_cnn(image_size: int, num_classes: int) -> keras.Model:
 def efficientnet_lite(variant: str, image_size: int, num_classes: int) -> keras.Model:
     """An EfficientNet-Lite with its ImageNet weights (no download: modules/efficientnet_lite.py),
     fine-tuned whole under a new softmax."""
-    from modules import efficientnet_lite as lite  # pylint: disable=g-import-not-at-top
     backbone = lite.imagenet_model(image_size, variant=lite.VARIANTS[variant])
     inputs = keras.Input((image_size, image_size, 3))
     features = layers.Dropout(0.2)(backbone(inputs))
     return keras.Model(inputs, probabilities(num_classes)(features), name=f"{variant}_classifier")
+
+
+def fine_tuned_lite(variant: str) -> ModelSpec:
+    """An EfficientNet-Lite at the resolution it was trained on, with the fine-tuning recipe.
+
+    Fine-tuned whole: keeping Lite0's first three stages fixed cut an epoch by a third but cost 2.3
+    points of validation accuracy. A one-epoch warm-up to half the from-scratch rate, then a
+    cosine decay, beat a constant 1e-4 by 1.2 points in 5-fold cross-validation on two splits
+    (docs/recipe_cv.md). 8 epochs keep a full-data run within 30 minutes on 2 CPU cores.
+    """
+    return ModelSpec(functools.partial(efficientnet_lite, variant), image_size=lite.VARIANTS[variant].image_size,
+                     learning_rate=5e-4, learning_rate_schedule="warmup_cosine", epochs=8,
+                     augment=True, balance_classes=True)
 
 
 MODELS = {
@@ -107,20 +121,12 @@ MODELS = {
     # Measured), the network still underfitting the augmented images at its last epoch.
     "scratch_cnn": ModelSpec(scratch_cnn, image_size=128, epochs=30, learning_rate_schedule="warmup_cosine",
                              augment=False, balance_classes=True),
-    # Fine-tuned whole: keeping the first three stages fixed cut an epoch by a third but cost 2.3
-    # points of validation accuracy. A one-epoch warm-up to half the from-scratch rate, then a
-    # cosine decay, beat a constant 1e-4 by 1.2 points in 5-fold cross-validation on two splits
-    # (docs/recipe_cv.md). 8 epochs keep a full-data run within 30 minutes on 2 CPU cores.
-    "efficientnet_lite0": ModelSpec(functools.partial(efficientnet_lite, "efficientnet_lite0"), image_size=224,
-                                    learning_rate=5e-4, learning_rate_schedule="warmup_cosine", epochs=8,
-                                    augment=True, balance_classes=True),
+    "efficientnet_lite0": fine_tuned_lite("efficientnet_lite0"),  # 224 px
     # Lite0's recipe on the next-larger Lite, at its own 240 px. Its frozen features beat Lite0's
     # by 1.4 points in 5-fold cross-validation (bench/pretrained_probe.py), and fine-tuned it beat
     # Lite0 on validation by 0.9 points of accuracy and 1.8 of balanced accuracy. An epoch costs
     # 1.3-1.4 times Lite0's: a full-data run took 27-28 minutes on 2 CPU cores.
-    "efficientnet_lite1": ModelSpec(functools.partial(efficientnet_lite, "efficientnet_lite1"), image_size=240,
-                                    learning_rate=5e-4, learning_rate_schedule="warmup_cosine", epochs=8,
-                                    augment=True, balance_classes=True),
+    "efficientnet_lite1": fine_tuned_lite("efficientnet_lite1"),
 }
 # What a run trains unless told otherwise: the most accurate entry (bench/accuracy.py).
 DEFAULT_MODEL = "efficientnet_lite1"
