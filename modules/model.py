@@ -19,7 +19,9 @@ class ModelSpec:
     image_size: int
     learning_rate: float = 1e-3  # Adam's (the peak of a warm-up schedule); the notebook's
     learning_rate_schedule: str = "reduce_on_plateau"  # modules/learning_rate.py; the notebook's
-    epochs: int = 100  # the most; EarlyStopping usually ends training first (the notebook's)
+    # The most under the notebook's schedule, whose EarlyStopping usually ends training first;
+    # all of them under warmup_cosine.
+    epochs: int = 100
     augment: bool = False  # random flips, rotations and zooms of training images (modules/augmentation.py)
     # Weight each class's loss by n / (classes x n_class), so that rare classes count as much
     # as common ones.

@@ -117,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--pipeline-name", type=_pipeline_name, help=f"default: {configs.PIPELINE_NAME}")
     run.add_argument("--model", type=_model_name, default=configs.MODEL_NAME, help="default: %(default)s")
     run.add_argument("--epochs", type=_non_negative_int,
-                     help="the most epochs (default: $EPOCHS, else the model's own; EarlyStopping may end sooner)")
+                     help="the most epochs (default: $EPOCHS, else the model's own; under "
+                          "reduce_on_plateau, EarlyStopping may end sooner)")
     run.add_argument("--learning-rate", type=_positive_float,
                      help="Adam's, the peak of a warm-up schedule (default: the model's own)")
     run.add_argument("--learning-rate-schedule", type=_schedule_name, metavar="{reduce_on_plateau,warmup_cosine}",
