@@ -120,7 +120,7 @@ MODELS = {
     "arch_1": ModelSpec(arch_1, image_size=128),
     "arch_2": ModelSpec(arch_2, image_size=128),
     # Without augmentation: within 30 epochs it cost 8.5 points (0.707 against 0.792, README,
-    # Measured), the network still underfitting the augmented images at its last epoch. Over 80
+    # Measured), the network still underfitting the augmented images at its last epoch. Augmented over 80
     # epochs it gave 0.824, level with arch_2 at 6 times arch_2's training time.
     "scratch_cnn": ModelSpec(scratch_cnn, image_size=128, epochs=30, learning_rate_schedule="warmup_cosine",
                              augment=False, balance_classes=True),
