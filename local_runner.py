@@ -1,5 +1,6 @@
-"""Runs the pipeline on this machine: ingestion (Beam), then TFX's LocalDagRunner with
-ML Metadata on SQLite and Beam's DirectRunner.
+"""Runs the pipeline on this machine: TFX's LocalDagRunner with ML Metadata on SQLite and Beam's
+DirectRunner. The pipeline itself ingests the image folders (its first step) and writes the run
+report (its last).
 
     python local_runner.py                     # the sample bundled in data/sample
     python local_runner.py --data-root ../shared/datasets/clothing-dataset-small
@@ -8,7 +9,6 @@ ML Metadata on SQLite and Beam's DirectRunner.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import sys
 from pathlib import Path
 from typing import Optional
@@ -46,29 +46,26 @@ class LocalRunSettings:
         self.serving_dir = Path(self.serving_dir or self.output_root / "serving_model" / self.pipeline_name).resolve()
 
     @property
-    def ingested_dir(self) -> Path:
-        return self.output_root / "ingested"
-
-    @property
     def metadata_path(self) -> Path:
         # Beside the artifacts it describes, so that one --pipeline-root moves a run's whole state.
         return self.pipeline_root / "metadata.sqlite"
 
 
 def run(settings: LocalRunSettings):
-    """Ingests the data, runs the pipeline and returns its RunSummary (pipeline/run_summary.py)."""
+    """Runs the pipeline and returns its RunSummary (pipeline/run_summary.py)."""
     from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
-    from pipeline import ingestion, pipeline, report, run_summary  # pylint: disable=g-import-not-at-top
+    from pipeline import ingestion, pipeline, run_summary  # pylint: disable=g-import-not-at-top
 
-    examples_dir = ingestion.run(settings.data_root, settings.ingested_dir, settings.beam_pipeline_args)
-    manifest = ingestion.read_manifest(examples_dir)
+    data_root = str(Path(settings.data_root).resolve())
+    # Checked before any work, so that a bad layout is one clear line (the pipeline checks again).
+    layout = ingestion.scan(data_root)
     settings.pipeline_root.mkdir(parents=True, exist_ok=True)
     tfx.orchestration.LocalDagRunner().run(pipeline.create_pipeline(
         pipeline_name=settings.pipeline_name,
         pipeline_root=str(settings.pipeline_root),
-        examples_uri=str(examples_dir),
-        splits=manifest["splits"],
-        class_names=manifest["class_names"],
+        data_root=data_root,
+        splits=layout.splits,
+        class_names=layout.class_names,
         schema_dir=str(configs.SCHEMA_DIR),
         serving_model_dir=str(settings.serving_dir),
         model_name=settings.model_name,
@@ -88,13 +85,7 @@ def run(settings: LocalRunSettings):
             str(settings.metadata_path)),
         enable_cache=settings.enable_cache,
     ))
-    summary = run_summary.latest_run(str(settings.metadata_path), settings.pipeline_name)
-    try:
-        summary.report = str(report.write_report(settings.pipeline_root, settings.pipeline_name, summary.run_id))
-    except Exception as error:  # pylint: disable=broad-except  # the run's outcome stands without its report
-        logging.error("run report failed (%s: %s); retry with: image-pipeline report --pipeline-root %s "
-                      "--pipeline-name %s", type(error).__name__, error, settings.pipeline_root, settings.pipeline_name)
-    return summary
+    return run_summary.latest_run(str(settings.metadata_path), settings.pipeline_name)
 
 
 if __name__ == "__main__":

@@ -43,8 +43,7 @@ def of_run(run) -> Optional[Evaluation]:
     artifact = run.output("Evaluator", "evaluation")
     if artifact is None:
         return None
-    return load(artifact.uri, run.execution("Evaluator").custom_properties["eval_config"].string_value,
-                run_summary.class_names(run))
+    return load(artifact.uri, run.eval_config(), run_summary.class_names(run))
 
 
 def load(evaluation_uri: str, eval_config_json: str, class_names: Sequence[str]) -> Evaluation:

@@ -61,13 +61,26 @@ def describe_non_image(data: bytes) -> str:
     return "not an image: content matches no known image format"
 
 
+def read_bytes(path: str) -> tuple[Optional[str], bytes]:
+    """(None, the file's bytes), or (why it cannot be read, b""); any tf.io.gfile filesystem."""
+    try:
+        if "://" in path:
+            import tensorflow as tf  # pylint: disable=g-import-not-at-top
+            with tf.io.gfile.GFile(path, "rb") as f:
+                return None, f.read()
+        with open(path, "rb") as f:
+            return None, f.read()
+    except OSError as e:
+        return e.strerror or str(e), b""
+    except Exception as e:  # pylint: disable=broad-except  # tf.errors.* from remote filesystems
+        return _first_line(e), b""
+
+
 def read_image_file(path: str) -> tuple[Optional[str], bytes]:
     """(None, image bytes to store) for an acceptable image file, else (reason, b"")."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        return f"unreadable: {e.strerror or e}", b""
+    error, data = read_bytes(path)
+    if error is not None:
+        return f"unreadable: {error}", b""
     return normalize(data)
 
 

@@ -1,32 +1,35 @@
 """Ingestion: folders of class subfolders -> gzipped TFRecord shards of tf.Example (Apache Beam).
 
-Layout read:  <data_root>/{train,validation[,test]}/<class name>/<image>
-Layout written, published atomically under <output>/<content hash>/, which is an Examples
-artifact as TFX lays one out (the pipeline imports it as is, with no copy):
+Layout read:  <data_root>/{train,validation[,test]}/<class name>/<image>, on any tf.io.gfile
+filesystem (a local path, gs://...). Layout written, TFX's Examples artifact layout: by the
+pipeline's ImageExampleGen (components/image_example_gen) into its output artifact, and by
+`image-pipeline ingest` (`run` below), published atomically under <output>/<content hash>/:
     Split-train/, Split-eval/[, Split-test/]  data-*.tfrecord.gz   (features: modules/features.py)
     manifest.json           class list, counts per split and class, content hash
     rejected.csv            path,reason for every file found that was not ingested
 
 Every file found is either ingested or listed in rejected.csv with its reason, and the
 manifest checks that found == ingested + rejected. What a file must be to be ingested, and
-how it is normalized to an upright RGB JPEG, is pipeline/image_files.py. The output directory
-is named by a hash of the input's content, so unchanged input is never converted twice, and
-a run killed midway leaves only a temporary `.tmp-*` directory that no reader takes for a
-dataset and the next run removes.
+how it is normalized to an upright RGB JPEG, is pipeline/image_files.py. `run`'s output
+directory is named by a hash of the input's content, so unchanged input is never converted
+twice, and a run killed midway leaves only a temporary `.tmp-*` directory that no reader takes
+for a dataset and the next run removes.
 """
 from __future__ import annotations
 
 import csv
 import dataclasses
 import hashlib
+import io
 import json
 import logging
 import os
+import posixpath
 import shutil
 import stat
 import time
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import apache_beam as beam
 
@@ -49,6 +52,20 @@ REJECTED = "rejected.csv"
 def split_uri(ingested_dir: str | os.PathLike, split: str) -> Path:
     """Where a split's TFRecord shards are: TFX's Examples layout, `Split-<name>/`."""
     return Path(ingested_dir) / f"Split-{split}"
+
+
+def is_local(path: str | os.PathLike) -> bool:
+    return "://" not in str(path)
+
+
+def _join(root: str, *parts: str) -> str:
+    """A path under root on any filesystem (pathlib would turn gs://b into gs:/b)."""
+    return posixpath.join(root, *parts) if not is_local(root) else str(Path(root, *parts))
+
+
+def _gfile():
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top  # only for non-local filesystems
+    return tf.io.gfile
 
 
 class IngestionError(InputError):
@@ -76,85 +93,113 @@ class Scan:
         return len(self.candidates) + len(self.rejected)
 
 
-def scan(data_root: str | os.PathLike) -> Scan:
+def scan(data_root: str | os.PathLike, split_folders: Mapping[str, str] = SPLIT_FOLDERS) -> Scan:
     """Lists every file under the split folders and decides which are image candidates.
 
-    Raises IngestionError for input that cannot make a dataset: a missing data root or
-    required split, no class folders, an empty train class folder, or an eval/test class
-    that train does not have (its label index would be meaningless). A class that train has
-    and eval/test lack is logged as a warning: that split then has no metrics for it.
+    `split_folders` maps split names to folder names under the data root. Raises IngestionError
+    for input that cannot make a dataset: a missing data root or required split, no class
+    folders, an empty train class folder, or an eval/test class that train does not have (its
+    label index would be meaningless). A class that train has and eval/test lack is logged as a
+    warning: that split then has no metrics for it.
     """
-    root = Path(data_root)
-    if not root.is_dir():
+    root = str(data_root)
+    if not _is_dir(root):
         raise IngestionError(f"{root}: data root is not a directory")
-    splits = [s for s, folder in SPLIT_FOLDERS.items() if (root / folder).is_dir()]
+    splits = [s for s, folder in split_folders.items() if _is_dir(_join(root, folder))]
     for split in REQUIRED_SPLITS:
         if split not in splits:
-            raise IngestionError(f"{root / SPLIT_FOLDERS[split]}: required split folder is missing")
+            raise IngestionError(f"{_join(root, split_folders[split])}: required split folder is missing")
 
-    class_names = sorted(p.name for p in (root / "train").iterdir() if p.is_dir() and not _hidden(p.name))
+    train_dir = _join(root, split_folders["train"])
+    class_names = sorted(name for name in _subfolders(train_dir) if not _hidden(name))
     if not class_names:
-        raise IngestionError(f"{root / 'train'}: no class subfolders")
+        raise IngestionError(f"{train_dir}: no class subfolders")
 
     candidates: list[Candidate] = []
     rejected: list[tuple[str, str]] = []
     for split in splits:
-        split_candidates, split_rejected = scan_class_folders(root / SPLIT_FOLDERS[split], root, class_names, split)
+        split_dir = _join(root, split_folders[split])
+        split_candidates, split_rejected = scan_class_folders(split_dir, root, class_names, split)
         candidates += split_candidates
         rejected += split_rejected
         missing = sorted(set(class_names) - {c.class_name for c in split_candidates})
         if split != "train" and missing:
             logging.warning("ingest: %s has no images of class(es) %s; its metrics will lack them",
-                            root / SPLIT_FOLDERS[split], ", ".join(missing))
+                            split_dir, ", ".join(missing))
     return Scan(class_names, candidates, rejected, splits)
 
 
-def scan_class_folders(split_dir: Path, root: Path, class_names: Sequence[str],
+def scan_class_folders(split_dir: str | os.PathLike, root: str | os.PathLike, class_names: Sequence[str],
                        split: str = "train") -> tuple[list[Candidate], list[tuple[str, str]]]:
     """Candidates and path-level rejections of one folder of class subfolders.
 
     Raises IngestionError for a class folder that is not in `class_names`, and, for the
     train split, for a class folder with no image candidates.
     """
+    split_dir, root = str(split_dir), str(root)
     candidates: list[Candidate] = []
     rejected: list[tuple[str, str]] = []
     for path in sorted(_walk_files(split_dir)):
-        relative = path.relative_to(root).as_posix()
-        parts = path.relative_to(split_dir).parts
+        relative = _relative(path, root)
+        parts = tuple(_relative(path, split_dir).split("/"))
         reason = _path_rejection(path, parts, root)
         if reason:
             rejected.append((relative, reason))
             continue
         if parts[0] not in class_names:
             raise IngestionError(
-                f"{split_dir / parts[0]}: class '{parts[0]}' is not one of {', '.join(class_names)}")
-        candidates.append(Candidate(split, parts[0], str(path), relative))
+                f"{_join(split_dir, parts[0])}: class '{parts[0]}' is not one of {', '.join(class_names)}")
+        candidates.append(Candidate(split, parts[0], path, relative))
     empty_classes = sorted(set(class_names) - {c.class_name for c in candidates})
     if split == "train" and empty_classes:
-        raise IngestionError(f"{split_dir / empty_classes[0]}: class folder holds no image files")
+        raise IngestionError(f"{_join(split_dir, empty_classes[0])}: class folder holds no image files")
     return candidates, rejected
+
+
+def _relative(path: str, start: str) -> str:
+    if is_local(path):
+        return Path(path).relative_to(start).as_posix()
+    return posixpath.relpath(path, start)
+
+
+def _is_dir(path: str) -> bool:
+    return Path(path).is_dir() if is_local(path) else _gfile().isdir(path)
+
+
+def _subfolders(directory: str) -> list[str]:
+    if is_local(directory):
+        return [p.name for p in Path(directory).iterdir() if p.is_dir()]
+    return [name.rstrip("/") for name in _gfile().listdir(directory) if _gfile().isdir(_join(directory, name))]
 
 
 def _hidden(name: str) -> bool:
     return name.startswith(".") or name.lower() in SYSTEM_FILES
 
 
-def _walk_files(directory: Path) -> Iterable[Path]:
+def _walk_files(directory: str) -> Iterable[str]:
+    if not is_local(directory):  # object stores have no links, pipes or devices
+        for dirpath, _, filenames in _gfile().walk(directory):
+            for name in filenames:
+                yield posixpath.join(dirpath, name)
+        return
     # followlinks=False: a linked directory is reported as one entry and rejected below.
     for dirpath, dirnames, filenames in os.walk(directory):
         for name in dirnames:
             if (Path(dirpath) / name).is_symlink():
-                yield Path(dirpath) / name
+                yield str(Path(dirpath) / name)
         for name in filenames:
-            yield Path(dirpath) / name
+            yield str(Path(dirpath) / name)
 
 
-def _path_rejection(path: Path, parts: Sequence[str], root: Path) -> str | None:
+def _path_rejection(path_name: str, parts: Sequence[str], root_name: str) -> str | None:
     """Why a file is not an image candidate, judged from its path alone (None if it is one)."""
     if any(_hidden(part) for part in parts):
         return "hidden or system file"
     if len(parts) < 2:
         return "not inside a class folder"
+    if not is_local(path_name):
+        return None
+    path, root = Path(path_name), Path(root_name)
     if path.is_symlink():
         if not path.exists():
             return "unreadable: broken symbolic link"
@@ -174,15 +219,13 @@ def content_hash(scan_result: Scan, root: str | os.PathLike) -> str:
     """SHA-256 over every file's relative path and bytes, the class list and the format version."""
     digest = hashlib.sha256(f"format={FORMAT_VERSION};classes={scan_result.class_names}".encode())
     relative_paths = sorted([c.relative_path for c in scan_result.candidates] + [r for r, _ in scan_result.rejected])
+    rejected = dict(scan_result.rejected)
     for relative in relative_paths:
         digest.update(relative.encode() + b"\0")
-        path = Path(root) / relative
-        try:
-            if path.is_file():
-                with open(path, "rb") as f:
-                    digest.update(hashlib.sha256(f.read()).digest())
-        except OSError as e:  # unreadable: rejected later, with this reason
-            digest.update(f"unreadable:{e.errno}".encode())
+        if relative in rejected and is_local(root):  # links, pipes, devices: never opened
+            continue
+        error, data = image_files.read_bytes(_join(str(root), relative))
+        digest.update(hashlib.sha256(data).digest() if error is None else f"unreadable:{error}".encode())
     return digest.hexdigest()
 
 
@@ -203,12 +246,12 @@ class ReadAndValidate(beam.DoFn):
 
 def run(data_root: str | os.PathLike, output_dir: str | os.PathLike,
         beam_pipeline_args: Sequence[str] = ()) -> Path:
-    """Ingests `data_root` into `output_dir/<content hash>/` and returns that directory.
+    """`image-pipeline ingest`: ingests `data_root` into `output_dir/<content hash>/` and returns it.
 
     Reuses a complete earlier conversion of the same content; never overwrites one.
     """
     started = time.time()
-    root = Path(data_root).resolve()
+    root = str(Path(data_root).resolve()) if is_local(data_root) else str(data_root)
     scanned = scan(root)
     digest = content_hash(scanned, root)
     target = Path(output_dir).resolve() / digest[:16]
@@ -216,15 +259,12 @@ def run(data_root: str | os.PathLike, output_dir: str | os.PathLike,
         logging.info("ingest: input unchanged (content hash %s), reusing %s", digest[:16], target)
         return target
 
-    logging.info("ingest: %d files found in %s (%d candidates, %d rejected by path); converting",
-                 scanned.files_found, root, len(scanned.candidates), len(scanned.rejected))
     _remove_abandoned_staging(target.parent)
     staging = target.parent / f"{STAGING_PREFIX}{target.name}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        _convert(scanned, staging, beam_pipeline_args)
-        manifest = _write_accounting(scanned, staging, root, digest)
+        manifest = convert(scanned, root, digest, str(staging), _beam_pipeline(beam_pipeline_args))
         crash_points.reached("ingestion-before-publish")
         if target.exists():  # another run published the same content meanwhile
             shutil.rmtree(staging)
@@ -233,8 +273,39 @@ def run(data_root: str | os.PathLike, output_dir: str | os.PathLike,
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    logging.info("ingest: %s in %.1f s: %s", target, time.time() - started, _summary(manifest))
+    logging.info("ingest: %s in %.1f s: %s", target, time.time() - started, summary(manifest))
     return target
+
+
+def _beam_pipeline(beam_pipeline_args: Sequence[str]):
+    from apache_beam.options.pipeline_options import PipelineOptions  # pylint: disable=g-import-not-at-top
+    return beam.Pipeline(options=PipelineOptions(list(beam_pipeline_args)))
+
+
+def convert(scanned: Scan, root: str, digest: str, output_dir: str, pipeline: beam.Pipeline) -> dict:
+    """Writes the Examples layout of `scanned` into output_dir (any filesystem) and returns the manifest.
+
+    The Beam job reads and writes one image at a time, so memory stays flat as the data grows.
+    Every file found ends either in a split or in rejected.csv; the manifest checks the sum.
+    """
+    logging.info("ingest: %d files found in %s (%d candidates, %d rejected by path); converting",
+                 scanned.files_found, root, len(scanned.candidates), len(scanned.rejected))
+    label_of = {name: index for index, name in enumerate(scanned.class_names)}
+    with pipeline:
+        results = (
+            pipeline
+            | "ListCandidates" >> beam.Create(scanned.candidates, reshuffle=False)
+            | "Reshuffle" >> beam.Reshuffle()
+            | "ReadAndValidate" >> beam.ParDo(ReadAndValidate(), label_of=label_of).with_outputs(
+                ReadAndValidate.REJECTED_TAG, *scanned.splits))
+        for split in scanned.splits:
+            _ = results[split] | f"Write{split.title()}" >> beam.io.WriteToTFRecord(
+                _join(output_dir, f"Split-{split}", "data"), file_name_suffix=".tfrecord.gz",
+                compression_type=beam.io.filesystem.CompressionTypes.GZIP)
+        _ = (results[ReadAndValidate.REJECTED_TAG]
+             | "FormatRejected" >> beam.Map(json.dumps)
+             | "WriteRejected" >> beam.io.WriteToText(_join(output_dir, "_rejected"), shard_name_template=""))
+    return _write_accounting(scanned, output_dir, root, digest)
 
 
 def _remove_abandoned_staging(output_dir: Path) -> None:
@@ -256,32 +327,16 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def _convert(scanned: Scan, staging: Path, beam_pipeline_args: Sequence[str]) -> None:
-    from apache_beam.options.pipeline_options import PipelineOptions  # pylint: disable=g-import-not-at-top
-    label_of = {name: index for index, name in enumerate(scanned.class_names)}
-    with beam.Pipeline(options=PipelineOptions(list(beam_pipeline_args))) as pipeline:
-        results = (
-            pipeline
-            | "ListCandidates" >> beam.Create(scanned.candidates, reshuffle=False)
-            | "Reshuffle" >> beam.Reshuffle()
-            | "ReadAndValidate" >> beam.ParDo(ReadAndValidate(), label_of=label_of).with_outputs(
-                ReadAndValidate.REJECTED_TAG, *scanned.splits))
-        for split in scanned.splits:
-            _ = results[split] | f"Write{split.title()}" >> beam.io.WriteToTFRecord(
-                str(split_uri(staging, split) / "data"), file_name_suffix=".tfrecord.gz",
-                compression_type=beam.io.filesystem.CompressionTypes.GZIP)
-        _ = (results[ReadAndValidate.REJECTED_TAG]
-             | "FormatRejected" >> beam.Map(json.dumps)
-             | "WriteRejected" >> beam.io.WriteToText(str(staging / "_rejected"), shard_name_template=""))
-
-
-def _write_accounting(scanned: Scan, staging: Path, root: Path, digest: str) -> dict:
+def _write_accounting(scanned: Scan, output_dir: str, root: str, digest: str) -> dict:
     """Writes rejected.csv and manifest.json, checking that every file found is accounted for."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    gfile = tf.io.gfile
     rejected = list(scanned.rejected)
-    rejected_by_content = staging / "_rejected"
-    if rejected_by_content.exists():
-        rejected += [tuple(json.loads(line)) for line in rejected_by_content.read_text().splitlines() if line]
-        rejected_by_content.unlink()
+    rejected_by_content = _join(output_dir, "_rejected")
+    if gfile.exists(rejected_by_content):
+        with gfile.GFile(rejected_by_content) as f:
+            rejected += [tuple(json.loads(line)) for line in f.read().splitlines() if line]
+        gfile.remove(rejected_by_content)
     rejected.sort()
     rejected_paths = {path for path, _ in rejected}
 
@@ -296,16 +351,18 @@ def _write_accounting(scanned: Scan, staging: Path, root: Path, digest: str) -> 
     for class_name, count in counts["train"].items():
         if count == 0:
             examples = [f"{path}: {reason}" for path, reason in rejected if path.startswith(f"train/{class_name}/")]
-            raise IngestionError(f"{root / 'train' / class_name}: no usable image, all {len(examples)} files "
+            raise IngestionError(f"{_join(root, 'train', class_name)}: no usable image, all {len(examples)} files "
                                  f"rejected (first: {examples[0]})")
 
-    with open(staging / REJECTED, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["path", "reason"])
-        writer.writerows(rejected)
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(["path", "reason"])
+    writer.writerows(rejected)
+    with gfile.GFile(_join(output_dir, REJECTED), "w") as f:
+        f.write(table.getvalue())
     manifest = {
         "format_version": FORMAT_VERSION,
-        "data_root": str(root),
+        "data_root": root,
         "content_hash": digest,
         "class_names": scanned.class_names,
         "splits": scanned.splits,
@@ -315,15 +372,18 @@ def _write_accounting(scanned: Scan, staging: Path, root: Path, digest: str) -> 
         "counts": counts,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    with gfile.GFile(_join(output_dir, MANIFEST), "w") as f:
+        f.write(json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 
 def read_manifest(ingested_dir: str | os.PathLike) -> dict:
-    return json.loads((Path(ingested_dir) / MANIFEST).read_text())
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    with tf.io.gfile.GFile(_join(str(ingested_dir), MANIFEST)) as f:
+        return json.loads(f.read())
 
 
-def _summary(manifest: dict) -> str:
+def summary(manifest: dict) -> str:
     per_split = ", ".join(f"{split} {sum(c.values())}" for split, c in manifest["counts"].items())
     return (f"{manifest['files_found']} found = {manifest['files_ingested']} ingested ({per_split}) "
             f"+ {manifest['files_rejected']} rejected")

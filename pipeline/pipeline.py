@@ -1,14 +1,17 @@
 """The TFX pipeline, as a pure function of its parameters (no environment is read here)."""
 from __future__ import annotations
 
-import json
 from typing import NamedTuple, Optional, Sequence
 
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
+from tfx.utils import proto_utils
 
-from components import atomic_pusher
+from components import atomic_pusher, evaluator as evaluator_component
+from components.image_example_gen.component import ImageExampleGen
+from components.latest_pushed_model.component import LatestPushedModel
+from components.run_report.component import RunReport
 from modules import features
 from modules import model as models
 from pipeline import configs
@@ -16,24 +19,10 @@ from pipeline import configs
 EVAL_SPLIT = "eval"
 
 
-EXAMPLES_IMPORTER = "examples_importer"
-
-
-def make_examples_importer(examples_uri: str, splits: Sequence[str]) -> tfx.dsl.Importer:
-    """Registers an ingested dataset directory as the Examples artifact, without copying it.
-
-    Ingestion already writes TFX's Examples layout (Split-<name>/ of gzipped TFRecords). An
-    ImportExampleGen would copy every image once more, and under the in-memory Beam runner it
-    holds a whole split in memory while reshuffling, so its peak memory grew with the data.
-    The directory is named by a hash of its content, so re-importing the same URI is the
-    same artifact, and every step after it stays cached.
-    """
-    return tfx.dsl.Importer(
-        source_uri=examples_uri,
-        artifact_type=tfx.types.standard_artifacts.Examples,
-        properties={"split_names": json.dumps(list(splits))},
-        custom_properties={"payload_format": "FORMAT_TF_EXAMPLE", "file_format": "tfrecords_gzip"},
-    ).with_id(EXAMPLES_IMPORTER)
+# Component ids that other code reads artifacts by (reports, summaries, tests).
+EXAMPLE_GEN = "ImageExampleGen"
+BASELINE = "LatestPushedModel"
+REPORT = "RunReport"
 
 
 ARGMAX = '{"top_k": 1, "thresholds": [0.0]}'  # precision/recall of the arg-max class (field notes)
@@ -44,7 +33,7 @@ def make_eval_config(num_classes: int, accuracy_floor: float, regression_toleran
     """Overall and per-class (label_name slices) metrics, and the quality gates.
 
     Gates: overall accuracy >= accuracy_floor; no more than regression_tolerance below the
-    latest blessed model (skipped on the first run, when there is none); the recall of every
+    model serving now (skipped on the first run, when there is none); the recall of every
     class >= class_recall_floor. A class's recall is the accuracy on its own label_name slice,
     which TFMA gates exactly; its binarized Recall metric cannot carry a threshold (the
     threshold's key lacks the top_k that the computed key has: "Metric not found"). Gates sit in
@@ -97,17 +86,22 @@ class Tuning(NamedTuple):
 
 
 class DataComponents(NamedTuple):
-    examples_importer: tfx.dsl.Importer
+    example_gen: ImageExampleGen
     statistics_gen: tfx.components.StatisticsGen
     schema_gen: tfx.components.ImportSchemaGen
     example_validator: tfx.components.ExampleValidator
     transform: tfx.components.Transform
 
 
-def make_data_components(examples_uri: str, splits: Sequence[str], schema_dir: str, image_size: int) -> DataComponents:
-    """The pipeline's data steps, up to the Transform graph (bench/scale.py runs them alone)."""
-    examples_importer = make_examples_importer(examples_uri, splits)
-    examples = examples_importer.outputs["result"]
+def make_data_components(data_root: str, splits: Sequence[str], schema_dir: str, image_size: int) -> DataComponents:
+    """The pipeline's data steps, from the image folders to the Transform graph (bench/scale.py runs them alone).
+
+    `splits` are the split names to read (train, eval and optionally test), each from its folder
+    in pipeline/ingestion.py's SPLIT_FOLDERS.
+    """
+    from pipeline import ingestion  # pylint: disable=g-import-not-at-top
+    example_gen = ImageExampleGen(data_root, {split: ingestion.SPLIT_FOLDERS[split] for split in splits})
+    examples = example_gen.outputs["examples"]
     schema_gen = tfx.components.ImportSchemaGen(schema_file=f"{schema_dir}/schema.pbtxt")
     # The schema marks image_raw as an image, which keeps StatisticsGen's memory flat (schema.pbtxt).
     statistics_gen = tfx.components.StatisticsGen(examples=examples, schema=schema_gen.outputs["schema"])
@@ -121,14 +115,14 @@ def make_data_components(examples_uri: str, splits: Sequence[str], schema_dir: s
         examples=examples, schema=schema_gen.outputs["schema"],
         preprocessing_fn=configs.PREPROCESSING_FN, materialize=False, disable_statistics=True,
         custom_config={"image_size": image_size})
-    return DataComponents(examples_importer, statistics_gen, schema_gen, example_validator, transform)
+    return DataComponents(example_gen, statistics_gen, schema_gen, example_validator, transform)
 
 
 def create_pipeline(
     *,
     pipeline_name: str,
     pipeline_root: str,
-    examples_uri: str,
+    data_root: str,
     splits: Sequence[str],
     class_names: Sequence[str],
     schema_dir: str,
@@ -150,14 +144,16 @@ def create_pipeline(
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     enable_cache: bool = True,
 ) -> tfx.dsl.Pipeline:
-    """Examples (imported) -> statistics, schema, validation -> Transform -> Trainer -> Evaluator -> Pusher (atomic).
+    """Image folders -> ImageExampleGen -> statistics, schema, validation -> Transform -> Trainer ->
+    Evaluator (baseline: LatestPushedModel) -> Pusher (atomic).
 
-    `examples_uri` is an ingested dataset directory (pipeline/ingestion.py); `class_names`
-    its manifest's class list, in label-index order.
+    `data_root` holds train/ and validation/ (and test/ when `splits` has it) of class
+    subfolders, on any tf.io.gfile filesystem; `class_names` are its train classes, in
+    label-index order (sorted folder names, as ingestion numbers them).
     """
     spec = models.get_spec(model_name)
-    data = make_data_components(examples_uri, splits, schema_dir, spec.image_size)
-    examples, schema_gen, transform = data.examples_importer.outputs["result"], data.schema_gen, data.transform
+    data = make_data_components(data_root, splits, schema_dir, spec.image_size)
+    examples, schema_gen, transform = data.example_gen.outputs["examples"], data.schema_gen, data.transform
     training_config = {
         "class_names": list(class_names), "model_name": model_name, "batch_size": batch_size,
         "precision": precision, "seed": seed,
@@ -184,18 +180,16 @@ def create_pipeline(
         eval_args=tfx.proto.EvalArgs(splits=[EVAL_SPLIT]),
         custom_config=training_config)
 
-    model_resolver = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
+    # The model serving now: the one a candidate must not fall behind.
+    baseline = LatestPushedModel(serving_model_dir=serving_model_dir).with_id(BASELINE)
 
-    evaluator = tfx.components.Evaluator(
+    eval_config = make_eval_config(len(class_names), accuracy_floor, regression_tolerance, class_recall_floor)
+    evaluator = evaluator_component.Evaluator(
         examples=examples,
         model=trainer.outputs["model"],
-        baseline_model=model_resolver.outputs["model"],
+        baseline_model=baseline.outputs["model"],
         example_splits=[EVAL_SPLIT],
-        eval_config=make_eval_config(len(class_names), accuracy_floor, regression_tolerance, class_recall_floor))
+        eval_config=eval_config)
 
     pusher = atomic_pusher.AtomicPusher(
         model=trainer.outputs["model"],
@@ -204,10 +198,18 @@ def create_pipeline(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)),
     ).with_id("Pusher")
 
+    # Last: the run's HTML report, from the artifacts above (no ML Metadata store needed).
+    report = RunReport(
+        pipeline_name=pipeline_name, eval_config_json=proto_utils.proto_to_json(eval_config),
+        examples=examples, statistics=data.statistics_gen.outputs["statistics"],
+        anomalies=data.example_validator.outputs["anomalies"], model=trainer.outputs["model"],
+        model_run=trainer.outputs["model_run"], evaluation=evaluator.outputs["evaluation"],
+        blessing=evaluator.outputs["blessing"], pushed_model=pusher.outputs["pushed_model"]).with_id(REPORT)
+
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
-        components=[*data, *([tuner] if tuner else []), trainer, model_resolver, evaluator, pusher],
+        components=[*data, *([tuner] if tuner else []), trainer, baseline, evaluator, pusher, report],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(beam_pipeline_args or []),

@@ -61,7 +61,7 @@ def render(run: run_summary.RunRecord, pipeline_name: str) -> str:
     from pipeline import figures  # pylint: disable=g-import-not-at-top
     summary = run_summary.summarize(run)
     class_names = run_summary.class_names(run)
-    examples = run.output("examples_importer", "result")
+    examples = run.output(run_summary.EXAMPLE_GEN, "examples")
     manifest = ingestion.read_manifest(examples.uri) if examples else None
     model = run.output("Trainer", "model")
     evaluation = evaluation_results.of_run(run)
@@ -149,10 +149,10 @@ def _predictions_section(examples: EvalExamples, class_names: list, figures) -> 
 
 def _training_section(run: run_summary.RunRecord, figures) -> str:
     model_run = run.output("Trainer", "model_run")
-    history_file = Path(model_run.uri) / "history.json" if model_run else None
-    if not history_file or not history_file.is_file():
+    history_file = f"{model_run.uri}/history.json" if model_run else None
+    if not history_file or not _gfile().exists(history_file):
         return _section("Training", "training", "<p>No training history recorded.</p>")
-    record = json.loads(history_file.read_text())
+    record = json.loads(_read_text(history_file))
     config = {k: v for k, v in record["config"].items() if k != "class_names"}
     history = record["history"]
     rows = [[k, str(v)] for k, v in config.items()] + [["epochs run", str(len(history.get("loss", [])))]]
@@ -190,9 +190,13 @@ def _lineage_section(run, summary, manifest: Optional[dict], model) -> str:
             ["pushed model version", Path(summary.pushed_destination).name if summary.pushed_destination else "-"],
             ["code version", _code_version()],
             ["TFX / TensorFlow", f"{tfx.__version__} / {tf.__version__}"]]
+    lineage = _table(["what", "value"], rows, "lineage-table")
+    if not summary.components:  # written inside the run (components/run_report): no step has ended yet
+        return _section("Lineage", "lineage", lineage + "<p>The steps' states and wall times are in the run "
+                        "summary; <code>image-pipeline report</code> adds them here.</p>")
     steps = [[c.component_id, c.state, f"{c.seconds:.1f}"] for c in summary.components]
-    return _section("Lineage", "lineage", _table(["what", "value"], rows, "lineage-table")
-                    + "<h3>Steps</h3>" + _table(["component", "state", "seconds"], steps, "steps"))
+    return _section("Lineage", "lineage", lineage + "<h3>Steps</h3>" + _table(["component", "state", "seconds"],
+                                                                            steps, "steps"))
 
 
 # ---- reading artifacts ---------------------------------------------------------------------------
@@ -203,7 +207,7 @@ def _predict_eval_split(model_uri: str, examples_uri: str, num_classes: int) -> 
     records = list(_split_records(examples_uri, "eval"))
     if not records:
         return None
-    serve = tf.saved_model.load(str(Path(model_uri) / "Format-Serving")).signatures["serving_default"]
+    serve = tf.saved_model.load(f"{model_uri}/Format-Serving").signatures["serving_default"]
     probabilities = np.concatenate([serve(examples=tf.constant(records[i:i + 64]))["probabilities"].numpy()
                                     for i in range(0, len(records), 64)])
     parsed = [tf.train.Example.FromString(r) for r in records]
@@ -230,18 +234,17 @@ def _samples_per_class(examples_uri: str, class_names: list) -> dict:
 def _split_records(examples_uri: str, split: str):
     """The serialized tf.Examples of one ingested split, in file order."""
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    files = sorted(tf.io.gfile.glob(str(ingestion.split_uri(examples_uri, split) / "*")))
+    files = sorted(tf.io.gfile.glob(f"{examples_uri}/Split-{split}/*"))
     for record in tf.data.TFRecordDataset(files, compression_type="GZIP") if files else []:
         yield record.numpy()
 
 
 def _read_rejected(examples_uri: str) -> list:
     import csv  # pylint: disable=g-import-not-at-top
-    path = Path(examples_uri) / ingestion.REJECTED
-    if not path.is_file():
+    path = f"{examples_uri}/{ingestion.REJECTED}"
+    if not _gfile().exists(path):
         return []
-    with open(path, newline="") as f:
-        return [row for row in csv.reader(f)][1:]
+    return [row for row in csv.reader(io.StringIO(_read_text(path)))][1:]
 
 
 def _statistics_table(run) -> str:
@@ -250,12 +253,12 @@ def _statistics_table(run) -> str:
     if not statistics:
         return "<p>No statistics recorded.</p>"
     rows = []
-    for stats_file in sorted(Path(statistics.uri).glob("Split-*/FeatureStats.pb")):
-        dataset = tfdv.load_stats_binary(str(stats_file)).datasets[0]
+    for stats_file in sorted(_gfile().glob(f"{statistics.uri}/Split-*/FeatureStats.pb")):
+        dataset = tfdv.load_stats_binary(stats_file).datasets[0]
         image = next((f for f in dataset.features if f.path.step == ["image_raw"]), None)
         sizes = (f"{image.bytes_stats.min_num_bytes / 1024:.0f} / {image.bytes_stats.avg_num_bytes / 1024:.0f} / "
                  f"{image.bytes_stats.max_num_bytes / 1024:.0f}" if image and image.HasField("bytes_stats") else "-")
-        rows.append([stats_file.parent.name.removeprefix("Split-"), str(dataset.num_examples), sizes])
+        rows.append([_split_name(stats_file), str(dataset.num_examples), sizes])
     return _table(["split", "examples", "image KB (min / mean / max)"], rows, "statistics")
 
 
@@ -265,15 +268,31 @@ def _anomalies(run) -> str:
     if not anomalies:
         return "<p>No validation recorded.</p>"
     rows = []
-    for diff_file in sorted(Path(anomalies.uri).glob("Split-*/SchemaDiff.pb")):
-        found = anomalies_pb2.Anomalies.FromString(diff_file.read_bytes())
-        split = diff_file.parent.name.removeprefix("Split-")
+    for diff_file in sorted(_gfile().glob(f"{anomalies.uri}/Split-*/SchemaDiff.pb")):
+        with _gfile().GFile(diff_file, "rb") as f:
+            found = anomalies_pb2.Anomalies.FromString(f.read())
+        split = _split_name(diff_file)
         rows += [[split, feature, info.short_description or info.description]
                  for feature, info in found.anomaly_info.items()]
         if found.HasField("dataset_anomaly_info"):
             rows.append([split, "(dataset)", found.dataset_anomaly_info.description])
     return _table(["split", "feature", "anomaly"], rows, "anomalies") if rows else \
         '<p id="anomalies">No anomalies: every split matches schema/schema.pbtxt.</p>'
+
+
+def _gfile():
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top  # artifacts may be on gs:// (Kubeflow)
+    return tf.io.gfile
+
+
+def _read_text(path: str) -> str:
+    with _gfile().GFile(path) as f:
+        return f.read()
+
+
+def _split_name(split_file: str) -> str:
+    """Split-<name>/<file> -> <name>."""
+    return split_file.rsplit("/", 2)[-2].removeprefix("Split-")
 
 
 def _feature(example, key):

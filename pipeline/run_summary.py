@@ -3,10 +3,16 @@ the Evaluator's verdict and where the Pusher put the model."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Optional
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
+
+# The ids of the components whose artifacts a summary reads (pipeline/pipeline.py gives them).
+EXAMPLE_GEN = "ImageExampleGen"
+REPORT_COMPONENT = "RunReport"
+REPORT_FILE = "report.html"  # inside the RunReport artifact (components/run_report)
 
 
 @dataclasses.dataclass
@@ -50,6 +56,8 @@ class RunRecord:
     executions: list  # metadata_store_pb2.Execution, oldest first
     component_of: dict  # execution id -> component id
     outputs: dict  # component id -> {output key: [metadata_store_pb2.Artifact]}
+    # The Evaluator's EvalConfig as JSON, where no execution records it (components/run_report).
+    eval_config_json: Optional[str] = None
 
     def output(self, component_id: str, key: str):
         """The first artifact a component wrote under `key` in this run, or None."""
@@ -58,6 +66,13 @@ class RunRecord:
 
     def execution(self, component_id: str):
         return next((e for e in self.executions if self.component_of[e.id] == component_id), None)
+
+    def eval_config(self) -> Optional[str]:
+        """The EvalConfig JSON the run's Evaluator ran with."""
+        if self.eval_config_json:
+            return self.eval_config_json
+        evaluator = self.execution("Evaluator")
+        return evaluator.custom_properties["eval_config"].string_value if evaluator else None
 
 
 def pipeline_names(metadata_path: str) -> list[str]:
@@ -104,19 +119,22 @@ def summarize(run: RunRecord) -> RunSummary:
     blessing = run.output("Evaluator", "blessing")
     pushed = run.output("Pusher", "pushed_model")
     evaluation = run.output("Evaluator", "evaluation")
+    report = run.output(REPORT_COMPONENT, "report")
+    report_file = f"{report.uri}/{REPORT_FILE}" if report else None
     return RunSummary(
         run_id=run.run_id,
         components=components,
         blessed=bool(blessing.custom_properties["blessed"].int_value) if blessing else None,
         pushed_destination=(pushed.custom_properties["pushed_destination"].string_value or None
                             if pushed and pushed.custom_properties["pushed"].int_value == 1 else None),
-        failed_gates=failed_gates(evaluation.uri if evaluation else None))
+        failed_gates=failed_gates(evaluation.uri if evaluation else None),
+        report=report_file if report_file and os.path.isfile(report_file) else None)
 
 
 def class_names(run: RunRecord) -> list[str]:
-    """The run's class list in label order, from the imported dataset's manifest ([] if none)."""
+    """The run's class list in label order, from the ingested dataset's manifest ([] if none)."""
     from pipeline import ingestion  # pylint: disable=g-import-not-at-top
-    examples = run.output("examples_importer", "result")
+    examples = run.output(EXAMPLE_GEN, "examples")
     return ingestion.read_manifest(examples.uri)["class_names"] if examples else []
 
 

@@ -1,0 +1,47 @@
+"""Renders pipeline/report.py's page from the artifacts handed to this execution."""
+import logging
+import os
+
+from tfx.dsl.components.base import base_executor
+from tfx.dsl.io import fileio
+from tfx.types import artifact_utils
+
+REPORT_FILE = "report.html"
+
+# Input key -> (component id, output key), the names pipeline/report.py reads a run by.
+INPUTS = {
+    "examples": ("ImageExampleGen", "examples"),
+    "statistics": ("StatisticsGen", "statistics"),
+    "anomalies": ("ExampleValidator", "anomalies"),
+    "model": ("Trainer", "model"),
+    "model_run": ("Trainer", "model_run"),
+    "evaluation": ("Evaluator", "evaluation"),
+    "blessing": ("Evaluator", "blessing"),
+    "pushed_model": ("Pusher", "pushed_model"),
+}
+
+
+class Executor(base_executor.BaseExecutor):
+
+    def Do(self, input_dict, output_dict, exec_properties) -> None:
+        from pipeline import report, run_summary  # pylint: disable=g-import-not-at-top
+        outputs = {}
+        for key, (component_id, output_key) in INPUTS.items():
+            if input_dict.get(key):
+                outputs.setdefault(component_id, {})[output_key] = [a.mlmd_artifact for a in input_dict[key]]
+        # Kubeflow passes no pipeline run id to executors: the task's own id stands in for it.
+        run_id = self._context.pipeline_run_id or self._context.unique_id or "unknown"
+        run = run_summary.RunRecord(run_id=str(run_id), executions=[], component_of={}, outputs=outputs,
+                                    eval_config_json=exec_properties["eval_config"])
+        target = os.path.join(artifact_utils.get_single_instance(output_dict["report"]).uri, REPORT_FILE)
+        try:
+            document = report.render(run, exec_properties["pipeline_name"])
+        except Exception as error:  # pylint: disable=broad-except  # the run's outcome stands without its report
+            logging.error("run report failed (%s: %s); write it again with: image-pipeline report",
+                          type(error).__name__, error)
+            return
+        partial = f"{target}.partial"
+        with fileio.open(partial, "w") as f:
+            f.write(document)
+        fileio.rename(partial, target, overwrite=True)
+        logging.info("report: %s", target)
