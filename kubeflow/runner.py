@@ -1,42 +1,55 @@
-"""Compiles the pipeline for Kubeflow Pipelines (KFP v2 IR) with KubeflowV2DagRunner, offline.
+"""Compiles the pipeline for Kubeflow Pipelines with KubeflowV2DagRunner, offline, as pipeline spec 2.1.
 
-The container image must have this project installed (setup.py): components reference the
-model code by module path, so compiling uploads nothing.
+One spec for open-source Kubeflow Pipelines (v2) and Vertex AI Pipelines alike:
+- spec 2.1: every parameter in the `constant` form that the open-source driver reads and its
+  launcher passes as `parameterValues` (2.0's `constantValue` would reach the TFX entrypoint
+  only through the legacy `parameters` map, which that launcher does not fill);
+- no `resolver` task (the open-source backend refuses them): the Evaluator's baseline comes
+  from LatestPushedModel, compiled with caching off so that it reads the serving directory on
+  every run;
+- components reference the model code by module path, installed in the image
+  (kubeflow/Dockerfile), so compiling uploads nothing.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Optional, Sequence
-
-from pipeline import configs
+from typing import Sequence
 
 # Where the image keeps the repository's schema/ folder.
 IMAGE_SCHEMA_DIR = "/pipeline/schema"
+# Tasks whose answer depends on state outside their inputs: never served from the cache.
+UNCACHED_TASKS = ("LatestPushedModel",)
 
 
-def compile_pipeline(output_file: str | os.PathLike, pipeline_root: str, image: str,
-                     examples_uri: Optional[str] = None,
-                     class_names: Sequence[str] = configs.CLOTHING_CLASS_NAMES,
-                     serving_model_dir: Optional[str] = None,
-                     beam_pipeline_args: Sequence[str] = configs.BEAM_PIPELINE_ARGS) -> Path:
+def compile_pipeline(output_file: str | os.PathLike, *, image: str, pipeline_root: str, data_root: str,
+                     splits: Sequence[str], class_names: Sequence[str], beam_pipeline_args: Sequence[str],
+                     **settings) -> Path:
+    """Writes the pipeline JSON and returns its path.
+
+    `settings` are create_pipeline's model, training and gate keywords; the serving directory
+    defaults to PIPELINE_ROOT/serving_model.
+    """
     from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
-    from pipeline import pipeline  # pylint: disable=g-import-not-at-top
+    from pipeline import configs, pipeline  # pylint: disable=g-import-not-at-top
 
     output_file = Path(output_file).resolve()
-    output_file.parent.mkdir(parents=True, exist_ok=True)
     root = pipeline_root.rstrip("/")
+    settings.setdefault("serving_model_dir", f"{root}/serving_model")
+    settings.setdefault("pipeline_name", configs.PIPELINE_NAME)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
+        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+            default_image=image, use_pipeline_spec_2_1=True),
         output_dir=str(output_file.parent), output_filename=output_file.name)
-    runner.run(pipeline.create_pipeline(
-        pipeline_name=configs.PIPELINE_NAME,
-        pipeline_root=root,
-        examples_uri=examples_uri or f"{root}/ingested",
-        splits=["train", "eval"],
-        class_names=class_names,
-        schema_dir=IMAGE_SCHEMA_DIR,
-        serving_model_dir=serving_model_dir or f"{root}/serving_model",
-        beam_pipeline_args=beam_pipeline_args,
-    ), write_out=True)
+    document = runner.run(pipeline.create_pipeline(
+        pipeline_root=root, data_root=data_root, splits=splits, class_names=class_names,
+        schema_dir=IMAGE_SCHEMA_DIR, beam_pipeline_args=beam_pipeline_args, **settings), write_out=False)
+    for name, task in document["pipelineSpec"]["root"]["dag"]["tasks"].items():
+        if name in UNCACHED_TASKS:
+            task["cachingOptions"] = {"enableCache": False}
+    output_file.parent.mkdir(parents=True, exist_ok=True)
+    partial = output_file.with_name(f".{output_file.name}.{os.getpid()}.tmp")
+    partial.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    os.replace(partial, output_file)
     return output_file

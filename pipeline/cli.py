@@ -106,46 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    run = commands.add_parser("run", help="ingest the data and run the whole pipeline locally")
+    run = commands.add_parser("run", help="run the whole pipeline locally, from the image folders to a pushed model")
     run.add_argument("--data-root", type=_existing_dir,
                      help="folder with train/ and validation/ (and optionally test/) class subfolders "
                           "(default: the bundled sample, run with %s)" % configs.SAMPLE_RUN_OVERRIDES)
     run.add_argument("--output-root", type=Path, default=configs.OUTPUT_ROOT,
-                     help="where ingested data, artifacts, metadata and pushed models go (default: %(default)s)")
+                     help="where artifacts, metadata and pushed models go (default: %(default)s)")
     run.add_argument("--pipeline-root", type=Path, help="artifacts and ML Metadata (default: OUTPUT_ROOT/pipelines/NAME)")
     run.add_argument("--serving-dir", type=Path, help="push destination (default: OUTPUT_ROOT/serving_model/NAME)")
-    run.add_argument("--pipeline-name", type=_pipeline_name, help=f"default: {configs.PIPELINE_NAME}")
-    run.add_argument("--model", type=_model_name, default=configs.MODEL_NAME, help="default: %(default)s")
-    run.add_argument("--epochs", type=_non_negative_int,
-                     help="the most epochs (default: $EPOCHS, else the model's own; under "
-                          "reduce_on_plateau, EarlyStopping may end sooner)")
-    run.add_argument("--learning-rate", type=_positive_float,
-                     help="Adam's, the peak of a warm-up schedule (default: the model's own)")
-    run.add_argument("--learning-rate-schedule", type=_schedule_name, metavar="{reduce_on_plateau,warmup_cosine}",
-                     help="the notebook's reduce_on_plateau, or a one-epoch warm-up then a cosine decay to 0 "
-                          "(default: the model's own)")
-    run.add_argument("--augment", action=argparse.BooleanOptionalAction,
-                     help="random flips, rotations and zooms of training images (default: the model's own)")
-    run.add_argument("--balance-classes", action=argparse.BooleanOptionalAction,
-                     help="weight the loss so that every class counts equally (default: the model's own)")
-    run.add_argument("--tune", action="store_true",
-                     help="add a Tuner step: KerasTuner picks the learning rate, augmentation and class weighting "
-                          "on a fifth of the training split, and the Trainer uses the best")
-    run.add_argument("--tuning-trials", type=_positive_int, default=configs.TUNING_TRIALS,
-                     help="hyperparameter sets the Tuner tries (default: %(default)s)")
-    run.add_argument("--tuning-epochs", type=_positive_int,
-                     help="epochs per trial (default: a third of the model's epochs, at least 1)")
-    run.add_argument("--batch-size", type=_positive_int, default=configs.BATCH_SIZE, help="default: %(default)s")
-    run.add_argument("--precision", choices=configs.PRECISIONS, default=configs.PRECISION,
-                     help="training math; mixed_bfloat16 is faster only on CPUs with bfloat16 units; the exported "
-                          "model is float32 either way (default: %(default)s)")
-    run.add_argument("--accuracy-floor", type=_fraction,
-                     help=f"blessing needs at least this eval accuracy (default: {configs.ACCURACY_FLOOR})")
-    run.add_argument("--class-recall-floor", type=_fraction,
-                     help=f"blessing needs every class's recall at least this (default: {configs.CLASS_RECALL_FLOOR})")
-    run.add_argument("--regression-tolerance", type=_fraction, default=configs.REGRESSION_TOLERANCE,
-                     help="blessing allows this much accuracy below the latest blessed model (default: %(default)s)")
-    run.add_argument("--no-cache", action="store_true", help="re-execute every component")
+    _add_pipeline_arguments(run)
     _add_beam_arguments(run)
 
     ingest = commands.add_parser("ingest", help="convert image folders to TFRecords (the Beam job alone)")
@@ -172,19 +141,86 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--run-id", help="a run id as the run summary prints it (default: the newest run)")
     report.add_argument("--output", type=Path, help="default: PIPELINE_ROOT/reports/RUN_ID.html")
 
-    compile_kfp = commands.add_parser("compile-kubeflow", help="compile the pipeline for Kubeflow Pipelines (offline)")
+    compile_kfp = commands.add_parser(
+        "compile-kubeflow", help="compile the pipeline for Kubeflow Pipelines (spec 2.1, offline); takes run's flags")
     compile_kfp.add_argument("--output", type=Path, required=True, help="the pipeline JSON to write")
-    compile_kfp.add_argument("--pipeline-root", **_flag_or_environment(configs.KFP_PIPELINE_ROOT),
+    compile_kfp.add_argument("--pipeline-root", type=_uri, **_flag_or_environment(configs.KFP_PIPELINE_ROOT),
                              help="e.g. gs://BUCKET/pipelines (or $KFP_PIPELINE_ROOT)")
-    compile_kfp.add_argument("--image", **_flag_or_environment(configs.KFP_IMAGE),
+    compile_kfp.add_argument("--image", type=_image, **_flag_or_environment(configs.KFP_IMAGE),
                              help="container image with this project installed, built from kubeflow/Dockerfile "
                                   "(or $KFP_IMAGE)")
-    compile_kfp.add_argument("--examples-uri", default=configs.KFP_EXAMPLES_URI,
-                             help="an ingested dataset directory (or $KFP_EXAMPLES_URI; default: PIPELINE_ROOT/ingested)")
-    compile_kfp.add_argument("--class-names", help="comma-separated class list in label order "
-                                                   "(default: the clothing dataset's)")
+    compile_kfp.add_argument("--data-root", type=_uri, required=True,
+                             help="the image folders (train/, validation/[, test/]) as the cluster reads them: "
+                                  "gs://... or a path inside the image; read here for the class list unless "
+                                  "--class-names is given")
+    compile_kfp.add_argument("--class-names", type=_class_names,
+                             help="comma-separated class list, in label order (sorted folder names); "
+                                  "default: read from DATA_ROOT/train")
+    compile_kfp.add_argument("--serving-dir", type=_uri, help="push destination (default: PIPELINE_ROOT/serving_model)")
+    _add_pipeline_arguments(compile_kfp)
     _add_beam_arguments(compile_kfp)
     return parser
+
+
+def _add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
+    """The model, training and gate flags that `run` and `compile-kubeflow` share."""
+    parser.add_argument("--pipeline-name", type=_pipeline_name, help=f"default: {configs.PIPELINE_NAME}")
+    parser.add_argument("--model", type=_model_name, default=configs.MODEL_NAME, help="default: %(default)s")
+    parser.add_argument("--epochs", type=_non_negative_int,
+                        help="the most epochs (default: $EPOCHS, else the model's own; under "
+                             "reduce_on_plateau, EarlyStopping may end sooner)")
+    parser.add_argument("--learning-rate", type=_positive_float,
+                        help="Adam's, the peak of a warm-up schedule (default: the model's own)")
+    parser.add_argument("--learning-rate-schedule", type=_schedule_name, metavar="{reduce_on_plateau,warmup_cosine}",
+                        help="the notebook's reduce_on_plateau, or a one-epoch warm-up then a cosine decay to 0 "
+                             "(default: the model's own)")
+    parser.add_argument("--augment", action=argparse.BooleanOptionalAction,
+                        help="random flips, rotations and zooms of training images (default: the model's own)")
+    parser.add_argument("--balance-classes", action=argparse.BooleanOptionalAction,
+                        help="weight the loss so that every class counts equally (default: the model's own)")
+    parser.add_argument("--tune", action="store_true",
+                        help="add a Tuner step: KerasTuner picks the learning rate, augmentation and class "
+                             "weighting on a fifth of the training split, and the Trainer uses the best")
+    parser.add_argument("--tuning-trials", type=_positive_int, default=configs.TUNING_TRIALS,
+                        help="hyperparameter sets the Tuner tries (default: %(default)s)")
+    parser.add_argument("--tuning-epochs", type=_positive_int,
+                        help="epochs per trial (default: a third of the model's epochs, at least 1)")
+    parser.add_argument("--batch-size", type=_positive_int, default=configs.BATCH_SIZE, help="default: %(default)s")
+    parser.add_argument("--precision", choices=configs.PRECISIONS, default=configs.PRECISION,
+                        help="training math; mixed_bfloat16 is faster only on CPUs with bfloat16 units; the "
+                             "exported model is float32 either way (default: %(default)s)")
+    parser.add_argument("--accuracy-floor", type=_fraction,
+                        help=f"blessing needs at least this eval accuracy (default: {configs.ACCURACY_FLOOR})")
+    parser.add_argument("--class-recall-floor", type=_fraction,
+                        help=f"blessing needs every class's recall at least this (default: {configs.CLASS_RECALL_FLOOR})")
+    parser.add_argument("--regression-tolerance", type=_fraction, default=configs.REGRESSION_TOLERANCE,
+                        help="blessing allows this much accuracy below the model serving now (default: %(default)s)")
+    parser.add_argument("--no-cache", action="store_true", help="re-execute every component")
+
+
+def _uri(value: str) -> str:
+    if not value.strip() or value != value.strip():
+        raise argparse.ArgumentTypeError(f"'{value}' is not a path or URI")
+    return value
+
+
+def _image(value: str) -> str:
+    # The stock TFX image lacks this project: an empty name must not fall back to it.
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/:@-]*", value):
+        raise argparse.ArgumentTypeError(f"'{value}' is not a container image name (e.g. REGISTRY/image-pipeline:1.0)")
+    return value
+
+
+def _class_names(value: str) -> list:
+    names = [name.strip() for name in value.split(",")]
+    if any(not name for name in names):
+        raise argparse.ArgumentTypeError(f"'{value}' has an empty class name")
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise argparse.ArgumentTypeError(f"'{value}' names class '{duplicates[0]}' more than once")
+    if len(names) < 2:
+        raise argparse.ArgumentTypeError(f"'{value}' names fewer than 2 classes")
+    return names
 
 
 def _flag_or_environment(value: Optional[str]) -> dict:
@@ -199,35 +235,41 @@ def _add_beam_arguments(parser: argparse.ArgumentParser) -> None:
                              f"({' '.join(configs.DEFAULT_BEAM_PIPELINE_ARGS)})")
 
 
-def run_settings(args):
-    """LocalRunSettings from `run` flags: real-data defaults, or the sample's smoke profile
-    (configs.SAMPLE_RUN_OVERRIDES) when no --data-root is given; explicit flags always win."""
-    import local_runner  # pylint: disable=g-import-not-at-top
-    defaults = {"data_root": configs.SAMPLE_DATA_ROOT, "epochs": configs.EPOCHS,
-                "accuracy_floor": configs.ACCURACY_FLOOR, "class_recall_floor": configs.CLASS_RECALL_FLOOR,
-                "pipeline_name": configs.PIPELINE_NAME}
-    if args.data_root is None:
-        defaults.update(configs.SAMPLE_RUN_OVERRIDES)
+def pipeline_settings(args, sample: bool = False) -> dict:
+    """create_pipeline's model, training and gate keywords from the shared flags: real-data defaults,
+    or the sample's smoke profile (configs.SAMPLE_RUN_OVERRIDES); explicit flags always win."""
+    defaults = {"epochs": configs.EPOCHS, "accuracy_floor": configs.ACCURACY_FLOOR,
+                "class_recall_floor": configs.CLASS_RECALL_FLOOR, "pipeline_name": configs.PIPELINE_NAME}
+    if sample:
+        defaults.update({k: v for k, v in configs.SAMPLE_RUN_OVERRIDES.items() if k in defaults})
         logging.info("no --data-root: smoke run on the bundled sample with %s", configs.SAMPLE_RUN_OVERRIDES)
     chosen = {key: default if getattr(args, key) is None else getattr(args, key) for key, default in defaults.items()}
-    return local_runner.LocalRunSettings(
-        **chosen, tuning=_tuning(args, chosen["epochs"]), output_root=args.output_root,
-        pipeline_root=args.pipeline_root, serving_dir=args.serving_dir,
-        model_name=args.model, learning_rate=args.learning_rate,
+    return dict(
+        **chosen, tuning=_tuning(args, chosen["epochs"]), model_name=args.model, learning_rate=args.learning_rate,
         learning_rate_schedule=args.learning_rate_schedule, augment=args.augment,
         balance_classes=args.balance_classes, batch_size=args.batch_size, precision=args.precision,
-        regression_tolerance=args.regression_tolerance,
-        enable_cache=not args.no_cache, beam_pipeline_args=args.beam_pipeline_args or configs.BEAM_PIPELINE_ARGS)
+        regression_tolerance=args.regression_tolerance, enable_cache=not args.no_cache)
 
 
 def _tuning(args, epochs: Optional[int]):
-    """The Tuner's settings from `run` flags, or None without --tune."""
+    """The Tuner's settings from the flags, or None without --tune."""
     from modules import model as models  # pylint: disable=g-import-not-at-top
     from pipeline import pipeline  # pylint: disable=g-import-not-at-top
     if not args.tune:
         return None
     trial_epochs = args.tuning_epochs or max(1, (epochs or models.get_spec(args.model).epochs) // 3)
     return pipeline.Tuning(trials=args.tuning_trials, epochs=trial_epochs)
+
+
+def run_settings(args):
+    """LocalRunSettings from `run` flags (the bundled sample's smoke profile without --data-root)."""
+    import local_runner  # pylint: disable=g-import-not-at-top
+    settings = pipeline_settings(args, sample=args.data_root is None)
+    return local_runner.LocalRunSettings(
+        data_root=args.data_root or configs.SAMPLE_DATA_ROOT, output_root=args.output_root,
+        pipeline_root=args.pipeline_root, serving_dir=args.serving_dir,
+        beam_pipeline_args=args.beam_pipeline_args or configs.BEAM_PIPELINE_ARGS,
+        **settings)
 
 
 def _run(args) -> int:
@@ -300,10 +342,20 @@ def _report(args) -> int:
 
 def _compile_kubeflow(args) -> int:
     from kubeflow import runner  # pylint: disable=g-import-not-at-top
-    class_names = [c.strip() for c in args.class_names.split(",")] if args.class_names else configs.CLOTHING_CLASS_NAMES
-    print(runner.compile_pipeline(args.output, args.pipeline_root, args.image,
-                                  examples_uri=args.examples_uri, class_names=class_names,
-                                  beam_pipeline_args=args.beam_pipeline_args or configs.BEAM_PIPELINE_ARGS))
+    from pipeline import ingestion  # pylint: disable=g-import-not-at-top
+    data_root = str(Path(args.data_root).resolve()) if ingestion.is_local(args.data_root) else args.data_root
+    if args.class_names:
+        class_names, splits = args.class_names, list(ingestion.REQUIRED_SPLITS)
+    else:  # the folders as ingestion will read them; a bad layout is one line here, not a failed cluster run
+        layout = ingestion.scan(data_root)
+        class_names, splits = layout.class_names, layout.splits
+    settings = pipeline_settings(args)
+    if args.serving_dir:
+        settings["serving_model_dir"] = args.serving_dir
+    print(runner.compile_pipeline(args.output, image=args.image, pipeline_root=args.pipeline_root,
+                                  data_root=data_root, splits=splits, class_names=class_names,
+                                  beam_pipeline_args=args.beam_pipeline_args or configs.BEAM_PIPELINE_ARGS,
+                                  **settings))
     return 0
 
 

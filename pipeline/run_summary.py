@@ -124,11 +124,20 @@ def summarize(run: RunRecord) -> RunSummary:
     return RunSummary(
         run_id=run.run_id,
         components=components,
-        blessed=bool(blessing.custom_properties["blessed"].int_value) if blessing else None,
+        blessed=bool(flag(blessing, "blessed")) if blessing else None,
         pushed_destination=(pushed.custom_properties["pushed_destination"].string_value or None
-                            if pushed and pushed.custom_properties["pushed"].int_value == 1 else None),
+                            if pushed and flag(pushed, "pushed") else None),
         failed_gates=failed_gates(evaluation.uri if evaluation else None),
         report=report_file if report_file and os.path.isfile(report_file) else None)
+
+
+def flag(artifact, name: str) -> bool:
+    """A 0/1 custom property of an ML Metadata artifact: an int, or under Kubeflow a JSON number, which
+    TFX stores as a struct {"__value__": n}."""
+    value = artifact.custom_properties[name]
+    if value.HasField("struct_value"):
+        return value.struct_value.fields["__value__"].number_value == 1
+    return (value.int_value or value.double_value) == 1
 
 
 def class_names(run: RunRecord) -> list[str]:

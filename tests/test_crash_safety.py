@@ -25,7 +25,7 @@ from tests.conftest import LOCAL_RUNNER, tree, write_colour_dataset
 from tests.report_page import Report
 
 PIPELINE_NAME = "crash-safety"
-UPSTREAM = ("examples_importer", "StatisticsGen", "ExampleValidator", "Transform")
+UPSTREAM = ("ImageExampleGen", "StatisticsGen", "ExampleValidator", "Transform")
 
 
 class Story:
@@ -152,7 +152,7 @@ def test_a_worse_model_fails_the_regression_gate_and_is_not_pushed(story, good, 
     assert summary.failed_gates[0].startswith("sparse_categorical_accuracy (change vs. baseline) = -")
     assert "absolute { value: -0.02 }" in summary.failed_gates[0]
     # The run's report compares the candidate with its baseline, the good model, and shows the failing gate.
-    page = Report(report.default_output(story.pipeline_root, summary.run_id).read_text(encoding="utf-8"))
+    page = Report(Path(summary.report).read_text(encoding="utf-8"))
     accuracy = {row[0]: row for row in page.tables["overall-metrics"][1:]}["sparse_categorical_accuracy"]
     assert float(accuracy[2]) == 1.0 and float(accuracy[1]) < 1.0
     assert float(accuracy[3]) == pytest.approx(float(accuracy[1]) - 1.0, abs=1e-3)

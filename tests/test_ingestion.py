@@ -182,3 +182,24 @@ def test_killed_ingestion_leaves_no_dataset_and_the_next_run_completes(small_dat
     published = json.loads(again.stdout)["output"]
     assert [p.name for p in out.iterdir()] == [os.path.basename(published)]
     assert ingestion.read_manifest(published)["files_ingested"] == 18
+
+
+def test_a_data_root_on_a_non_local_filesystem_is_scanned_and_read_through_gfile(small_dataset):
+    """TensorFlow's in-memory ram:// filesystem stands in for gs://: no os.path, open() or Path on it."""
+    root = "ram://ingestion-test/data"
+    for path in sorted(small_dataset.rglob("*.jpg")):
+        target = f"{root}/{path.relative_to(small_dataset).as_posix()}"
+        tf.io.gfile.makedirs(target.rsplit("/", 1)[0])
+        with tf.io.gfile.GFile(target, "wb") as f:
+            f.write(path.read_bytes())
+    with tf.io.gfile.GFile(f"{root}/train/hat/.DS_Store", "wb") as f:
+        f.write(b"\0")
+    scanned = ingestion.scan(root)
+    local = ingestion.scan(small_dataset)
+    assert scanned.class_names == local.class_names and scanned.splits == ["train", "eval"]
+    assert sorted(c.relative_path for c in scanned.candidates) == sorted(c.relative_path for c in local.candidates)
+    assert scanned.rejected == [("train/hat/.DS_Store", "hidden or system file")]
+    assert all(c.path.startswith(root + "/") for c in scanned.candidates)
+    reason, data = ingestion.image_files.read_image_file(scanned.candidates[0].path)
+    assert reason is None and data == (small_dataset / scanned.candidates[0].relative_path).read_bytes()
+    assert len(ingestion.content_hash(scanned, root)) == 64

@@ -1,6 +1,8 @@
-"""The Kubeflow Pipelines compile: offline, module-path code, one image, the pipeline's DAG."""
+"""The Kubeflow Pipelines compile: spec 2.1, no resolver, offline, module-path code, one image, the DAG,
+and `compile-kubeflow` flags checked like `run`'s. tests/test_kubeflow_execution.py executes the spec."""
 import json
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -8,7 +10,7 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 from kubeflow import runner
-from pipeline.configs import REPO_ROOT
+from pipeline.configs import REPO_ROOT, SAMPLE_DATA_ROOT
 from tests.conftest import CLI
 
 IMAGE = "gcr.io/example-project/image-pipeline:1.0"
@@ -18,36 +20,70 @@ ROOT = "gs://example-bucket/tfx"  # unreachable from here: compiling must not to
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
     output = tmp_path_factory.mktemp("kfp") / "pipeline.json"
-    result = subprocess.run([CLI, "compile-kubeflow", "--output", str(output), "--pipeline-root", ROOT,
-                             "--image", IMAGE], capture_output=True, text=True)
+    result = subprocess.run(compile_command(output), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     document = json.loads(output.read_text())
     return document, json_format.ParseDict(document["pipelineSpec"], pipeline_spec_pb2.PipelineSpec(),
                                            ignore_unknown_fields=False)
 
 
+def compile_command(output, *extra, data_root=SAMPLE_DATA_ROOT):
+    return [CLI, "compile-kubeflow", "--output", str(output), "--pipeline-root", ROOT, "--image", IMAGE,
+            "--data-root", str(data_root), *extra]
+
+
 def parameter(spec, task, name):
-    return spec.root.dag.tasks[task].inputs.parameters[name].runtime_value.constant_value.string_value
+    return spec.root.dag.tasks[task].inputs.parameters[name].runtime_value.constant.string_value
 
 
-def test_dag_edges(compiled):
+def test_spec_2_1_with_every_parameter_a_constant(compiled):
+    document, spec = compiled
+    assert spec.schema_version == "2.1.0"
+    for name, task in spec.root.dag.tasks.items():
+        for key, value in task.inputs.parameters.items():
+            assert value.runtime_value.HasField("constant"), (name, key)  # not 2.0's constantValue
+    assert "constantValue" not in json.dumps(document)
+
+
+def test_dag_edges_from_the_image_folders_to_the_report(compiled):
     _, spec = compiled
     dependencies = {name: set(task.dependent_tasks) for name, task in spec.root.dag.tasks.items()}
-    assert dependencies["examples_importer"] == set()
-    assert dependencies["StatisticsGen"] == {"examples_importer", "ImportSchemaGen"}
+    assert dependencies["ImageExampleGen"] == set()
+    assert dependencies["LatestPushedModel"] == set()
+    assert dependencies["StatisticsGen"] == {"ImageExampleGen", "ImportSchemaGen"}
     assert dependencies["ExampleValidator"] == {"StatisticsGen", "ImportSchemaGen"}
-    assert dependencies["Transform"] == {"examples_importer", "ImportSchemaGen"}
-    assert dependencies["Trainer"] == {"examples_importer", "ImportSchemaGen", "Transform"}
-    assert dependencies["Evaluator"] == {"examples_importer", "Trainer", "latest_blessed_model_resolver-model-resolver"}
+    assert dependencies["Transform"] == {"ImageExampleGen", "ImportSchemaGen"}
+    assert dependencies["Trainer"] == {"ImageExampleGen", "ImportSchemaGen", "Transform"}
+    assert dependencies["Evaluator"] == {"ImageExampleGen", "Trainer", "LatestPushedModel"}
     assert dependencies["Pusher"] == {"Trainer", "Evaluator"}
+    assert dependencies["RunReport"] == {"ImageExampleGen", "StatisticsGen", "ExampleValidator", "Trainer",
+                                         "Evaluator", "Pusher"}
 
 
-def test_every_container_runs_the_given_image(compiled):
+def test_every_task_is_a_container_running_the_given_image(compiled):
     _, spec = compiled
     executors = json_format.MessageToDict(spec.deployment_spec)["executors"]
-    images = {name: e["container"]["image"] for name, e in executors.items() if "container" in e}
-    assert len(images) == 7  # the importer and resolvers run in the KFP driver, not a container
-    assert set(images.values()) == {IMAGE}
+    assert {kind for e in executors.values() for kind in e} == {"container"}  # no resolver, no importer
+    assert len(executors) == 10
+    assert {e["container"]["image"] for e in executors.values()} == {IMAGE}
+
+
+def test_the_first_task_reads_the_image_folders(compiled):
+    _, spec = compiled
+    assert parameter(spec, "ImageExampleGen", "input_base") == str(SAMPLE_DATA_ROOT)
+    splits = json.loads(parameter(spec, "ImageExampleGen", "input_config"))["splits"]
+    assert splits == [{"name": "train", "pattern": "train/*/*"}, {"name": "eval", "pattern": "validation/*/*"}]
+    executor = json_format.MessageToDict(spec.deployment_spec)["executors"]["ImageExampleGen_executor"]["container"]
+    arguments = executor["args"]
+    assert arguments[arguments.index("--executor_class_path") + 1] == "components.image_example_gen.executor.Executor"
+
+
+def test_the_baseline_step_is_never_cached(compiled):
+    _, spec = compiled
+    tasks = spec.root.dag.tasks
+    assert not tasks["LatestPushedModel"].caching_options.enable_cache
+    assert tasks["Trainer"].caching_options.enable_cache
+    assert parameter(spec, "LatestPushedModel", "serving_model_dir") == f"{ROOT}/serving_model"
 
 
 def test_code_is_referenced_by_module_path_with_no_upload(compiled):
@@ -60,10 +96,6 @@ def test_code_is_referenced_by_module_path_with_no_upload(compiled):
 def test_component_parameters(compiled):
     document, spec = compiled
     assert document["runtimeConfig"]["gcsOutputDirectory"] == ROOT
-    assert parameter(spec, "examples_importer", "artifact_uri") == f"{ROOT}/ingested"
-    importer = json_format.MessageToDict(spec.deployment_spec)["executors"]["examples_importer_executor"]["importer"]
-    assert json.loads(importer["metadata"]["split_names"]) == ["train", "eval"]
-    assert importer["typeSchema"]["instanceSchema"].startswith("title: tfx.Examples")
     trainer_config = json.loads(parameter(spec, "Trainer", "custom_config"))
     assert trainer_config["model_name"] == "efficientnet_lite1" and trainer_config["seed"] == 111
     assert len(trainer_config["class_names"]) == 10
@@ -88,12 +120,11 @@ DATAFLOW_ARGS = ["--runner=DataflowRunner", "--project=example-project", "--regi
 
 def test_beam_options_reach_every_beam_component(tmp_path):
     output = tmp_path / "pipeline.json"
-    result = subprocess.run([CLI, "compile-kubeflow", "--output", str(output), "--pipeline-root", ROOT,
-                             "--image", IMAGE, *(f"--beam-arg={arg}" for arg in DATAFLOW_ARGS)],
+    result = subprocess.run(compile_command(output, *(f"--beam-arg={arg}" for arg in DATAFLOW_ARGS)),
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     executors = json.loads(output.read_text())["pipelineSpec"]["deploymentSpec"]["executors"]
-    for component in ("StatisticsGen", "Transform", "Trainer", "Evaluator"):
+    for component in ("ImageExampleGen", "StatisticsGen", "Transform", "Trainer", "Evaluator"):
         arguments = executors[f"{component}_executor"]["container"]["args"]
         assert arguments[-len(DATAFLOW_ARGS):] == DATAFLOW_ARGS, component
         assert "--direct_running_mode=in_memory" not in arguments  # the options replace the local default
@@ -102,7 +133,8 @@ def test_beam_options_reach_every_beam_component(tmp_path):
 def test_image_and_root_may_come_from_the_environment(tmp_path):
     output = tmp_path / "pipeline.json"
     env = {**os.environ, "KFP_IMAGE": IMAGE, "KFP_PIPELINE_ROOT": ROOT, "BEAM_PIPELINE_ARGS": "--runner=FlinkRunner"}
-    result = subprocess.run([CLI, "compile-kubeflow", "--output", str(output)], capture_output=True, text=True, env=env)
+    result = subprocess.run([CLI, "compile-kubeflow", "--output", str(output), "--data-root", str(SAMPLE_DATA_ROOT)],
+                            capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     document = json.loads(output.read_text())
     assert document["runtimeConfig"]["gcsOutputDirectory"] == ROOT
@@ -118,3 +150,60 @@ def test_the_dockerfile_builds_the_image_the_compile_expects():
     assert "pip install --no-cache-dir --require-hashes -r requirements.lock" in dockerfile
     for package in ("pipeline/", "modules/", "components/"):  # every package a component imports
         assert f"COPY {package} {package}" in dockerfile
+
+
+def test_run_flags_reach_the_compiled_spec(tmp_path):
+    output = tmp_path / "pipeline.json"
+    result = subprocess.run(compile_command(output, "--model", "arch_1", "--epochs", "1", "--accuracy-floor", "0",
+                                            "--class-recall-floor", "0.25", "--pipeline-name", "clothes"),
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    document = json.loads(output.read_text())
+    spec = json_format.ParseDict(document["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+    assert spec.pipeline_info.name == "clothes"
+    trainer_config = json.loads(parameter(spec, "Trainer", "custom_config"))
+    assert (trainer_config["model_name"], trainer_config["epochs"]) == ("arch_1", 1)
+    assert json.loads(parameter(spec, "Transform", "custom_config")) == {"image_size": 128}
+    gates = json.loads(parameter(spec, "Evaluator", "eval_config"))["metrics_specs"][0]["metrics"][1]
+    bounds = [t["threshold"]["value_threshold"].get("lower_bound", 0.0) for t in gates["per_slice_thresholds"]]
+    assert bounds == [0.0, 0.25]
+
+
+def test_a_test_folder_adds_the_test_split(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE_DATA_ROOT, data)
+    shutil.copytree(data / "validation", data / "test")
+    output = tmp_path / "pipeline.json"
+    result = subprocess.run(compile_command(output, data_root=data), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    spec = json_format.ParseDict(json.loads(output.read_text())["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+    splits = json.loads(parameter(spec, "ImageExampleGen", "input_config"))["splits"]
+    assert [s["name"] for s in splits] == ["train", "eval", "test"]
+
+
+@pytest.mark.parametrize("flags, fragment", [
+    (["--image", ""], "--image: '' is not a container image name"),
+    (["--image", "my image"], "is not a container image name"),
+    (["--class-names", ""], "--class-names: '' has an empty class name"),
+    (["--class-names", "a,a, b ,,"], "has an empty class name"),
+    (["--class-names", "a,b,a"], "names class 'a' more than once"),
+    (["--epochs", "-1"], "--epochs"),
+    (["--accuracy-floor", "2"], "between 0 and 1"),
+    (["--model", "resnet"], "unknown model 'resnet'"),
+])
+def test_bad_compile_values_are_one_line_and_exit_2(tmp_path, flags, fragment):
+    output = tmp_path / "pipeline.json"
+    result = subprocess.run(compile_command(output, *flags), capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr[-2000:]
+    error = [line for line in result.stderr.splitlines() if line.startswith("image-pipeline: error: ")]
+    assert len(error) == 1 and fragment in error[0], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and not output.exists()
+
+
+def test_a_data_root_without_the_layout_is_refused_before_compiling(tmp_path):
+    (tmp_path / "data" / "train").mkdir(parents=True)
+    output = tmp_path / "pipeline.json"
+    result = subprocess.run(compile_command(output, data_root=tmp_path / "data"), capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("image-pipeline: error: ")
+    assert "required split folder is missing" in result.stderr and not output.exists()

@@ -17,8 +17,8 @@ from pipeline import configs, evaluation_results, pushed_model, run_summary
 from pipeline.pushed_model import version_dirs
 from tests.conftest import CLI
 
-COMPONENTS = {"examples_importer", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform",
-              "Trainer", "latest_blessed_model_resolver", "Evaluator", "Pusher"}
+COMPONENTS = {"ImageExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform",
+              "Trainer", "LatestPushedModel", "Evaluator", "Pusher", "RunReport"}
 SAMPLE_CLASSES = {p.name for p in (configs.SAMPLE_DATA_ROOT / "train").iterdir()}
 
 
@@ -96,9 +96,11 @@ def test_rerun_reuses_ingestion_and_cached_components(first_run, settings):
     second = local_runner.run(settings)
     assert second.run_id != first_run.run_id
     states = {c.component_id: c.state for c in second.components}
-    for component in ("examples_importer", "StatisticsGen", "Transform", "Trainer"):
+    for component in ("ImageExampleGen", "StatisticsGen", "Transform", "Trainer"):
         assert states[component] == "CACHED", states
-    assert len(list((settings.output_root / "ingested").iterdir())) == 1
+    # The serving directory changed (the first run pushed): the baseline step read it again.
+    assert states["LatestPushedModel"] == "COMPLETE"
+    assert len(list((settings.pipeline_root / "ImageExampleGen" / "examples").iterdir())) == 1
     # The same model, re-blessed against itself, is not published a second time.
     assert second.blessed is True and second.pushed_destination == first_run.pushed_destination
     assert version_dirs(settings.serving_dir) == [Path(first_run.pushed_destination)]

@@ -26,10 +26,11 @@ def report(report_path):
     return Report(report_path.read_text(encoding="utf-8"))
 
 
-def test_every_run_writes_one_report_into_its_pipeline_root(sample_run, sample_settings, report_path):
-    assert report_path.parent == sample_settings.pipeline_root / "reports"
-    assert sample_run.run_id.replace(":", "-") in report_path.name
-    assert [p.name for p in report_path.parent.iterdir() if p.name.startswith(".")] == []  # no partial file
+def test_every_run_writes_its_report_as_the_last_steps_artifact(sample_run, sample_settings, report_path):
+    assert sample_run.components[-1].component_id == "RunReport"
+    assert report_path.name == "report.html"
+    assert report_path.parent.parent == sample_settings.pipeline_root / "RunReport" / "report"
+    assert [p.name for p in report_path.parent.iterdir()] == ["report.html"]  # no partial file
 
 
 def test_report_is_self_contained(report):
@@ -70,13 +71,11 @@ def test_gates_show_value_threshold_and_result(report, sample_run):
 
 def test_lineage_names_the_data_the_model_and_the_run(report, sample_settings, sample_run):
     lineage = dict(report.tables["lineage-table"][1:])
-    ingested = next(sample_settings.ingested_dir.iterdir())
+    ingested = next((sample_settings.pipeline_root / "ImageExampleGen" / "examples").iterdir())
     assert lineage["data (manifest content hash)"] == ingestion.read_manifest(ingested)["content_hash"]
     assert lineage["run id"] == sample_run.run_id
     assert lineage["pushed model version"] == Path(sample_run.pushed_destination).name
     assert lineage["code version"].startswith(("git ", "image-classification-pipeline "))
-    steps = {row[0]: row[1] for row in report.tables["steps"][1:]}
-    assert steps["Trainer"] == "COMPLETE" and steps["Pusher"] == "COMPLETE"
 
 
 def test_data_section_counts_and_rejections(report):
@@ -95,6 +94,9 @@ def test_report_command_rewrites_a_past_run(sample_settings, sample_run, report,
     assert again.sections == report.sections
     for table in ("gates", "per-class-metrics", "overall-metrics", "lineage-table", "class-counts"):
         assert again.tables[table] == report.tables[table], table
+    # From ML Metadata it also has every step's state and wall time, which the run itself cannot know.
+    steps = {row[0]: row[1] for row in again.tables["steps"][1:]}
+    assert steps["Trainer"] == "COMPLETE" and steps["Pusher"] == "COMPLETE" and len(steps) == 10
 
 
 @pytest.mark.parametrize("arguments, message", [

@@ -14,7 +14,8 @@ PUSHED_DESTINATION = "pushed_destination"
 
 
 def has_model(model_artifact) -> bool:
-    return model_artifact.get_int_custom_property(HAS_MODEL) == 1
+    # Under Kubeflow the property arrives as a JSON number (1.0; for 0.0 TFX's getter returns None).
+    return bool(model_artifact.get_custom_property(HAS_MODEL))
 
 
 class Executor(base_executor.BaseExecutor):

@@ -8,14 +8,10 @@ from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import component_spec, standard_artifacts
 
+from components import RunReport as RunReportArtifact
 from components.run_report import executor
 
 REPORT_FILE = executor.REPORT_FILE
-
-
-class RunReportArtifact(types.Artifact):
-    """A directory holding one self-contained HTML page, report.html."""
-    TYPE_NAME = "RunReport"
 
 
 class RunReportSpec(types.ComponentSpec):

@@ -29,11 +29,14 @@ class Executor(base_executor.BaseExecutor):
         for key, (component_id, output_key) in INPUTS.items():
             if input_dict.get(key):
                 outputs.setdefault(component_id, {})[output_key] = [a.mlmd_artifact for a in input_dict[key]]
-        # Kubeflow passes no pipeline run id to executors: the task's own id stands in for it.
-        run_id = self._context.pipeline_run_id or self._context.unique_id or "unknown"
+        # Kubeflow passes no pipeline run id to executors: the task's unique id (the name of its
+        # output folder there) stands in for it. TFX 1.16's Context has no public accessor for it.
+        run_id = self._context.pipeline_run_id or getattr(self._context, "_unique_id", None) or "unknown"
         run = run_summary.RunRecord(run_id=str(run_id), executions=[], component_of={}, outputs=outputs,
                                     eval_config_json=exec_properties["eval_config"])
-        target = os.path.join(artifact_utils.get_single_instance(output_dict["report"]).uri, REPORT_FILE)
+        output_uri = artifact_utils.get_single_instance(output_dict["report"]).uri
+        fileio.makedirs(output_uri)  # Kubeflow's launcher does not create output folders
+        target = os.path.join(output_uri, REPORT_FILE)
         try:
             document = report.render(run, exec_properties["pipeline_name"])
         except Exception as error:  # pylint: disable=broad-except  # the run's outcome stands without its report
