@@ -89,10 +89,3 @@ BEAM_PIPELINE_ARGS = _from_environment("BEAM_PIPELINE_ARGS", DEFAULT_BEAM_PIPELI
 # pipeline keeps its artifacts. Flags of `compile-kubeflow` override them.
 KFP_IMAGE = os.environ.get("KFP_IMAGE")
 KFP_PIPELINE_ROOT = os.environ.get("KFP_PIPELINE_ROOT")
-KFP_EXAMPLES_URI = os.environ.get("KFP_EXAMPLES_URI")
-
-# The class list of the clothing dataset, for compiling a pipeline whose data cannot be read
-# at compile time (Kubeflow). Local runs take the class list from the ingestion manifest, and
-# the Trainer checks the list against the examples' label/label_name pairs either way.
-CLOTHING_CLASS_NAMES = ["dress", "hat", "longsleeve", "outwear", "pants", "shirt", "shoes", "shorts",
-                        "skirt", "t-shirt"]

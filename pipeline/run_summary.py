@@ -125,19 +125,30 @@ def summarize(run: RunRecord) -> RunSummary:
         run_id=run.run_id,
         components=components,
         blessed=bool(flag(blessing, "blessed")) if blessing else None,
-        pushed_destination=(pushed.custom_properties["pushed_destination"].string_value or None
+        pushed_destination=(property_value(pushed, "pushed_destination") or None
                             if pushed and flag(pushed, "pushed") else None),
         failed_gates=failed_gates(evaluation.uri if evaluation else None),
         report=report_file if report_file and os.path.isfile(report_file) else None)
 
 
-def flag(artifact, name: str) -> bool:
-    """A 0/1 custom property of an ML Metadata artifact: an int, or under Kubeflow a JSON number, which
-    TFX stores as a struct {"__value__": n}."""
+def property_value(artifact, name: str):
+    """A custom property of an ML Metadata artifact as a Python value (None if absent).
+
+    Under Kubeflow every property arrives as JSON, which TFX stores as a struct {"__value__": v}.
+    """
+    from google.protobuf import json_format  # pylint: disable=g-import-not-at-top
+    if name not in artifact.custom_properties:
+        return None
     value = artifact.custom_properties[name]
-    if value.HasField("struct_value"):
-        return value.struct_value.fields["__value__"].number_value == 1
-    return (value.int_value or value.double_value) == 1
+    kind = value.WhichOneof("value")
+    if kind == "struct_value":
+        return json_format.MessageToDict(value.struct_value).get("__value__")
+    return getattr(value, kind) if kind else None
+
+
+def flag(artifact, name: str) -> bool:
+    """A 0/1 custom property (an int locally, a JSON number under Kubeflow)."""
+    return property_value(artifact, name) == 1
 
 
 def class_names(run: RunRecord) -> list[str]:
