@@ -15,10 +15,6 @@ from tfx.dsl.components.base import executor_spec
 
 from components.image_example_gen import executor
 
-# Split name in the pipeline -> its folder under the data root (pipeline/ingestion.py).
-TEST_SPLIT = "test"
-
-
 def input_config(split_folders: Mapping[str, str]) -> tfx.proto.Input:
     """One input split per folder; `<folder>/*/*` matches the images of its class folders."""
     return tfx.proto.Input(splits=[tfx.proto.Input.Split(name=name, pattern=f"{folder}/*/*")

@@ -11,9 +11,6 @@ from tfx.types import component_spec, standard_artifacts
 from components import RunReport as RunReportArtifact
 from components.run_report import executor
 
-REPORT_FILE = executor.REPORT_FILE
-
-
 class RunReportSpec(types.ComponentSpec):
     PARAMETERS = {
         "pipeline_name": component_spec.ExecutionParameter(type=str),
