@@ -55,7 +55,7 @@ def peak_multiply_adds_per_second(size: int = 2048, repeats: int = 10) -> float:
 
 def main() -> int:
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    from modules import model as models  # pylint: disable=g-import-not-at-top
+    from modules import exporter, model as models  # pylint: disable=g-import-not-at-top
     from pipeline import pushed_model  # pylint: disable=g-import-not-at-top
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -88,7 +88,7 @@ def main() -> int:
         served += len(batch)
     throughput = served / (time.perf_counter() - started)
 
-    class_names = (directory / "assets.extra" / "class_names.txt").read_text().split()
+    class_names = exporter.read_class_names(str(directory))
     keras_model = models.build(args.architecture, num_classes=len(class_names))
     macs = multiply_adds(keras_model)
     peak = peak_multiply_adds_per_second()

@@ -32,7 +32,7 @@ def compile_pipeline(output_file: str | os.PathLike, *, image: str, pipeline_roo
     defaults to PIPELINE_ROOT/serving_model.
     """
     from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
-    from pipeline import configs, pipeline  # pylint: disable=g-import-not-at-top
+    from pipeline import configs, outputs, pipeline  # pylint: disable=g-import-not-at-top
 
     output_file = Path(output_file).resolve()
     root = pipeline_root.rstrip("/")
@@ -48,8 +48,4 @@ def compile_pipeline(output_file: str | os.PathLike, *, image: str, pipeline_roo
     for name, task in document["pipelineSpec"]["root"]["dag"]["tasks"].items():
         if name in UNCACHED_TASKS:
             task["cachingOptions"] = {"enableCache": False}
-    output_file.parent.mkdir(parents=True, exist_ok=True)
-    partial = output_file.with_name(f".{output_file.name}.{os.getpid()}.tmp")
-    partial.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
-    os.replace(partial, output_file)
-    return output_file
+    return outputs.write_text(output_file, json.dumps(document, indent=2, sort_keys=True) + "\n")

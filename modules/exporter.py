@@ -54,3 +54,10 @@ def export_serving_model(model: tf.keras.Model, tft_output: tft.TFTransformOutpu
     tf.io.gfile.makedirs(os.path.join(export_dir, os.path.dirname(CLASS_NAMES_FILE)))
     with tf.io.gfile.GFile(os.path.join(export_dir, CLASS_NAMES_FILE), "w") as f:
         f.write("\n".join(class_names) + "\n")
+
+
+def read_class_names(export_dir: str) -> list[str]:
+    """The class list of an exported model, one name a line: a name may hold spaces (ingestion refuses
+    control characters), so the file is split on newlines only."""
+    with tf.io.gfile.GFile(os.path.join(export_dir, CLASS_NAMES_FILE)) as f:
+        return f.read().split("\n")[:-1]

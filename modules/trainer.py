@@ -107,19 +107,46 @@ def balanced_class_weights(counts: np.ndarray) -> dict:
     return {index: float(weight) for index, weight in enumerate(weights)}
 
 
+class TrainingDiverged(FloatingPointError):
+    """The loss stopped being a number: no model worth evaluating or pushing will come of this fit."""
+
+
+class StopOnDivergence(keras.callbacks.Callback):
+    """Ends the fit at the first batch whose loss is NaN or infinite, with an error that names it.
+
+    Keras' TerminateOnNaN would stop quietly and leave a NaN model for the Evaluator to crash on.
+    """
+
+    def __init__(self, learning_rate: float):
+        super().__init__()
+        self._learning_rate = learning_rate
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            raise TrainingDiverged(
+                f"training diverged: the loss is {loss} at epoch {self._epoch + 1}, batch {batch + 1}; "
+                f"try a lower --learning-rate (this run's: {self._learning_rate:g})")
+
+
 def steps_per_epoch(examples: int, batch_size: int) -> int:
     return max(1, math.ceil(examples / batch_size))
 
 
 def make_callbacks(config: TrainingConfig, checkpoint_path: str, log_dir: str, train_examples: int) -> list:
     """The notebook's callbacks (its ReduceLROnPlateau and EarlyStopping, or the model's own
-    schedule), plus TensorBoard logs."""
+    schedule), plus TensorBoard logs; a loss that is not a number ends training with an error."""
     # A warm-up + cosine schedule has no EarlyStopping: its length is part of the schedule, and
     # stopping on a stalled val_loss ends it while the rate is still high, before the low-rate
     # epochs that settle the weights (arch_2 with augmentation over 100 cosine epochs was
     # stopped at epoch 44, 0.754 val_accuracy).
     stops_early = config.learning_rate_schedule == "reduce_on_plateau"
     return [
+        StopOnDivergence(config.learning_rate),
         keras.callbacks.ModelCheckpoint(checkpoint_path, save_weights_only=True, monitor="val_accuracy",
                                         mode="max", save_best_only=True),
         *learning_rate.schedule_callbacks(config.learning_rate_schedule, config.learning_rate, config.epochs,

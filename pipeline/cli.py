@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from pipeline import configs
+from pipeline import configs, outputs
 from pipeline.errors import InputError
 
 PROG = "image-pipeline"
@@ -41,6 +41,20 @@ def _existing_file(value: str) -> Path:
     return Path(value)
 
 
+def _output_dir(value: str) -> Path:
+    reason = outputs.why_unwritable(value, directory=True)
+    if reason:
+        raise argparse.ArgumentTypeError(f"{value}: {reason}")
+    return Path(value)
+
+
+def _output_file(value: str) -> Path:
+    reason = outputs.why_unwritable(value, directory=False)
+    if reason:
+        raise argparse.ArgumentTypeError(f"{value}: {reason}")
+    return Path(value)
+
+
 def _non_negative_int(value: str) -> int:
     try:
         number = int(value)
@@ -58,6 +72,14 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _epochs(value: str) -> int:
+    # 0 would push an untrained model; a thousand epochs of the full data is weeks on a laptop.
+    number = _non_negative_int(value)
+    if not 1 <= number <= configs.MAX_EPOCHS:
+        raise argparse.ArgumentTypeError(f"{value} is not between 1 and {configs.MAX_EPOCHS}")
+    return number
+
+
 def _number(value: str) -> float:
     try:
         return float(value)
@@ -69,6 +91,14 @@ def _positive_float(value: str) -> float:
     number = _number(value)
     if not number > 0:
         raise argparse.ArgumentTypeError(f"{value} is not above 0")
+    return number
+
+
+def _learning_rate(value: str) -> float:
+    # Adam's steps are about the rate in size: above 1 the weights blow up at once.
+    number = _positive_float(value)
+    if not number <= configs.MAX_LEARNING_RATE:
+        raise argparse.ArgumentTypeError(f"{value} is above {configs.MAX_LEARNING_RATE:g}")
     return number
 
 
@@ -103,23 +133,23 @@ def _schedule_name(value: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description=__doc__.splitlines()[0])
+    parser = _Parser(prog=PROG, description=__doc__.split("\n\n")[0].replace("`", ""))
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = commands.add_parser("run", help="run the whole pipeline locally, from the image folders to a pushed model")
     run.add_argument("--data-root", type=_existing_dir,
                      help="folder with train/ and validation/ (and optionally test/) class subfolders "
                           "(default: the bundled sample, run with %s)" % configs.SAMPLE_RUN_OVERRIDES)
-    run.add_argument("--output-root", type=Path, default=configs.OUTPUT_ROOT,
+    run.add_argument("--output-root", type=_output_dir, default=configs.OUTPUT_ROOT,
                      help="where artifacts, metadata and pushed models go (default: %(default)s)")
-    run.add_argument("--pipeline-root", type=Path, help="artifacts and ML Metadata (default: OUTPUT_ROOT/pipelines/NAME)")
-    run.add_argument("--serving-dir", type=Path, help="push destination (default: OUTPUT_ROOT/serving_model/NAME)")
+    run.add_argument("--pipeline-root", type=_output_dir, help="artifacts and ML Metadata (default: OUTPUT_ROOT/pipelines/NAME)")
+    run.add_argument("--serving-dir", type=_output_dir, help="push destination (default: OUTPUT_ROOT/serving_model/NAME)")
     _add_pipeline_arguments(run)
     _add_beam_arguments(run)
 
     ingest = commands.add_parser("ingest", help="convert image folders to TFRecords (the Beam job alone)")
     ingest.add_argument("--data-root", type=_existing_dir, required=True)
-    ingest.add_argument("--output", type=Path, required=True)
+    ingest.add_argument("--output", type=_output_dir, required=True)
     _add_beam_arguments(ingest)
 
     predict = commands.add_parser("predict", help="top classes of images under a pushed model")
@@ -130,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="score a pushed model on a folder of class subfolders")
     evaluate.add_argument("--model", required=True, help="a pushed model's version directory or the serving directory")
     evaluate.add_argument("--data", type=_existing_dir, required=True, help="folder of class subfolders of images")
-    evaluate.add_argument("--json", type=Path, help="also write the result to this file")
+    evaluate.add_argument("--json", type=_output_file, help="also write the result to this file")
 
     report = commands.add_parser("report", help="(re)write the HTML report of a run: the newest, or --run-id")
     report.add_argument("--pipeline-root", type=_existing_dir,
@@ -139,11 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--pipeline-name", type=_pipeline_name, help="default: the one recorded in the pipeline root")
     report.add_argument("--output-root", type=Path, default=configs.OUTPUT_ROOT, help="default: %(default)s")
     report.add_argument("--run-id", help="a run id as the run summary prints it (default: the newest run)")
-    report.add_argument("--output", type=Path, help="default: PIPELINE_ROOT/reports/RUN_ID.html")
+    report.add_argument("--output", type=_output_file, help="default: PIPELINE_ROOT/reports/RUN_ID.html")
 
     compile_kfp = commands.add_parser(
         "compile-kubeflow", help="compile the pipeline for Kubeflow Pipelines (spec 2.1, offline); takes run's flags")
-    compile_kfp.add_argument("--output", type=Path, required=True, help="the pipeline JSON to write")
+    compile_kfp.add_argument("--output", type=_output_file, required=True, help="the pipeline JSON to write")
     compile_kfp.add_argument("--pipeline-root", type=_uri, **_flag_or_environment(configs.KFP_PIPELINE_ROOT),
                              help="e.g. gs://BUCKET/pipelines (or $KFP_PIPELINE_ROOT)")
     compile_kfp.add_argument("--image", type=_image, **_flag_or_environment(configs.KFP_IMAGE),
@@ -166,10 +196,10 @@ def _add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """The model, training and gate flags that `run` and `compile-kubeflow` share."""
     parser.add_argument("--pipeline-name", type=_pipeline_name, help=f"default: {configs.PIPELINE_NAME}")
     parser.add_argument("--model", type=_model_name, default=configs.MODEL_NAME, help="default: %(default)s")
-    parser.add_argument("--epochs", type=_non_negative_int,
+    parser.add_argument("--epochs", type=_epochs,
                         help="the most epochs (default: $EPOCHS, else the model's own; under "
                              "reduce_on_plateau, EarlyStopping may end sooner)")
-    parser.add_argument("--learning-rate", type=_positive_float,
+    parser.add_argument("--learning-rate", type=_learning_rate,
                         help="Adam's, the peak of a warm-up schedule (default: the model's own)")
     parser.add_argument("--learning-rate-schedule", type=_schedule_name, metavar="{reduce_on_plateau,warmup_cosine}",
                         help="the notebook's reduce_on_plateau, or a one-epoch warm-up then a cosine decay to 0 "
@@ -183,7 +213,7 @@ def _add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
                              "weighting on a fifth of the training split, and the Trainer uses the best")
     parser.add_argument("--tuning-trials", type=_positive_int, default=configs.TUNING_TRIALS,
                         help="hyperparameter sets the Tuner tries (default: %(default)s)")
-    parser.add_argument("--tuning-epochs", type=_positive_int,
+    parser.add_argument("--tuning-epochs", type=_epochs,
                         help="epochs per trial (default: a third of the model's epochs, at least 1)")
     parser.add_argument("--batch-size", type=_positive_int, default=configs.BATCH_SIZE, help="default: %(default)s")
     parser.add_argument("--precision", choices=configs.PRECISIONS, default=configs.PRECISION,
@@ -274,7 +304,11 @@ def run_settings(args):
 
 def _run(args) -> int:
     import local_runner  # pylint: disable=g-import-not-at-top
-    summary = local_runner.run(run_settings(args))
+    try:
+        summary = local_runner.run(run_settings(args))
+    except FloatingPointError as e:  # modules.trainer.TrainingDiverged: the run stopped, nothing pushed
+        print(f"{PROG}: error: Trainer: {e}; nothing was pushed", file=sys.stderr)
+        return 1
     print(summary.format())
     return 0
 
@@ -310,8 +344,7 @@ def _evaluate(args) -> int:
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+        outputs.write_text(args.json, text + "\n")
     return 0
 
 

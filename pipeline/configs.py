@@ -43,7 +43,20 @@ TUNER_FN = "modules.tuner.tuner_fn"
 # Training: the registry's default model (modules/model.py) with its own recipe (epochs,
 # learning rate, augmentation, class weights) unless these say otherwise.
 MODEL_NAME = os.environ.get("MODEL_NAME", "efficientnet_lite1")
-EPOCHS = _from_environment("EPOCHS", None, int, "a whole number")  # None: the model's own
+# Limits of what a run may ask for (more epochs than this is weeks on a laptop; Adam above this
+# rate blows the weights up at once).
+MAX_EPOCHS = 1000
+MAX_LEARNING_RATE = 1.0
+
+
+def _epochs(value: str) -> int:
+    number = int(value)
+    if not 1 <= number <= MAX_EPOCHS:
+        raise ValueError(value)
+    return number
+
+
+EPOCHS = _from_environment("EPOCHS", None, _epochs, f"a whole number from 1 to {MAX_EPOCHS}")  # None: the model's own
 # The optional Tuner (`--tune`): hyperparameter sets tried, each trained for a third of the
 # model's epochs (modules/tuner.py).
 TUNING_TRIALS = _from_environment("TUNING_TRIALS", 6, int, "a whole number")

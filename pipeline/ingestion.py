@@ -5,7 +5,7 @@ filesystem (a local path, gs://...). Layout written, TFX's Examples artifact lay
 pipeline's ImageExampleGen (components/image_example_gen) into its output artifact, and by
 `image-pipeline ingest` (`run` below), published atomically under <output>/<content hash>/:
     Split-train/, Split-eval/[, Split-test/]  data-*.tfrecord.gz   (features: modules/features.py)
-    manifest.json           class list, counts per split and class, content hash
+    manifest.json           class list, counts per split and class, content hash, duplicates found
     rejected.csv            path,reason for every file found that was not ingested
 
 Every file found is either ingested or listed in rejected.csv with its reason, and the
@@ -28,13 +28,14 @@ import posixpath
 import shutil
 import stat
 import time
+import unicodedata
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import apache_beam as beam
 
 from modules import features
-from pipeline import crash_points, image_files
+from pipeline import crash_points, duplicates, image_files
 from pipeline.errors import InputError
 
 # Split name in the pipeline -> folder name in the data root. `train` and `eval` are the
@@ -42,7 +43,7 @@ from pipeline.errors import InputError
 SPLIT_FOLDERS = {"train": "train", "eval": "validation", "test": "test"}
 REQUIRED_SPLITS = ("train", "eval")
 # Bump when the written format changes, so that old conversions are not reused.
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 SYSTEM_FILES = {"thumbs.db", "desktop.ini", "icon\r"}
 STAGING_PREFIX = ".tmp-"
 MANIFEST = "manifest.json"
@@ -111,9 +112,16 @@ def scan(data_root: str | os.PathLike, split_folders: Mapping[str, str] = SPLIT_
             raise IngestionError(f"{_join(root, split_folders[split])}: required split folder is missing")
 
     train_dir = _join(root, split_folders["train"])
-    class_names = sorted(name for name in _subfolders(train_dir) if not _hidden(name))
+    # A linked class folder is not followed (its files could be anywhere): it is rejected, not a class.
+    class_names = sorted(name for name in _subfolders(train_dir)
+                         if not _hidden(name) and not (is_local(train_dir) and Path(train_dir, name).is_symlink()))
     if not class_names:
         raise IngestionError(f"{train_dir}: no class subfolders")
+    for name in class_names:
+        if any(unicodedata.category(c) == "Cc" for c in name):
+            # A class name is a line of the model's class_names.txt and a TFMA slice value.
+            raise IngestionError(f"{_join(train_dir, name)!r}: class folder name holds a control character "
+                                 "(a newline, tab or the like); rename the folder")
 
     candidates: list[Candidate] = []
     rejected: list[tuple[str, str]] = []
@@ -195,12 +203,11 @@ def _path_rejection(path_name: str, parts: Sequence[str], root_name: str) -> str
     """Why a file is not an image candidate, judged from its path alone (None if it is one)."""
     if any(_hidden(part) for part in parts):
         return "hidden or system file"
-    if len(parts) < 2:
-        return "not inside a class folder"
-    if not is_local(path_name):
-        return None
     path, root = Path(path_name), Path(root_name)
-    if path.is_symlink():
+    local = is_local(path_name)
+    # Links first: a linked class folder is one entry here (links are not followed), and its
+    # reason is where it leads, not that it sits outside a class folder.
+    if local and path.is_symlink():
         if not path.exists():
             return "unreadable: broken symbolic link"
         target = path.resolve()
@@ -208,6 +215,10 @@ def _path_rejection(path_name: str, parts: Sequence[str], root_name: str) -> str
             return "symbolic link leading outside the data root"
         if not target.is_file():
             return "symbolic link to something that is not a file"
+    if len(parts) < 2:
+        return "not inside a class folder"
+    if not local:
+        return None
     mode = path.lstat().st_mode
     if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
         # Reading a FIFO would block the job forever, a device could be endless.
@@ -215,18 +226,36 @@ def _path_rejection(path_name: str, parts: Sequence[str], root_name: str) -> str
     return None
 
 
-def content_hash(scan_result: Scan, root: str | os.PathLike) -> str:
-    """SHA-256 over every file's relative path and bytes, the class list and the format version."""
+def read_fingerprints(scan_result: Scan, root: str | os.PathLike) -> tuple[str, Scan, duplicates.Findings]:
+    """Reads every file once, before the Beam job: the input's content hash (SHA-256 over every
+    file's relative path and bytes, the class list and the format version), and the scan with the
+    duplicate policy (pipeline/duplicates.py) applied: exact copies it does not ingest move from the
+    candidates to the rejected, with their reasons."""
     digest = hashlib.sha256(f"format={FORMAT_VERSION};classes={scan_result.class_names}".encode())
-    relative_paths = sorted([c.relative_path for c in scan_result.candidates] + [r for r, _ in scan_result.rejected])
+    candidates = {c.relative_path: c for c in scan_result.candidates}
     rejected = dict(scan_result.rejected)
-    for relative in relative_paths:
+    digests, hashes = {}, {}
+    for relative in sorted(list(candidates) + list(rejected)):
         digest.update(relative.encode() + b"\0")
         if relative in rejected and is_local(root):  # links, pipes, devices: never opened
             continue
         error, data = image_files.read_bytes(_join(str(root), relative))
-        digest.update(hashlib.sha256(data).digest() if error is None else f"unreadable:{error}".encode())
-    return digest.hexdigest()
+        if error is not None:
+            digest.update(f"unreadable:{error}".encode())
+            continue
+        digests[relative] = duplicates.digest(data)
+        digest.update(bytes.fromhex(digests[relative]))
+        if relative in candidates and data.startswith(tuple(features.IMAGE_SIGNATURES)):
+            perceptual = duplicates.perceptual_hash(data)
+            if perceptual is not None:
+                hashes[relative] = perceptual
+    findings = duplicates.find([duplicates.File(c.relative_path, c.split, c.class_name) for c in candidates.values()],
+                               digests, hashes)
+    dropped = {path for path, _ in findings.rejected}
+    applied = dataclasses.replace(scan_result, candidates=[c for c in scan_result.candidates
+                                                           if c.relative_path not in dropped],
+                                  rejected=scan_result.rejected + findings.rejected)
+    return digest.hexdigest(), applied, findings
 
 
 class ReadAndValidate(beam.DoFn):
@@ -252,8 +281,7 @@ def run(data_root: str | os.PathLike, output_dir: str | os.PathLike,
     """
     started = time.time()
     root = str(Path(data_root).resolve()) if is_local(data_root) else str(data_root)
-    scanned = scan(root)
-    digest = content_hash(scanned, root)
+    digest, scanned, found = read_fingerprints(scan(root), root)
     target = Path(output_dir).resolve() / digest[:16]
     if (target / MANIFEST).is_file():
         logging.info("ingest: input unchanged (content hash %s), reusing %s", digest[:16], target)
@@ -264,7 +292,7 @@ def run(data_root: str | os.PathLike, output_dir: str | os.PathLike,
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        manifest = convert(scanned, root, digest, str(staging), _beam_pipeline(beam_pipeline_args))
+        manifest = convert(scanned, root, digest, found, str(staging), _beam_pipeline(beam_pipeline_args))
         crash_points.reached("ingestion-before-publish")
         if target.exists():  # another run published the same content meanwhile
             shutil.rmtree(staging)
@@ -282,7 +310,8 @@ def _beam_pipeline(beam_pipeline_args: Sequence[str]):
     return beam.Pipeline(options=PipelineOptions(list(beam_pipeline_args)))
 
 
-def convert(scanned: Scan, root: str, digest: str, output_dir: str, pipeline: beam.Pipeline) -> dict:
+def convert(scanned: Scan, root: str, digest: str, found: duplicates.Findings, output_dir: str,
+            pipeline: beam.Pipeline) -> dict:
     """Writes the Examples layout of `scanned` into output_dir (any filesystem) and returns the manifest.
 
     The Beam job reads and writes one image at a time, so memory stays flat as the data grows.
@@ -305,7 +334,7 @@ def convert(scanned: Scan, root: str, digest: str, output_dir: str, pipeline: be
         _ = (results[ReadAndValidate.REJECTED_TAG]
              | "FormatRejected" >> beam.Map(json.dumps)
              | "WriteRejected" >> beam.io.WriteToText(_join(output_dir, "_rejected"), shard_name_template=""))
-    return _write_accounting(scanned, output_dir, root, digest)
+    return _write_accounting(scanned, output_dir, root, digest, found)
 
 
 def _remove_abandoned_staging(output_dir: Path) -> None:
@@ -327,7 +356,7 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def _write_accounting(scanned: Scan, output_dir: str, root: str, digest: str) -> dict:
+def _write_accounting(scanned: Scan, output_dir: str, root: str, digest: str, found: duplicates.Findings) -> dict:
     """Writes rejected.csv and manifest.json, checking that every file found is accounted for."""
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     gfile = tf.io.gfile
@@ -370,6 +399,7 @@ def _write_accounting(scanned: Scan, output_dir: str, root: str, digest: str) ->
         "files_ingested": ingested,
         "files_rejected": len(rejected),
         "counts": counts,
+        "duplicates": found.to_json(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     with gfile.GFile(_join(output_dir, MANIFEST), "w") as f:
@@ -385,5 +415,9 @@ def read_manifest(ingested_dir: str | os.PathLike) -> dict:
 
 def summary(manifest: dict) -> str:
     per_split = ", ".join(f"{split} {sum(c.values())}" for split, c in manifest["counts"].items())
-    return (f"{manifest['files_found']} found = {manifest['files_ingested']} ingested ({per_split}) "
+    text = (f"{manifest['files_found']} found = {manifest['files_ingested']} ingested ({per_split}) "
             f"+ {manifest['files_rejected']} rejected")
+    found = manifest.get("duplicates", {})
+    if found.get("exact") or found.get("near"):
+        text += f"; duplicates: {duplicates.describe(len(found['exact']), len(found['near']))} (manifest.json)"
+    return text

@@ -50,7 +50,7 @@ class PushedModel:
         class_names_file = self.directory / exporter.CLASS_NAMES_FILE
         if not class_names_file.is_file():
             raise ModelPathError(f"{self.directory}: no {exporter.CLASS_NAMES_FILE}; not a model this pipeline pushed")
-        self.class_names = class_names_file.read_text().split()
+        self.class_names = exporter.read_class_names(str(self.directory))
         self._loaded = tf.saved_model.load(str(self.directory))
         self._serve = self._loaded.signatures[exporter.SERVING_JPEG]
         self._tf = tf

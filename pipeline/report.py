@@ -20,12 +20,13 @@ from typing import Optional
 
 import numpy as np
 
-from pipeline import configs, evaluation_results, ingestion, run_summary
+from pipeline import configs, duplicates, evaluation_results, ingestion, outputs, run_summary
 
 REPORTS_DIR = "reports"
 GRID_SIZE = 15         # the notebook's 5x3 prediction grid
 MISTAKES_SHOWN = 8
 SAMPLES_PER_CLASS = 5
+DUPLICATE_PAIRS_SHOWN = 8
 THUMBNAIL = 160        # pixels, longest side, of images drawn in figures
 
 
@@ -45,16 +46,11 @@ def write_report(pipeline_root: str | os.PathLike, pipeline_name: str, run_id: O
                  output: Optional[str | os.PathLike] = None) -> Path:
     """Writes the report of `run_id` (default: the newest run) and returns its path.
 
-    Written to a temporary name and renamed, so a reader never sees half a report.
+    Written whole or not at all (pipeline/outputs.py), so a reader never sees half a report.
     """
     run = run_summary.find_run(str(Path(pipeline_root) / "metadata.sqlite"), pipeline_name, run_id)
     output = Path(output) if output else default_output(pipeline_root, run.run_id)
-    document = render(run, pipeline_name)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-    partial.write_text(document, encoding="utf-8")
-    os.replace(partial, output)
-    return output
+    return outputs.write_text(output, render(run, pipeline_name))
 
 
 def render(run: run_summary.RunRecord, pipeline_name: str) -> str:
@@ -107,7 +103,8 @@ def _metrics_section(evaluation, eval_examples: Optional[EvalExamples], figures)
     for name in names:
         value, before = evaluation.overall.get(name), evaluation.baseline.get(name)
         change = value - before if value is not None and before is not None else None
-        rows.append([name, _number(value), _number(before), _number(change)])
+        digits = 0 if name == "example_count" else 4  # a count, not a rate
+        rows.append([name, _number(value, digits), _number(before, digits), _number(change, digits)])
     if eval_examples is not None:
         ece = evaluation_results.expected_calibration_error(eval_examples.probabilities, eval_examples.labels)
         rows.append(["expected calibration error (top label, 10 bins)", _number(ece), "", ""])
@@ -172,6 +169,7 @@ def _data_section(run: run_summary.RunRecord, manifest: dict, examples_uri: str,
              _table(["class"] + list(counts), count_rows, "class-counts"),
              _figure(figures.class_distribution(counts), "class distribution"),
              _figure(figures.sample_grid(_samples_per_class(examples_uri, names)), "sample images per class")]
+    parts.append(_duplicates(manifest, examples_uri, figures))
     rejected = _read_rejected(examples_uri)
     parts.append(f"<h3>Rejected files ({len(rejected)})</h3>")
     parts.append(_table(["file", "reason"], rejected, "rejected") if rejected else "<p>None.</p>")
@@ -216,6 +214,42 @@ def _predict_eval_split(model_uri: str, examples_uri: str, num_classes: int) -> 
         labels=np.array([_feature(e, "label") for e in parsed]),
         filenames=[_feature(e, "filename").decode() for e in parsed],
         probabilities=probabilities[:, :num_classes])
+
+
+def _duplicates(manifest: dict, examples_uri: str, figures) -> str:
+    """Exact and near copies that ingestion found (pipeline/duplicates.py has the policy)."""
+    found = manifest.get("duplicates")
+    if found is None:  # ingested before duplicates were looked for
+        return ""
+    exact, near = found["exact"], found["near"]
+    parts = [f"<h3>Duplicates ({duplicates.describe(len(exact), len(near))})</h3>"]
+    if not exact and not near:
+        return parts[0] + "<p>None: no two images share their bytes or look alike.</p>"
+    parts.append("<p>Exact copies under two classes of a split are rejected, as are extra copies in one class; "
+                 "copies across splits are kept (they inflate that split's metrics); near copies (at most "
+                 f"{found['near_distance']} of 256 bits of a difference hash apart) are reported only.</p>")
+    rows = [[item["kind"], "same bytes", ", ".join(item["paths"])] for item in exact]
+    rows += [[item["kind"], f"{item['distance']} bits apart", ", ".join(item["paths"])] for item in near]
+    parts.append(_table(["kind", "how alike", "files"], rows, "duplicates"))
+    shown = near[:DUPLICATE_PAIRS_SHOWN]
+    thumbnails = _thumbnails_by_filename(examples_uri, manifest["splits"], {p for item in shown for p in item["paths"]})
+    pairs = [(thumbnails[a], thumbnails[b], f"{item['kind']}, {item['distance']} bits")
+             for item in shown for a, b in [item["paths"]] if a in thumbnails and b in thumbnails]
+    if pairs:
+        parts.append(_figure(figures.image_pairs(pairs), "near copies"))
+    return "".join(parts)
+
+
+def _thumbnails_by_filename(examples_uri: str, splits: list, wanted: set) -> dict:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    found = {}
+    for split in splits:
+        for record in _split_records(examples_uri, split) if len(found) < len(wanted) else []:
+            example = tf.train.Example.FromString(record)
+            name = _feature(example, "filename").decode()
+            if name in wanted:
+                found[name] = _thumbnail(_feature(example, "image_raw"))
+    return found
 
 
 def _samples_per_class(examples_uri: str, class_names: list) -> dict:
@@ -368,7 +402,7 @@ def _figure(png: bytes, alt: str) -> str:
 def _number(value, digits: int = 4) -> str:
     if value is None:
         return "-"
-    return f"{value:.{digits}f}" if digits else f"{value:.0f}"
+    return f"{value:.{digits}f}" if digits else f"{value:,.0f}"
 
 
 def _e(text) -> str:

@@ -9,6 +9,8 @@ from typing import Optional
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from pipeline import duplicates
+
 # The ids of the components whose artifacts a summary reads (pipeline/pipeline.py gives them).
 EXAMPLE_GEN = "ImageExampleGen"
 REPORT_COMPONENT = "RunReport"
@@ -30,6 +32,7 @@ class RunSummary:
     pushed_destination: Optional[str]  # the pushed model's version directory
     failed_gates: list[str] = dataclasses.field(default_factory=list)  # why it was not blessed
     report: Optional[str] = None  # the run's HTML report (pipeline/report.py)
+    duplicates: Optional[str] = None  # what ingestion found, when it found any (pipeline/duplicates.py)
 
     def format(self) -> str:
         lines = [f"run {self.run_id}:", f"  {'component':<34}{'state':<10}{'seconds':>8}"]
@@ -37,6 +40,8 @@ class RunSummary:
         verdict = {None: "no evaluation", True: "BLESSED", False: "NOT BLESSED"}[self.blessed]
         lines.append(f"  model: {verdict}; pushed to: {self.pushed_destination or 'nothing pushed'}")
         lines += [f"  failed gate: {gate}" for gate in self.failed_gates]
+        if self.duplicates:
+            lines.append(f"  data: {self.duplicates}")
         if self.report:
             lines.append(f"  report: {self.report}")
         return "\n".join(lines)
@@ -128,7 +133,15 @@ def summarize(run: RunRecord) -> RunSummary:
         pushed_destination=(property_value(pushed, "pushed_destination") or None
                             if pushed and flag(pushed, "pushed") else None),
         failed_gates=failed_gates(evaluation.uri if evaluation else None),
-        report=report_file if report_file and os.path.isfile(report_file) else None)
+        report=report_file if report_file and os.path.isfile(report_file) else None,
+        duplicates=_duplicates(run.output(EXAMPLE_GEN, "examples")))
+
+
+def _duplicates(examples) -> Optional[str]:
+    exact, near = (property_value(examples, key) or 0 if examples else 0 for key in ("exact_duplicates", "near_duplicates"))
+    if not exact and not near:
+        return None
+    return f"{duplicates.describe(exact, near)} among the images (the report lists them)"
 
 
 def property_value(artifact, name: str):

@@ -2,6 +2,7 @@
 import io
 import os
 import shutil
+import socket
 import sys
 from pathlib import Path
 
@@ -18,6 +19,12 @@ SAMPLE = configs.SAMPLE_DATA_ROOT
 # The command-line tool that setup.py installs beside this interpreter.
 CLI = str(Path(sys.executable).parent / "image-pipeline")
 LOCAL_RUNNER = str(configs.REPO_ROOT / "local_runner.py")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def jpeg_bytes(color=(255, 0, 0), size=(64, 48), fmt="JPEG") -> bytes:
@@ -116,3 +123,11 @@ def sample_run(sample_settings):
     """Its RunSummary; shared by the end-to-end, report and notebook tests."""
     import local_runner  # pylint: disable=g-import-not-at-top
     return local_runner.run(sample_settings)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Keeps what shares a fixture on one xdist worker (pytest.ini: --dist loadgroup): every test
+    of the session's sample run in one group, every other test with its module's."""
+    for item in items:
+        group = "sample_run" if "sample_run" in item.fixturenames else item.module.__name__
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -80,8 +80,18 @@ def build(root: Path, outside: Path) -> list[Case]:
     """Writes the corpus into root (a dataset with train/hat, train/shoes, train/skirt) and
     returns its cases. `outside` is a folder beside the data root, for links that escape it."""
     hat, shoes = root / "train" / "hat", root / "train" / "shoes"
-    good = photo(root)
-    good_jpeg = encode(good, "JPEG", quality=90)
+    base = photo(root)
+    marks = iter(range(1, 64))
+
+    def good() -> Image.Image:
+        """The photo with a mark of its own: each case's bytes differ, as exact copies are a case of their own."""
+        marked = base.copy()
+        marked.paste((next(marks) * 4, 0, 0), (0, 0, 8, 8))
+        return marked
+
+    def good_jpeg() -> bytes:
+        return encode(good(), "JPEG", quality=90)
+
     cases: list[Case] = []
 
     def write(relative: str, data: bytes, kind: str, expected: str, check=None):
@@ -90,8 +100,8 @@ def build(root: Path, outside: Path) -> list[Case]:
         cases.append(Case(kind, relative, expected, check))
 
     # Odd files that are images: normalized to upright RGB and ingested.
-    write("train/hat/photo.png", encode(good, "PNG"), "PNG", INGESTED)
-    write("train/hat/photo.bmp", encode(good, "BMP"), "BMP", INGESTED)
+    write("train/hat/photo.png", encode(good(), "PNG"), "PNG", INGESTED)
+    write("train/hat/photo.bmp", encode(good(), "BMP"), "BMP", INGESTED)
     frames = [Image.new("RGB", (32, 32), (255, 0, 0)), Image.new("RGB", (32, 32), (0, 0, 255))]
     animated = io.BytesIO()
     frames[0].save(animated, format="GIF", save_all=True, append_images=frames[1:], duration=100)
@@ -113,27 +123,29 @@ def build(root: Path, outside: Path) -> list[Case]:
     exif[0x0112] = 6
     write("train/hat/rotated.jpg", encode(two_tone(), "JPEG", exif=exif.tobytes()),
           "EXIF-rotated JPEG (orientation 6)", INGESTED, expect_upright_two_tone)
-    write("train/hat/misnamed.jpg", encode(good, "PNG"), "PNG named .jpg", INGESTED)
-    write("train/hat/progressive.jpg", encode(good, "JPEG", progressive=True), "progressive JPEG", INGESTED)
-    write("train/hat/UPPER.JPEG", good_jpeg, "upper-case extension .JPEG", INGESTED)
-    write("train/shoes/nested/deep.jpg", good_jpeg, "JPEG in a nested subfolder (keeps its class)", INGESTED)
-    os.symlink(hat / "UPPER.JPEG", shoes / "link-inside.jpg")
-    cases.append(Case("symlink to an image inside the data root", "train/shoes/link-inside.jpg", INGESTED))
+    write("train/hat/misnamed.jpg", encode(good(), "PNG"), "PNG named .jpg", INGESTED)
+    write("train/hat/progressive.jpg", encode(good(), "JPEG", progressive=True), "progressive JPEG", INGESTED)
+    write("train/hat/UPPER.JPEG", good_jpeg(), "upper-case extension .JPEG", INGESTED)
+    write("train/shoes/nested/deep.jpg", good_jpeg(), "JPEG in a nested subfolder (keeps its class)", INGESTED)
+    write("train/shoes/a-target.jpg", good_jpeg(), "image that a link inside the data root points to", INGESTED)
+    os.symlink(shoes / "a-target.jpg", shoes / "link-inside.jpg")
+    cases.append(Case("symlink to an image inside the data root: the same bytes twice in a class",
+                      "train/shoes/link-inside.jpg", "exact duplicate of train/shoes/a-target.jpg"))
 
     # Bad files: rejected, each with its reason.
     write("train/hat/empty.jpg", b"", "zero-byte file", "empty file (0 bytes)")
-    write("train/hat/truncated.jpg", good_jpeg[: len(good_jpeg) // 3], "truncated JPEG",
+    write("train/hat/truncated.jpg", good_jpeg()[: len(good_jpeg()) // 3], "truncated JPEG",
           "corrupt or truncated JPEG")
     write("train/hat/corrupt.jpg", b"\xff\xd8\xff" + bytes(range(256)) * 4, "JPEG header, garbage body",
           "corrupt JPEG")
     write("train/hat/notes.jpg", b"shopping list: socks\n", "text file named .jpg", "not an image: content is text")
     write("train/hat/invoice.jpg", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "PDF named .jpg",
           "content is a PDF document")
-    write("train/hat/photo.webp", encode(good, "WEBP"), "WebP (TensorFlow 2.16 cannot decode it)", "WebP image")
-    write("train/hat/scan.tif", encode(good, "TIFF"), "TIFF", "content is a TIFF image")
+    write("train/hat/photo.webp", encode(good(), "WEBP"), "WebP (TensorFlow 2.16 cannot decode it)", "WebP image")
+    write("train/hat/scan.tif", encode(good(), "TIFF"), "TIFF", "content is a TIFF image")
     write("train/hat/bomb.png", encode(Image.new("1", (10_000, 7_000)), "PNG"),
           "decompression bomb (70 megapixels, tiny file)", "over the limit")
-    write("train/hat/locked.jpg", good_jpeg, "file without read permission",
+    write("train/hat/locked.jpg", good_jpeg(), "file without read permission",
           INGESTED if RUNNING_AS_ROOT else "unreadable: Permission denied")
     os.chmod(root / "train/hat/locked.jpg", 0)
     os.mkfifo(hat / "pipe.jpg")
@@ -141,11 +153,17 @@ def build(root: Path, outside: Path) -> list[Case]:
     os.symlink(hat / "no-such-file.jpg", hat / "dangling.jpg")
     cases.append(Case("broken symbolic link", "train/hat/dangling.jpg", "broken symbolic link"))
     outside.mkdir(parents=True, exist_ok=True)
-    (outside / "secret.jpg").write_bytes(good_jpeg)
+    (outside / "secret.jpg").write_bytes(good_jpeg())
     os.symlink(outside / "secret.jpg", hat / "escape.jpg")
     cases.append(Case("symlink leaving the data root", "train/hat/escape.jpg",
                       "symbolic link leading outside the data root"))
-    write("train/stray.jpg", good_jpeg, "image outside any class folder", "not inside a class folder")
+    (outside / "scarf").mkdir()
+    (outside / "scarf" / "a.jpg").write_bytes(good_jpeg())
+    for split in ("train", "validation"):
+        os.symlink(outside / "scarf", root / split / "scarf")
+        cases.append(Case(f"{split} class folder that is a symlink leaving the data root", f"{split}/scarf",
+                          "symbolic link leading outside the data root"))
+    write("train/stray.jpg", good_jpeg(), "image outside any class folder", "not inside a class folder")
     write("train/hat/.DS_Store", b"\0\0\0\1Bud1", "macOS .DS_Store", "hidden or system file")
     write("train/hat/Thumbs.db", b"\xd0\xcf\x11\xe0", "Windows Thumbs.db", "hidden or system file")
     write("train/hat/._photo.jpg", b"\0\5\26\7", "macOS AppleDouble ._ file", "hidden or system file")

@@ -26,6 +26,12 @@ def assert_usage_error(result, *fragments):
 @pytest.mark.parametrize("args, fragments", [
     (["run", "--epochs", "ten"], ["--epochs", "'ten' is not a whole number"]),
     (["run", "--epochs", "-1"], ["--epochs", "negative"]),
+    (["run", "--epochs", "0"], ["--epochs", "0 is not between 1 and 1000"]),
+    (["run", "--epochs", "99999999999999999999"], ["--epochs", "not between 1 and 1000"]),
+    (["run", "--tune", "--tuning-epochs", "0"], ["--tuning-epochs", "not between 1 and 1000"]),
+    (["run", "--learning-rate", "inf"], ["--learning-rate", "inf is above 1"]),
+    (["run", "--learning-rate", "nan"], ["--learning-rate", "not above 0"]),
+    (["run", "--learning-rate", "2"], ["--learning-rate", "above 1"]),
     (["run", "--batch-size", "0"], ["--batch-size", "at least 1"]),
     (["run", "--accuracy-floor", "1.5"], ["--accuracy-floor", "between 0 and 1"]),
     (["run", "--model", "resnet"], ["unknown model 'resnet'", "arch_2"]),
@@ -39,6 +45,14 @@ def assert_usage_error(result, *fragments):
     (["compile-kubeflow", "--output", "x.json"], ["required", "--pipeline-root"]),
     (["run", "--pipeline-name", "My Pipeline"], ["--pipeline-name", "lower-case letters"]),
     (["frobnicate"], ["invalid choice: 'frobnicate'"]),
+    # Outputs that cannot be written: refused before any work.
+    (["run", "--output-root", "/etc/passwd"], ["--output-root", "/etc/passwd: exists and is not a directory"]),
+    (["run", "--serving-dir", "/etc/passwd/models"], ["--serving-dir", "/etc/passwd is not a directory"]),
+    (["ingest", "--data-root", "/tmp", "--output", "/etc/passwd"], ["/etc/passwd: exists and is not a directory"]),
+    (["evaluate", "--model", "/tmp", "--data", "/tmp", "--json", "/tmp"], ["--json", "/tmp: is a directory, not a file"]),
+    (["report", "--output", "/tmp"], ["--output", "/tmp: is a directory, not a file"]),
+    (["compile-kubeflow", "--output", "/tmp", "--pipeline-root", "gs://b/root", "--image", "r/i:1", "--data-root",
+      "gs://b/data"], ["--output", "/tmp: is a directory, not a file"]),
 ])
 def test_argument_errors(args, fragments):
     assert_usage_error(run_cli(*args), *fragments)
@@ -55,6 +69,7 @@ def test_data_root_without_class_folders(tmp_path, command):
 
 @pytest.mark.parametrize("variable, value, fragment", [
     ("EPOCHS", "lots", "environment variable EPOCHS='lots' is not a whole number"),
+    ("EPOCHS", "0", "environment variable EPOCHS='0' is not a whole number from 1 to 1000"),
     ("ACCURACY_FLOOR", "high", "environment variable ACCURACY_FLOOR='high' is not a number"),
     ("MODEL_NAME", "resnet", "unknown model 'resnet'"),
 ])
@@ -122,3 +137,36 @@ def test_recipe_and_tuning_flags():
     assert settings.tuning == pipeline.Tuning(trials=3, epochs=1)
     assert settings_for("--model", "arch_2", "--data-root", "/", "--tune").tuning == pipeline.Tuning(
         trials=configs.TUNING_TRIALS, epochs=33)
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path):
+    from pipeline import outputs  # pylint: disable=g-import-not-at-top
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(OSError):
+        outputs.write_text(tmp_path / "taken", "x" * 1_000_000)
+    assert [p.name for p in tmp_path.iterdir()] == ["taken"]
+    assert outputs.write_text(tmp_path / "new" / "a.json", "{}").read_text() == "{}"
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["a.json"]
+
+
+def test_help_lists_every_command_in_whole_sentences():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    assert "report on a run, compile for Kubeflow." in " ".join(result.stdout.split())
+    for command in cli.COMMANDS:
+        assert command in result.stdout
+
+
+def test_a_diverged_training_ends_the_run_in_one_line(monkeypatch, capsys, tmp_path):
+    # Real divergence is tests/test_trainer.py's; here, what the command line makes of it.
+    import local_runner  # pylint: disable=g-import-not-at-top
+    from modules import trainer  # pylint: disable=g-import-not-at-top
+
+    def diverge(settings):
+        raise trainer.TrainingDiverged("training diverged: the loss is nan at epoch 2, batch 7; try a lower "
+                                       "--learning-rate (this run's: 0.5)")
+    monkeypatch.setattr(local_runner, "run", diverge)
+    assert cli.main(["run", "--output-root", str(tmp_path)]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-1] == ("image-pipeline: error: Trainer: training diverged: the loss is nan at epoch 2, batch 7; "
+                         "try a lower --learning-rate (this run's: 0.5); nothing was pushed")

@@ -139,6 +139,7 @@ def sample_split(split: str, size: int = 224):
     return np.concatenate(images), np.repeat(np.arange(len(names)), [len(i) for i in images])
 
 
+@pytest.mark.slow
 def test_pretrained_features_separate_the_clothing_classes(tmp_path):
     """Nearest class centroid of the pooled features, fitted on the sample's 240 training images:
     measured 0.69 on its 80 validation images with the ImageNet weights, 0.10 (chance) without."""

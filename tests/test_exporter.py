@@ -5,10 +5,12 @@ import tensorflow as tf
 from PIL import Image
 
 from modules import exporter, model as models
+from pipeline import pushed_model
 from tests import corpus
 from tests.conftest import SMALL_IMAGE_SIZE, copy_sample, jpeg_bytes
 
-CLASS_NAMES = ["hat", "shoes", "skirt"]
+# Any folder name is a class name: spaces, Unicode, HTML metacharacters.
+CLASS_NAMES = ["hat", "long sleeve", "Ünterhemd & <top>"]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +51,19 @@ def test_both_signatures_give_the_same_prediction(saved_model_dir):
 
 
 def test_class_names_file_for_clients(saved_model_dir):
-    assert (saved_model_dir / exporter.CLASS_NAMES_FILE).read_text().split() == CLASS_NAMES
+    assert exporter.read_class_names(str(saved_model_dir)) == CLASS_NAMES
+
+
+def test_the_model_client_keeps_class_names_whole(saved_model_dir, tmp_path):
+    """`predict` and `evaluate` answer in the folder names, spaces and all."""
+    model = pushed_model.PushedModel(saved_model_dir)
+    assert model.class_names == CLASS_NAMES
+    assert {name for name, _ in model.top_classes(jpeg_bytes(), k=3)} == set(CLASS_NAMES)
+    for name in CLASS_NAMES:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "a.jpg").write_bytes(jpeg_bytes())
+    scores = pushed_model.score_folder(model, tmp_path)
+    assert scores["n"] == 3 and list(scores["per_class"]) == CLASS_NAMES
 
 
 def test_serving_jpeg_predicts_every_image_that_ingestion_accepts(saved_model_dir, tmp_path):

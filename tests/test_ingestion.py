@@ -49,6 +49,16 @@ def test_ingests_every_image_with_its_label(small_dataset, tmp_path):
     assert len(read_examples(ingestion.split_uri(output, "eval"))) == 6
 
 
+def test_a_class_name_is_the_folder_name_whole(small_dataset, tmp_path):
+    name = "long sleeve & <ü>"
+    for split in ("train", "validation"):
+        (small_dataset / split / "skirt").rename(small_dataset / split / name)
+    output = ingestion.run(small_dataset, tmp_path / "out", BEAM_ARGS)
+    assert ingestion.read_manifest(output)["class_names"] == ["hat", name, "shoes"]
+    labels = {feature(e, "label_name").decode() for e in read_examples(ingestion.split_uri(output, "eval"))}
+    assert labels == {"hat", name, "shoes"}
+
+
 def read_rejected(output):
     with open(output / "rejected.csv") as f:
         return {row["path"]: row["reason"] for row in csv.DictReader(f)}
@@ -128,10 +138,16 @@ def spoil_every_train_image_of_a_class(root):
         path.write_text("not a photo")
 
 
+def add_class_named_with_a_newline(root):
+    (root / "train" / "long\nsleeve").mkdir()
+    (root / "train" / "long\nsleeve" / "a.jpg").write_bytes(jpeg_bytes())
+
+
 @pytest.mark.parametrize("damage, message", [
     (remove_validation, "validation: required split folder is missing"),
     (add_image_of_unknown_eval_class, "class 'scarf' is not one of hat, shoes, skirt"),
     (add_empty_train_class, "train/scarf: class folder holds no image files"),
+    (add_class_named_with_a_newline, r"long\\nsleeve'?: class folder name holds a control character"),
     (spoil_every_train_image_of_a_class,
      r"train/skirt: no usable image, all 4 files rejected \(first: train/skirt/.*: not an image: content is text\)"),
 ])
@@ -202,4 +218,66 @@ def test_a_data_root_on_a_non_local_filesystem_is_scanned_and_read_through_gfile
     assert all(c.path.startswith(root + "/") for c in scanned.candidates)
     reason, data = ingestion.image_files.read_image_file(scanned.candidates[0].path)
     assert reason is None and data == (small_dataset / scanned.candidates[0].relative_path).read_bytes()
-    assert len(ingestion.content_hash(scanned, root)) == 64
+    digest, _, found = ingestion.read_fingerprints(scanned, root)
+    assert len(digest) == 64 and found.exact == [] and found.near == []
+
+
+@pytest.fixture
+def with_duplicates(small_dataset, tmp_path):
+    """The small dataset with an exact copy under another class, one twice in a class, one in train
+    and validation, and a near copy (re-encoded smaller) across splits; ingested."""
+    train, validation = small_dataset / "train", small_dataset / "validation"
+    hats, skirts = sorted((train / "hat").iterdir()), sorted((train / "skirt").iterdir())
+    shutil.copy(hats[0], train / "shoes" / "hat-in-shoes.jpg")          # conflicting labels
+    shutil.copy(hats[1], train / "hat" / "zz-copy.jpg")                 # same class, twice
+    shutil.copy(skirts[0], validation / "skirt" / "leaked.jpg")         # in train and validation
+    smaller = Image.open(skirts[1]).convert("RGB")
+    smaller = smaller.resize((smaller.width * 7 // 10, smaller.height * 7 // 10))
+    smaller.save(validation / "skirt" / "re-encoded.jpg", quality=60)   # a near copy, across splits
+    return ingestion.run(small_dataset, tmp_path / "out", BEAM_ARGS), hats, skirts
+
+
+def test_duplicates_are_found_and_handled_by_the_policy(with_duplicates):
+    output, hats, skirts = with_duplicates
+    manifest, rejected = ingestion.read_manifest(output), read_rejected(output)
+    hat0, hat1 = (f"train/hat/{p.name}" for p in hats[:2])
+    assert rejected[hat0] == "exact duplicate with conflicting labels: the same bytes are train/shoes/hat-in-shoes.jpg"
+    assert rejected["train/shoes/hat-in-shoes.jpg"] == f"exact duplicate with conflicting labels: the same bytes are {hat0}"
+    assert rejected["train/hat/zz-copy.jpg"] == f"exact duplicate of {hat1}"
+    assert hat1 not in rejected and "validation/skirt/leaked.jpg" not in rejected
+    found = manifest["duplicates"]
+    assert {(tuple(e["paths"]), e["kind"]) for e in found["exact"]} == {
+        ((hat0, "train/shoes/hat-in-shoes.jpg"), "conflicting labels"),
+        ((hat1, "train/hat/zz-copy.jpg"), "same class"),
+        ((f"train/skirt/{skirts[0].name}", "validation/skirt/leaked.jpg"), "across splits")}
+    near = [(tuple(n["paths"]), n["kind"]) for n in found["near"]]
+    assert ((f"train/skirt/{skirts[1].name}", "validation/skirt/re-encoded.jpg"), "across splits") in near
+    assert found["counts"]["exact_conflicting_labels"] == 1 and found["counts"]["near_across_splits"] >= 1
+    assert manifest["files_found"] == manifest["files_ingested"] + manifest["files_rejected"] == 22
+    assert manifest["files_rejected"] == 3
+
+
+def test_the_report_lists_the_duplicates_and_shows_the_near_copies(with_duplicates):
+    from pipeline import figures, report  # pylint: disable=g-import-not-at-top
+    output, _, skirts = with_duplicates
+    section = report._duplicates(ingestion.read_manifest(output), str(output), figures)  # pylint: disable=protected-access
+    assert "Duplicates (3 sets of exact copies, 1 near-copy pair)" in section
+    assert section.count("<tr") == 1 + 3 + 1  # header, exact sets, near pairs
+    assert f"train/skirt/{skirts[1].name}, validation/skirt/re-encoded.jpg" in section
+    assert 'alt="near copies"' in section
+
+
+def test_near_pairs_finds_what_comparing_every_pair_finds():
+    from pipeline import duplicates  # pylint: disable=g-import-not-at-top
+    rng = np.random.default_rng(111)
+    base = rng.integers(0, 256, (40, 32), dtype=np.uint8)
+    # Near copies of the first ten: a few bits flipped each.
+    copies = base[:10].copy()
+    for row in copies:
+        for bit in rng.choice(256, size=rng.integers(0, 12), replace=False):
+            row[bit // 8] ^= 1 << (bit % 8)
+    hashes = [bytes(row) for row in np.concatenate([base, copies])]
+    brute = sorted((i, j, d) for i in range(len(hashes)) for j in range(i + 1, len(hashes))
+                   for d in [int(np.unpackbits(np.frombuffer(hashes[i], np.uint8) ^ np.frombuffer(hashes[j], np.uint8)).sum())]
+                   if d <= 10)
+    assert duplicates.near_pairs(hashes, 10) == brute and len(brute) >= 5

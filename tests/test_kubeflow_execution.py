@@ -11,6 +11,8 @@ from pipeline import configs
 from tests import kfp_harness
 from tests.conftest import CLI
 
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
 IMAGE = "registry.example/image-pipeline:1.0"
 TASKS = {"ImageExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "Transform", "Trainer",
          "LatestPushedModel", "Evaluator", "Pusher", "RunReport"}

@@ -2,9 +2,12 @@
 import os
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 from pipeline import configs, run_summary
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.notebook]
 
 NOTEBOOK = configs.REPO_ROOT / "notebooks" / "tfma_evaluation.ipynb"
 

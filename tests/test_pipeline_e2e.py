@@ -17,6 +17,8 @@ from pipeline import configs, evaluation_results, pushed_model, run_summary
 from pipeline.pushed_model import version_dirs
 from tests.conftest import CLI
 
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
 COMPONENTS = {"ImageExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform",
               "Trainer", "LatestPushedModel", "Evaluator", "Pusher", "RunReport"}
 SAMPLE_CLASSES = {p.name for p in (configs.SAMPLE_DATA_ROOT / "train").iterdir()}

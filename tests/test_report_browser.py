@@ -13,6 +13,8 @@ from PIL import Image
 from pipeline import report
 from tests.report_page import Report
 
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.browser]
+
 WIDTH, HEIGHT = 1200, 6000
 BLESSED_GREEN = (0xda, 0xfb, 0xe1)  # the verdict banner's background in report.STYLE
 

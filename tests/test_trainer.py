@@ -96,6 +96,7 @@ def train_once(examples, transform_output, model_name, work_dir, label_counts=TR
     return trainer.train(config, train_ds, dataset(examples, transform_output, CLASS_NAMES), str(work_dir), label_counts)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("augment", [False, True])
 def test_same_seed_same_data_gives_identical_weights(examples, transform_output, small_arch_2, tmp_path, augment):
     first_model, first_history = train_once(examples, transform_output, small_arch_2, tmp_path / "a", augment=augment)
@@ -105,6 +106,7 @@ def test_same_seed_same_data_gives_identical_weights(examples, transform_output,
         np.testing.assert_array_equal(first, second)
 
 
+@pytest.mark.slow
 def test_augmentation_changes_what_training_sees_and_is_not_exported(examples, transform_output, small_arch_2, tmp_path):
     plain, _ = train_once(examples, transform_output, small_arch_2, tmp_path / "plain")
     augmented, _ = train_once(examples, transform_output, small_arch_2, tmp_path / "augmented", augment=True)
@@ -138,6 +140,7 @@ def test_labels_are_counted_from_the_examples(examples, transform_output):
     assert counts.tolist() == [2, 2, 2, 0]
 
 
+@pytest.mark.slow
 def test_class_weights_change_training_only_when_asked(examples, transform_output, small_arch_2, tmp_path):
     skewed = np.array([1, 10, 10])  # as if hats were rare: they weigh 10 times the others
     _, unweighted = train_once(examples, transform_output, small_arch_2, tmp_path / "a", epochs=1)
@@ -168,6 +171,14 @@ def test_only_the_notebooks_schedule_stops_early(tmp_path, schedule, stops_early
     kinds = {type(callback) for callback in callbacks}
     assert (tf.keras.callbacks.EarlyStopping in kinds) == stops_early
     assert tf.keras.callbacks.ModelCheckpoint in kinds and tf.keras.callbacks.TensorBoard in kinds
+
+
+def test_a_loss_that_is_not_a_number_stops_training_with_one_clear_error(examples, transform_output, small_arch_2,
+                                                                        tmp_path):
+    # An absurd rate (the CLI refuses it) blows the weights up within a step or two.
+    with pytest.raises(trainer.TrainingDiverged, match=r"training diverged: the loss is (nan|inf) at epoch 1, "
+                                                       r"batch \d+; try a lower --learning-rate \(this run's: 1e\+30\)"):
+        train_once(examples, transform_output, small_arch_2, tmp_path, epochs=3, learning_rate=1e30)
 
 
 def test_zero_epochs_exports_the_untrained_model(examples, transform_output, small_arch_2, tmp_path):
@@ -202,6 +213,7 @@ def test_the_float32_copy_keeps_the_trained_weights(small_arch_2):
     np.testing.assert_allclose(served(images, training=False), trained(images, training=False), atol=0.05)
 
 
+@pytest.mark.slow
 def test_fine_tuning_starts_from_the_imagenet_weights_and_moves_them_a_little(
         examples, transform_output, tmp_path, monkeypatch):
     from modules import efficientnet_lite, torch_weights  # pylint: disable=g-import-not-at-top

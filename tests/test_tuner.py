@@ -12,6 +12,8 @@ from modules import tuner, trainer
 from pipeline import pipeline, run_summary
 from tests.conftest import write_colour_dataset
 
+pytestmark = pytest.mark.slow
+
 
 def test_the_search_holds_out_every_fifth_training_example_and_trains_on_the_rest():
     examples = tf.data.Dataset.range(12)

@@ -30,9 +30,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         self._log_startup(input_dict, output_dict, exec_properties)
         examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
         root = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-        scanned = ingestion.scan(root, split_folders(exec_properties))
-        digest = ingestion.content_hash(scanned, root)
-        manifest = ingestion.convert(scanned, root, digest, examples.uri, self._make_beam_pipeline())
+        digest, scanned, found = ingestion.read_fingerprints(ingestion.scan(root, split_folders(exec_properties)), root)
+        manifest = ingestion.convert(scanned, root, digest, found, examples.uri, self._make_beam_pipeline())
 
         # A declared split whose folder is absent (an optional test/) is not an output split.
         examples.split_names = artifact_utils.encode_split_names(manifest["splits"])
@@ -41,4 +40,6 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         examples.set_string_custom_property("content_hash", digest)
         for key in ACCOUNTING:
             examples.set_int_custom_property(key, manifest[key])
+        examples.set_int_custom_property("exact_duplicates", len(found.exact))
+        examples.set_int_custom_property("near_duplicates", len(found.near))
         logging.info("ingest: %s: %s", examples.uri, ingestion.summary(manifest))
