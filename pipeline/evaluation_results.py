@@ -85,11 +85,12 @@ def load(evaluation_uri: str, eval_config_json: str, class_names: Sequence[str])
 
     eval_config = json_format.Parse(eval_config_json, tfma.EvalConfig())
     try:
-        validation_ok = tfma.load_validation_result(evaluation_uri).validation_ok
-    except OSError:
-        validation_ok = None
+        validation = tfma.load_validation_result(evaluation_uri)
+    except OSError:  # no thresholds configured
+        validation = None
+    validation_ok = validation.validation_ok if validation else None
     overall[MACRO_F1] = macro_f1(per_class)
-    gates = list(_gates(eval_config, overall, baseline, per_class, class_names))
+    gates = list(_gates(eval_config, overall, baseline, per_class, class_names, _failures(validation)))
     return Evaluation(class_names, overall, baseline, per_class, confusion, calibration, gates, validation_ok)
 
 
@@ -111,8 +112,18 @@ def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bi
     return float(error)
 
 
-def _gates(eval_config, overall: dict, baseline: dict, per_class: dict, class_names: list):
-    """Every threshold in the config, with the value it was compared with."""
+def _failures(validation) -> set:
+    """(metric name, is a change, class name or None) of every threshold TFMA's validation failed."""
+    failed = set()
+    for per_slice in validation.metric_validations_per_slice if validation else []:
+        for failure in per_slice.failures:
+            failed.add((failure.metric_key.name, failure.metric_key.is_diff, _label_slice(per_slice.slice_key)))
+    return failed
+
+
+def _gates(eval_config, overall: dict, baseline: dict, per_class: dict, class_names: list, failures: set):
+    """Every threshold in the config, with the value it was compared with; whether it passed is TFMA's
+    verdict (its validation result), never recomputed here."""
     for spec in eval_config.metrics_specs:
         for metric in spec.metrics:
             name = _metric_name(metric.class_name)
@@ -125,15 +136,14 @@ def _gates(eval_config, overall: dict, baseline: dict, per_class: dict, class_na
                         for class_name in class_names:
                             value = per_class[class_name].get(_short(name))
                             yield Gate(f"recall of class {class_name}", "value", value, f">= {bound:g}",
-                                       value is not None and value >= bound)
+                                       (name, False, class_name) not in failures)
                     else:
-                        value = overall.get(name)
-                        yield Gate(name, "value", value, f">= {bound:g}", value is not None and value >= bound)
+                        yield Gate(name, "value", overall.get(name), f">= {bound:g}", (name, False, None) not in failures)
                 if threshold.HasField("change_threshold"):
                     bound = threshold.change_threshold.absolute.value
                     if name in baseline:
-                        change = overall[name] - baseline[name]
-                        yield Gate(name, "change vs. baseline", change, f">= {bound:g}", change >= bound - 1e-9)
+                        yield Gate(name, "change vs. baseline", overall[name] - baseline[name], f">= {bound:g}",
+                                   (name, True, None) not in failures)
                     else:
                         yield Gate(name, "change vs. baseline", None, f">= {bound:g} (no blessed baseline yet)", None)
 

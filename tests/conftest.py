@@ -1,8 +1,10 @@
 """Shared fixtures. Images are made from the bundled sample (real photos) or drawn with PIL."""
+import contextlib
 import io
 import os
 import shutil
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -19,6 +21,17 @@ SAMPLE = configs.SAMPLE_DATA_ROOT
 # The command-line tool that setup.py installs beside this interpreter.
 CLI = str(Path(sys.executable).parent / "image-pipeline")
 LOCAL_RUNNER = str(configs.REPO_ROOT / "local_runner.py")
+
+
+def run_cli_in_process(*args) -> subprocess.CompletedProcess:
+    """`image-pipeline ARGS` through cli.main in this process: what a subprocess would print and return,
+    without the seconds a new interpreter takes to import TensorFlow. Environment variables are read
+    at import (pipeline/configs.py), so tests of them start a real process."""
+    from pipeline import cli  # pylint: disable=g-import-not-at-top
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = cli.main([str(a) for a in args])
+    return subprocess.CompletedProcess(["image-pipeline", *args], code, stdout.getvalue(), stderr.getvalue())
 
 
 def free_port() -> int:
@@ -111,11 +124,12 @@ def transform_output(tmp_path_factory, raw_schema):
 
 @pytest.fixture(scope="session")
 def sample_settings(tmp_path_factory):
-    """A run of the whole pipeline on the bundled sample: two epochs show the mechanics (the
-    sample cannot train a useful model, configs.py), no floors, so it is blessed and pushed."""
+    """A run of the whole pipeline, with the default model, on the bundled sample: one epoch shows
+    the mechanics (the sample cannot train a useful model, configs.py), no floors, so it is blessed
+    and pushed."""
     import local_runner  # pylint: disable=g-import-not-at-top
     return local_runner.LocalRunSettings(data_root=SAMPLE, output_root=tmp_path_factory.mktemp("sample-run"),
-                                         epochs=2, accuracy_floor=0.0, class_recall_floor=0.0)
+                                         epochs=1, accuracy_floor=0.0, class_recall_floor=0.0)
 
 
 @pytest.fixture(scope="session")
@@ -125,6 +139,7 @@ def sample_run(sample_settings):
     return local_runner.run(sample_settings)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items):
     """Keeps what shares a fixture on one xdist worker (pytest.ini: --dist loadgroup): every test
     of the session's sample run in one group, every other test with its module's."""

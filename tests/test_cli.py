@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from pipeline import cli, configs
-from tests.conftest import CLI, LOCAL_RUNNER
+from tests.conftest import CLI, LOCAL_RUNNER, run_cli_in_process
 
 
 def run_cli(*args):
@@ -55,7 +55,11 @@ def assert_usage_error(result, *fragments):
       "gs://b/data"], ["--output", "/tmp: is a directory, not a file"]),
 ])
 def test_argument_errors(args, fragments):
-    assert_usage_error(run_cli(*args), *fragments)
+    assert_usage_error(run_cli_in_process(*args), *fragments)
+
+
+def test_the_installed_command_reports_a_usage_error_the_same_way():
+    assert_usage_error(run_cli("run", "--epochs", "0"), "--epochs", "0 is not between 1 and 1000")
 
 
 @pytest.mark.parametrize("command", ["ingest", "run"])

@@ -11,7 +11,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 from kubeflow import runner
 from pipeline.configs import REPO_ROOT, SAMPLE_DATA_ROOT
-from tests.conftest import CLI
+from tests.conftest import CLI, run_cli_in_process
 
 IMAGE = "gcr.io/example-project/image-pipeline:1.0"
 ROOT = "gs://example-bucket/tfx"  # unreachable from here: compiling must not touch it
@@ -28,7 +28,11 @@ def compiled(tmp_path_factory):
 
 
 def compile_command(output, *extra, data_root=SAMPLE_DATA_ROOT):
-    return [CLI, "compile-kubeflow", "--output", str(output), "--pipeline-root", ROOT, "--image", IMAGE,
+    return [CLI, *compile_args(output, *extra, data_root=data_root)]
+
+
+def compile_args(output, *extra, data_root=SAMPLE_DATA_ROOT):
+    return ["compile-kubeflow", "--output", str(output), "--pipeline-root", ROOT, "--image", IMAGE,
             "--data-root", str(data_root), *extra]
 
 
@@ -120,8 +124,7 @@ DATAFLOW_ARGS = ["--runner=DataflowRunner", "--project=example-project", "--regi
 
 def test_beam_options_reach_every_beam_component(tmp_path):
     output = tmp_path / "pipeline.json"
-    result = subprocess.run(compile_command(output, *(f"--beam-arg={arg}" for arg in DATAFLOW_ARGS)),
-                            capture_output=True, text=True)
+    result = run_cli_in_process(*compile_args(output, *(f"--beam-arg={arg}" for arg in DATAFLOW_ARGS)))
     assert result.returncode == 0, result.stderr[-2000:]
     executors = json.loads(output.read_text())["pipelineSpec"]["deploymentSpec"]["executors"]
     for component in ("ImageExampleGen", "StatisticsGen", "Transform", "Trainer", "Evaluator"):
@@ -154,9 +157,8 @@ def test_the_dockerfile_builds_the_image_the_compile_expects():
 
 def test_run_flags_reach_the_compiled_spec(tmp_path):
     output = tmp_path / "pipeline.json"
-    result = subprocess.run(compile_command(output, "--model", "arch_1", "--epochs", "1", "--accuracy-floor", "0",
-                                            "--class-recall-floor", "0.25", "--pipeline-name", "clothes"),
-                            capture_output=True, text=True)
+    result = run_cli_in_process(*compile_args(output, "--model", "arch_1", "--epochs", "1", "--accuracy-floor", "0",
+                                              "--class-recall-floor", "0.25", "--pipeline-name", "clothes"))
     assert result.returncode == 0, result.stderr[-2000:]
     document = json.loads(output.read_text())
     spec = json_format.ParseDict(document["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
@@ -174,7 +176,7 @@ def test_a_test_folder_adds_the_test_split(tmp_path):
     shutil.copytree(SAMPLE_DATA_ROOT, data)
     shutil.copytree(data / "validation", data / "test")
     output = tmp_path / "pipeline.json"
-    result = subprocess.run(compile_command(output, data_root=data), capture_output=True, text=True)
+    result = run_cli_in_process(*compile_args(output, data_root=data))
     assert result.returncode == 0, result.stderr[-2000:]
     spec = json_format.ParseDict(json.loads(output.read_text())["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
     splits = json.loads(parameter(spec, "ImageExampleGen", "input_config"))["splits"]
@@ -193,7 +195,7 @@ def test_a_test_folder_adds_the_test_split(tmp_path):
 ])
 def test_bad_compile_values_are_one_line_and_exit_2(tmp_path, flags, fragment):
     output = tmp_path / "pipeline.json"
-    result = subprocess.run(compile_command(output, *flags), capture_output=True, text=True)
+    result = run_cli_in_process(*compile_args(output, *flags))
     assert result.returncode == 2, result.stderr[-2000:]
     error = [line for line in result.stderr.splitlines() if line.startswith("image-pipeline: error: ")]
     assert len(error) == 1 and fragment in error[0], result.stderr[-2000:]
@@ -203,7 +205,7 @@ def test_bad_compile_values_are_one_line_and_exit_2(tmp_path, flags, fragment):
 def test_a_data_root_without_the_layout_is_refused_before_compiling(tmp_path):
     (tmp_path / "data" / "train").mkdir(parents=True)
     output = tmp_path / "pipeline.json"
-    result = subprocess.run(compile_command(output, data_root=tmp_path / "data"), capture_output=True, text=True)
+    result = run_cli_in_process(*compile_args(output, data_root=tmp_path / "data"))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("image-pipeline: error: ")
     assert "required split folder is missing" in result.stderr and not output.exists()

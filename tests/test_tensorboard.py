@@ -24,7 +24,7 @@ def fetch_json(url: str):
 def test_tensorboard_starts_and_serves_the_trainers_scalars(sample_run, sample_settings):
     run = run_summary.find_run(str(sample_settings.metadata_path), sample_settings.pipeline_name, sample_run.run_id)
     log_dir = run.output("Trainer", "model_run").uri
-    epochs = len(json.loads((Path(log_dir) / "history.json").read_text())["loss"])
+    epochs = len(json.loads((Path(log_dir) / "history.json").read_text())["history"]["loss"])
     port = free_port()
     server = subprocess.Popen([str(Path(sys.executable).parent / "tensorboard"), "--logdir", log_dir,
                                "--host", "127.0.0.1", "--port", str(port)],
