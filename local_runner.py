@@ -1,93 +1,14 @@
-"""Runs the pipeline on this machine: TFX's LocalDagRunner with ML Metadata on SQLite and Beam's
-DirectRunner. The pipeline itself ingests the image folders (its first step) and writes the run
-report (its last).
+"""Runs the pipeline on this machine (LocalDagRunner, ML Metadata on SQLite, Beam's DirectRunner):
+`image-pipeline run` with the same flags.
 
     python local_runner.py                     # the sample bundled in data/sample
     python local_runner.py --data-root ../shared/datasets/clothing-dataset-small
-    python local_runner.py --help              # every flag (same as `image-pipeline run`)
+    python local_runner.py --help              # every flag
 """
-from __future__ import annotations
-
-import dataclasses
 import sys
-from pathlib import Path
-from typing import Optional
 
-# First import: pipeline/__init__.py picks the Keras flavour before anything loads TensorFlow.
-from pipeline import configs
-
-
-@dataclasses.dataclass
-class LocalRunSettings:
-    data_root: Path = configs.SAMPLE_DATA_ROOT
-    output_root: Path = configs.OUTPUT_ROOT
-    pipeline_name: str = configs.PIPELINE_NAME
-    pipeline_root: Optional[Path] = None    # default: <output_root>/pipelines/<pipeline_name>
-    serving_dir: Optional[Path] = None      # default: <output_root>/serving_model/<pipeline_name>
-    model_name: str = configs.MODEL_NAME
-    # None: the model's own (modules/model.py).
-    epochs: Optional[int] = configs.EPOCHS
-    learning_rate: Optional[float] = None
-    learning_rate_schedule: Optional[str] = None
-    augment: Optional[bool] = None
-    balance_classes: Optional[bool] = None
-    batch_size: int = configs.BATCH_SIZE
-    tuning: Optional["pipeline.Tuning"] = None  # a Tuner step before the Trainer; none by default
-    precision: str = configs.PRECISION
-    accuracy_floor: float = configs.ACCURACY_FLOOR
-    regression_tolerance: float = configs.REGRESSION_TOLERANCE
-    class_recall_floor: float = configs.CLASS_RECALL_FLOOR
-    enable_cache: bool = True
-    beam_pipeline_args: list = dataclasses.field(default_factory=lambda: list(configs.BEAM_PIPELINE_ARGS))
-
-    def __post_init__(self):
-        self.output_root = Path(self.output_root).resolve()
-        self.pipeline_root = Path(self.pipeline_root or self.output_root / "pipelines" / self.pipeline_name).resolve()
-        self.serving_dir = Path(self.serving_dir or self.output_root / "serving_model" / self.pipeline_name).resolve()
-
-    @property
-    def metadata_path(self) -> Path:
-        # Beside the artifacts it describes, so that one --pipeline-root moves a run's whole state.
-        return self.pipeline_root / "metadata.sqlite"
-
-
-def run(settings: LocalRunSettings):
-    """Runs the pipeline and returns its RunSummary (pipeline/run_summary.py)."""
-    from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
-    from pipeline import ingestion, pipeline, run_summary  # pylint: disable=g-import-not-at-top
-
-    data_root = str(Path(settings.data_root).resolve())
-    # Checked before any work, so that a bad layout is one clear line (the pipeline checks again).
-    layout = ingestion.scan(data_root)
-    settings.pipeline_root.mkdir(parents=True, exist_ok=True)
-    tfx.orchestration.LocalDagRunner().run(pipeline.create_pipeline(
-        pipeline_name=settings.pipeline_name,
-        pipeline_root=str(settings.pipeline_root),
-        data_root=data_root,
-        splits=layout.splits,
-        class_names=layout.class_names,
-        schema_dir=str(configs.SCHEMA_DIR),
-        serving_model_dir=str(settings.serving_dir),
-        model_name=settings.model_name,
-        epochs=settings.epochs,
-        learning_rate=settings.learning_rate,
-        learning_rate_schedule=settings.learning_rate_schedule,
-        augment=settings.augment,
-        balance_classes=settings.balance_classes,
-        tuning=settings.tuning,
-        batch_size=settings.batch_size,
-        precision=settings.precision,
-        accuracy_floor=settings.accuracy_floor,
-        regression_tolerance=settings.regression_tolerance,
-        class_recall_floor=settings.class_recall_floor,
-        beam_pipeline_args=settings.beam_pipeline_args,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            str(settings.metadata_path)),
-        enable_cache=settings.enable_cache,
-    ))
-    return run_summary.latest_run(str(settings.metadata_path), settings.pipeline_name)
-
+from pipeline import configs  # pylint: disable=unused-import  # first: picks the Keras flavour
+from cli import main as cli  # pylint: disable=wrong-import-order
 
 if __name__ == "__main__":
-    from pipeline import cli  # pylint: disable=g-import-not-at-top
     sys.exit(cli.main(["run", *sys.argv[1:]]))

@@ -8,10 +8,11 @@ setuptools.setup(
     description="TFX pipeline: folders of labelled images to a validated, pushed image classifier",
     python_requires=">=3.9,<3.11",
     packages=setuptools.find_packages(include=["pipeline", "pipeline.*", "modules", "modules.*",
-                                               "components", "components.*", "kubeflow", "kubeflow.*"]),
+                                               "components", "components.*", "kubeflow", "kubeflow.*",
+                                               "cli", "cli.*", "client", "client.*"]),
     py_modules=["local_runner"],
     # Dependencies are pinned in requirements.lock and installed from it (scripts/setup_env.sh);
     # they are not repeated here so that one file decides every version.
     install_requires=[],
-    entry_points={"console_scripts": ["image-pipeline=pipeline.cli:main"]},
+    entry_points={"console_scripts": ["image-pipeline=cli.main:main"]},
 )

@@ -37,7 +37,7 @@ def row_name(row: str) -> str:
 
 def run_row(row: str, data_root: Path, output: Path, index: int) -> dict:
     """One pipeline run in a process of its own (a fresh TensorFlow), then its Evaluator's numbers."""
-    from pipeline import evaluation_results, run_summary  # pylint: disable=g-import-not-at-top
+    from components.run_report import evaluation_results, run_summary  # pylint: disable=g-import-not-at-top
     model, _, flags = row.partition(":")
     pipeline_name = f"accuracy-{index}-{model.replace('_', '-')}"
     log = output / "runs" / f"{pipeline_name}.log"

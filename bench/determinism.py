@@ -39,7 +39,7 @@ def trained_state(pipeline_root: Path, pushed_dir: str) -> dict:
 
 
 def main() -> int:
-    import local_runner  # pylint: disable=g-import-not-at-top
+    from cli import local  # pylint: disable=g-import-not-at-top
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=configs.SAMPLE_DATA_ROOT)
     parser.add_argument("--epochs", type=int, default=configs.SAMPLE_RUN_OVERRIDES["epochs"])
@@ -50,10 +50,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         for attempt in ("a", "b"):
             started = time.time()
-            settings = local_runner.LocalRunSettings(
+            settings = local.LocalRunSettings(
                 data_root=args.data_root, output_root=Path(scratch) / attempt, model_name=args.model,
                 epochs=args.epochs, accuracy_floor=0.0, class_recall_floor=0.0, pipeline_name="determinism")
-            summary = local_runner.run(settings)
+            summary = local.run(settings)
             runs.append({"seconds": round(time.time() - started, 1),
                          "metrics": evaluation_metrics(settings.pipeline_root),
                          **trained_state(settings.pipeline_root, summary.pushed_destination)})

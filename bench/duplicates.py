@@ -3,7 +3,7 @@
     .venv/bin/python bench/duplicates.py --data-root ../shared/datasets/clothing-dataset-small
 
 Prints JSON: the time ingestion's fingerprint pass takes (reading every file, SHA-256, the 256-bit
-difference hash), what the policy finds (pipeline/duplicates.py), the hash distances of synthetic
+difference hash), what the policy finds (components/image_example_gen/duplicates.py), the hash distances of synthetic
 near copies of 50 random images (resized to 70%, JPEG quality 60) to their originals, and the
 distances of the closest pairs in the data.
 """
@@ -20,7 +20,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline import duplicates, ingestion  # pylint: disable=wrong-import-position
+from components.image_example_gen import duplicates, ingestion  # pylint: disable=wrong-import-position
 
 
 def main() -> None:

@@ -24,14 +24,14 @@ REPORT = "report (after the run)"
 
 
 def measure(data_root: Path, beam: str, scratch: Path) -> dict:
-    import local_runner  # pylint: disable=g-import-not-at-top
-    from pipeline import report  # pylint: disable=g-import-not-at-top
-    settings = local_runner.LocalRunSettings(
+    from cli import local  # pylint: disable=g-import-not-at-top
+    from components.run_report import report  # pylint: disable=g-import-not-at-top
+    settings = local.LocalRunSettings(
         data_root=data_root, output_root=scratch, epochs=1, accuracy_floor=0.0, class_recall_floor=0.0,
         pipeline_name="overhead",
         beam_pipeline_args=shlex.split(beam), enable_cache=False)
     started = time.time()
-    summary = local_runner.run(settings)
+    summary = local.run(settings)
     seconds = {c.component_id: c.seconds for c in summary.components}
     seconds["wall"] = time.time() - started
     report_started = time.time()  # the run wrote its report already (RunReport); this times `image-pipeline report`

@@ -24,7 +24,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 DATA_STEPS = """
 import json, sys
-from pipeline import configs, ingestion, pipeline, run_summary
+from components.image_example_gen import ingestion
+from components.run_report import run_summary
+from pipeline import configs, pipeline
 from tfx import v1 as tfx
 data_root, root = sys.argv[1], sys.argv[2]
 data = pipeline.make_data_components(data_root, ingestion.scan(data_root).splits, str(configs.SCHEMA_DIR), 128)

@@ -56,7 +56,7 @@ def peak_multiply_adds_per_second(size: int = 2048, repeats: int = 10) -> float:
 def main() -> int:
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     from modules import exporter, model as models  # pylint: disable=g-import-not-at-top
-    from pipeline import pushed_model  # pylint: disable=g-import-not-at-top
+    from client import pushed_model  # pylint: disable=g-import-not-at-top
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a pushed version directory or serving directory")

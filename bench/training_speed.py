@@ -60,7 +60,7 @@ def our_dataset(data_root: Path, scratch: Path, batch_size: int, class_names_out
     from tfx_bsl.tfxio import tf_example_record  # pylint: disable=g-import-not-at-top
 
     from modules import preprocessing, trainer  # pylint: disable=g-import-not-at-top
-    from pipeline import ingestion  # pylint: disable=g-import-not-at-top
+    from components.image_example_gen import ingestion  # pylint: disable=g-import-not-at-top
 
     ingested = ingestion.run(data_root, scratch / "ingested", configs.BEAM_PIPELINE_ARGS)
     class_names_out.extend(ingestion.read_manifest(ingested)["class_names"])

@@ -29,8 +29,8 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
-from pipeline import crash_points
-from pipeline.pushed_model import version_dirs
+from components import crash_points
+from components.latest_pushed_model import versions as serving_versions
 
 FINGERPRINT = "fingerprint.pb"  # written by tf.saved_model.save since TF 2.12
 
@@ -56,7 +56,7 @@ def publish(model_dir: str | os.PathLike, serving_dir: str | os.PathLike) -> Pat
         logging.info("pusher: removing %s, left by a push that did not finish", staging)
         shutil.rmtree(staging)
 
-    versions = version_dirs(serving_dir)
+    versions = [Path(v) for v in serving_versions.complete(str(serving_dir))]
     if versions and same_model(model_dir, versions[-1]):
         logging.info("pusher: this model is already the newest version, %s; not copying it again", versions[-1])
         return versions[-1]

@@ -17,10 +17,12 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+from components import ids
+
 # Where the image keeps the repository's schema/ folder.
 IMAGE_SCHEMA_DIR = "/pipeline/schema"
 # Tasks whose answer depends on state outside their inputs: never served from the cache.
-UNCACHED_TASKS = ("LatestPushedModel",)
+UNCACHED_TASKS = (ids.BASELINE,)
 
 
 def compile_pipeline(output_file: str | os.PathLike, *, image: str, pipeline_root: str, data_root: str,
@@ -32,7 +34,8 @@ def compile_pipeline(output_file: str | os.PathLike, *, image: str, pipeline_roo
     defaults to PIPELINE_ROOT/serving_model.
     """
     from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
-    from pipeline import configs, outputs, pipeline  # pylint: disable=g-import-not-at-top
+    from modules import outputs  # pylint: disable=g-import-not-at-top
+    from pipeline import configs, pipeline  # pylint: disable=g-import-not-at-top
 
     output_file = Path(output_file).resolve()
     root = pipeline_root.rstrip("/")

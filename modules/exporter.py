@@ -24,6 +24,13 @@ CLASS_NAMES_FILE = os.path.join("assets.extra", "class_names.txt")
 
 def export_serving_model(model: tf.keras.Model, tft_output: tft.TFTransformOutput,
                          class_names: list, export_dir: str) -> None:
+    """Saves `model` behind the Transform graph as a SavedModel TF Serving loads, into `export_dir`.
+
+    Two signatures, `serving_default` (serialized tf.Examples, as TFMA feeds them) and
+    `serving_jpeg` (encoded image bytes, as REST clients send them), both returning
+    probabilities, class_id and class_name; the class list is also written to
+    assets.extra/class_names.txt, one name a line.
+    """
     # Tracked as an attribute so that the Transform graph's assets are saved with the model.
     model.tft_layer = tft_output.transform_features_layer()
     image_feature_spec = {features.IMAGE_KEY: tft_output.raw_feature_spec()[features.IMAGE_KEY]}

@@ -1,7 +1,7 @@
 """Feature names of the ingested tf.Examples, shared by ingestion, Transform, Trainer and Evaluator."""
 import tensorflow as tf
 
-IMAGE_KEY = "image_raw"      # encoded image bytes: an upright RGB JPEG (pipeline/image_files.py)
+IMAGE_KEY = "image_raw"      # encoded image bytes: an upright RGB JPEG (components/image_example_gen/image_files.py)
 LABEL_KEY = "label"          # int64 index into the sorted class list
 LABEL_NAME_KEY = "label_name"  # class folder name; the Evaluator slices on it
 FILENAME_KEY = "filename"    # path relative to the data root, for tracing a prediction back

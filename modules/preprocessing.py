@@ -36,7 +36,7 @@ def decode_rgb(image_bytes: tf.Tensor) -> tf.Tensor:
     """One encoded JPEG, PNG, GIF (first frame) or BMP -> [height, width, 3] float32 in [0, 255].
 
     Grayscale becomes RGB and transparent pixels are laid over white, as ingestion does
-    (pipeline/image_files.py), so a served PNG with alpha is seen as the model saw it in training.
+    (components/image_example_gen/image_files.py), so a served PNG with alpha is seen as the model saw it in training.
     """
     too_large = tf.debugging.assert_less_equal(
         declared_pixels(image_bytes), tf.constant(features.MAX_IMAGE_PIXELS, tf.int64),
@@ -66,6 +66,8 @@ def decode_and_resize(image_bytes: tf.Tensor, image_size: int) -> tf.Tensor:
 
 
 def preprocessing_fn(inputs, custom_config=None):
+    """tf.Transform's entry point: decodes `image_raw`, resizes to custom_config["image_size"] and
+    rescales to [0, 1]. The same graph runs in training and inside the served model."""
     image_size = int((custom_config or {}).get("image_size", DEFAULT_IMAGE_SIZE))
     # tf.Transform hands each feature over as a [batch, 1] tensor; decoding needs scalars.
     image_bytes = tf.reshape(inputs[features.IMAGE_KEY], [-1])

@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import os
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -133,6 +134,35 @@ class StopOnDivergence(keras.callbacks.Callback):
                 f"try a lower --learning-rate (this run's: {self._learning_rate:g})")
 
 
+class Progress(keras.callbacks.Callback):
+    """One log line per epoch, and within an epoch longer than `every` seconds a line each `every`
+    seconds (steps done, rate, time left): Keras' own lines are one per epoch at best."""
+
+    def __init__(self, epochs: int, steps: int, every: float = 30.0):
+        super().__init__()
+        self._epochs, self._steps, self._every = epochs, steps, every
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch, self._started = epoch + 1, time.monotonic()
+        self._last, self._first_step_done = self._started, None
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.monotonic()
+        if batch == 0:  # the first step also builds the graph: the rate is measured after it
+            self._first_step_done = now
+        elif now - self._last >= self._every and batch + 1 < self._steps:
+            self._last = now
+            rate = batch / (now - self._first_step_done)
+            logging.info("epoch %d/%d: %d/%d steps, %.2f steps/s, about %.0f s left", self._epoch, self._epochs,
+                         batch + 1, self._steps, rate, (self._steps - batch - 1) / rate)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        shown = ", ".join(f"{key} {logs[key]:.4f}" for key in ("loss", "accuracy", "val_loss", "val_accuracy")
+                          if key in logs)
+        logging.info("epoch %d/%d: %s (%.0f s)", self._epoch, self._epochs, shown, time.monotonic() - self._started)
+
+
 def steps_per_epoch(examples: int, batch_size: int) -> int:
     return max(1, math.ceil(examples / batch_size))
 
@@ -147,6 +177,7 @@ def make_callbacks(config: TrainingConfig, checkpoint_path: str, log_dir: str, t
     stops_early = config.learning_rate_schedule == "reduce_on_plateau"
     return [
         StopOnDivergence(config.learning_rate),
+        Progress(config.epochs, steps_per_epoch(train_examples, config.batch_size)),
         keras.callbacks.ModelCheckpoint(checkpoint_path, save_weights_only=True, monitor="val_accuracy",
                                         mode="max", save_best_only=True),
         *learning_rate.schedule_callbacks(config.learning_rate_schedule, config.learning_rate, config.epochs,
@@ -183,7 +214,7 @@ def train(config: TrainingConfig, train_ds, eval_ds, work_dir: str,
     checkpoint = os.path.join(work_dir, "checkpoints", "best")
     history = model.fit(train_ds, validation_data=eval_ds, epochs=config.epochs,
                         class_weight=class_weights(config, label_counts),
-                        callbacks=make_callbacks(config, checkpoint, work_dir, int(np.sum(label_counts))), verbose=2)
+                        callbacks=make_callbacks(config, checkpoint, work_dir, int(np.sum(label_counts))), verbose=0)
     if tf.io.gfile.exists(checkpoint + ".index"):  # absent when no epoch ran
         model.load_weights(checkpoint).expect_partial()
     return in_float32(exported, config), {k: [float(v) for v in vs] for k, vs in history.history.items()}
@@ -228,6 +259,9 @@ def class_weights(config: TrainingConfig, label_counts: np.ndarray) -> dict | No
 
 # TFX Trainer calls this.
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
+    """The TFX Trainer's entry point: trains the configured model (custom_config, with the Tuner's
+    best hyperparameters when there are any), writes history.json and TensorBoard logs into the
+    model_run directory and exports the serving model (modules/exporter.py)."""
     config = TrainingConfig.from_custom_config(fn_args.custom_config)
     if fn_args.hyperparameters:  # the Tuner's best, when the pipeline has a Tuner
         import keras_tuner  # pylint: disable=g-import-not-at-top

@@ -61,6 +61,8 @@ def _fold(keep_holdout: bool):
 
 # TFX Tuner calls this.
 def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
+    """The TFX Tuner's entry point: a seeded random search over the TUNABLE settings, training on
+    four fifths of the training split and scoring on the other fifth (never on the eval split)."""
     config = trainer.TrainingConfig.from_custom_config(fn_args.custom_config)
     tuning = fn_args.custom_config["tuning"]
     tf.keras.utils.set_random_seed(config.seed)

@@ -1,4 +1,4 @@
-"""The pipeline definition, its configuration, the ingestion job and the command-line tool."""
+"""The pipeline definition (`create_pipeline`, the EvalConfig) and its configuration constants."""
 import os
 
 # TF 2.16 defaults to Keras 3, but TFT/TFMA 1.16 and our SavedModel export need tf_keras.

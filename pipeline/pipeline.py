@@ -8,7 +8,7 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 from tfx.utils import proto_utils
 
-from components import atomic_pusher, evaluator as evaluator_component
+from components import atomic_pusher, evaluator as evaluator_component, ids
 from components.image_example_gen.component import ImageExampleGen
 from components.latest_pushed_model.component import LatestPushedModel
 from components.run_report.component import RunReport
@@ -17,12 +17,6 @@ from modules import model as models
 from pipeline import configs
 
 EVAL_SPLIT = "eval"
-
-
-# Component ids that other code reads artifacts by (reports, summaries, tests).
-EXAMPLE_GEN = "ImageExampleGen"
-BASELINE = "LatestPushedModel"
-REPORT = "RunReport"
 
 
 ARGMAX = '{"top_k": 1, "thresholds": [0.0]}'  # precision/recall of the arg-max class (field notes)
@@ -64,7 +58,7 @@ def make_eval_config(num_classes: int, accuracy_floor: float, regression_toleran
             ]),
             # Per class (one-vs-rest sub-keys class_id:0..n-1): arg-max precision, recall and F1,
             # and a calibration plot of that class's probability. TFMA 0.47's macro average of
-            # these fails (its child keys drop the top_k), so pipeline/evaluation_results.py
+            # these fails (its child keys drop the top_k), so components/run_report/evaluation_results.py
             # averages the per-class F1 itself.
             tfma.MetricsSpec(binarize=every_class, metrics=[
                 tfma.MetricConfig(class_name="Precision", config=ARGMAX),
@@ -75,7 +69,8 @@ def make_eval_config(num_classes: int, accuracy_floor: float, regression_toleran
         ])
 
 
-def _or_the_models_own(spec: models.ModelSpec, **settings) -> dict:
+def _with_recipe_defaults(spec: models.ModelSpec, **settings) -> dict:
+    """The given settings, with the model's own recipe where a setting is None."""
     return {name: getattr(spec, name) if value is None else value for name, value in settings.items()}
 
 
@@ -97,9 +92,9 @@ def make_data_components(data_root: str, splits: Sequence[str], schema_dir: str,
     """The pipeline's data steps, from the image folders to the Transform graph (bench/scale.py runs them alone).
 
     `splits` are the split names to read (train, eval and optionally test), each from its folder
-    in pipeline/ingestion.py's SPLIT_FOLDERS.
+    in components/image_example_gen/ingestion.py's SPLIT_FOLDERS.
     """
-    from pipeline import ingestion  # pylint: disable=g-import-not-at-top
+    from components.image_example_gen import ingestion  # pylint: disable=g-import-not-at-top
     example_gen = ImageExampleGen(data_root, {split: ingestion.SPLIT_FOLDERS[split] for split in splits})
     examples = example_gen.outputs["examples"]
     schema_gen = tfx.components.ImportSchemaGen(schema_file=f"{schema_dir}/schema.pbtxt")
@@ -157,9 +152,9 @@ def create_pipeline(
     training_config = {
         "class_names": list(class_names), "model_name": model_name, "batch_size": batch_size,
         "precision": precision, "seed": seed,
-        **_or_the_models_own(spec, epochs=epochs, learning_rate=learning_rate,
-                             learning_rate_schedule=learning_rate_schedule, augment=augment,
-                             balance_classes=balance_classes),
+        **_with_recipe_defaults(spec, epochs=epochs, learning_rate=learning_rate,
+                                learning_rate_schedule=learning_rate_schedule, augment=augment,
+                                balance_classes=balance_classes),
     }
     tuner = None
     if tuning:
@@ -181,7 +176,7 @@ def create_pipeline(
         custom_config=training_config)
 
     # The model serving now: the one a candidate must not fall behind.
-    baseline = LatestPushedModel(serving_model_dir=serving_model_dir).with_id(BASELINE)
+    baseline = LatestPushedModel(serving_model_dir=serving_model_dir).with_id(ids.BASELINE)
 
     eval_config = make_eval_config(len(class_names), accuracy_floor, regression_tolerance, class_recall_floor)
     evaluator = evaluator_component.Evaluator(
@@ -196,7 +191,7 @@ def create_pipeline(
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)),
-    ).with_id("Pusher")
+    ).with_id(ids.PUSHER)
 
     # Last: the run's HTML report, from the artifacts above (no ML Metadata store needed).
     report = RunReport(
@@ -204,7 +199,7 @@ def create_pipeline(
         examples=examples, statistics=data.statistics_gen.outputs["statistics"],
         anomalies=data.example_validator.outputs["anomalies"], model=trainer.outputs["model"],
         model_run=trainer.outputs["model_run"], evaluation=evaluator.outputs["evaluation"],
-        blessing=evaluator.outputs["blessing"], pushed_model=pusher.outputs["pushed_model"]).with_id(REPORT)
+        blessing=evaluator.outputs["blessing"], pushed_model=pusher.outputs["pushed_model"]).with_id(ids.RUN_REPORT)
 
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,

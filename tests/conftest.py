@@ -27,7 +27,7 @@ def run_cli_in_process(*args) -> subprocess.CompletedProcess:
     """`image-pipeline ARGS` through cli.main in this process: what a subprocess would print and return,
     without the seconds a new interpreter takes to import TensorFlow. Environment variables are read
     at import (pipeline/configs.py), so tests of them start a real process."""
-    from pipeline import cli  # pylint: disable=g-import-not-at-top
+    from cli import main as cli  # pylint: disable=g-import-not-at-top
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         code = cli.main([str(a) for a in args])
@@ -127,22 +127,39 @@ def sample_settings(tmp_path_factory):
     """A run of the whole pipeline, with the default model, on the bundled sample: one epoch shows
     the mechanics (the sample cannot train a useful model, configs.py), no floors, so it is blessed
     and pushed."""
-    import local_runner  # pylint: disable=g-import-not-at-top
-    return local_runner.LocalRunSettings(data_root=SAMPLE, output_root=tmp_path_factory.mktemp("sample-run"),
+    from cli import local  # pylint: disable=g-import-not-at-top
+    return local.LocalRunSettings(data_root=SAMPLE, output_root=tmp_path_factory.mktemp("sample-run"),
                                          epochs=1, accuracy_floor=0.0, class_recall_floor=0.0)
 
 
 @pytest.fixture(scope="session")
 def sample_run(sample_settings):
     """Its RunSummary; shared by the end-to-end, report and notebook tests."""
-    import local_runner  # pylint: disable=g-import-not-at-top
-    return local_runner.run(sample_settings)
+    from cli import local  # pylint: disable=g-import-not-at-top
+    return local.run(sample_settings)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+# Test files that use the session's sample run: one xdist worker runs them all, so that the run is
+# made once (pytest_xdist_make_scheduler below). Collection checks that the list is complete.
+SAMPLE_RUN_FILES = ("tests/test_notebooks.py", "tests/test_pipeline_e2e.py", "tests/test_report.py",
+                    "tests/test_report_browser.py", "tests/test_tensorboard.py")
+
+
 def pytest_collection_modifyitems(config, items):
-    """Keeps what shares a fixture on one xdist worker (pytest.ini: --dist loadgroup): every test
-    of the session's sample run in one group, every other test with its module's."""
     for item in items:
-        group = "sample_run" if "sample_run" in item.fixturenames else item.module.__name__
-        item.add_marker(pytest.mark.xdist_group(group))
+        path = item.nodeid.split("::", 1)[0]
+        if "sample_run" in item.fixturenames and path not in SAMPLE_RUN_FILES:
+            raise pytest.UsageError(f"{path} uses the sample_run fixture: add it to SAMPLE_RUN_FILES in tests/conftest.py")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Like --dist loadfile (a file's tests, and its module fixtures, on one worker), with the files
+    of the sample run as one unit."""
+    from xdist.scheduler import LoadScopeScheduling  # pylint: disable=g-import-not-at-top
+
+    class Scheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            path = nodeid.split("::", 1)[0]
+            return "sample run" if path in SAMPLE_RUN_FILES else path
+
+    return Scheduling(config, log)

@@ -1,4 +1,4 @@
-"""Reads a run report (pipeline/report.py) the way the tests look at it."""
+"""Reads a run report (components/run_report/report.py) the way the tests look at it."""
 from html.parser import HTMLParser
 
 

@@ -8,8 +8,8 @@ import pytest
 import tensorflow as tf
 
 from components import atomic_pusher
-from pipeline import crash_points
-from pipeline.pushed_model import version_dirs
+from components import crash_points
+from client.pushed_model import version_dirs
 from tests.conftest import tree
 
 

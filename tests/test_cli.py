@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from pipeline import cli, configs
+from cli import main as cli
+from pipeline import configs
 from tests.conftest import CLI, LOCAL_RUNNER, run_cli_in_process
 
 
@@ -144,7 +145,7 @@ def test_recipe_and_tuning_flags():
 
 
 def test_a_failed_write_leaves_no_temporary_file(tmp_path):
-    from pipeline import outputs  # pylint: disable=g-import-not-at-top
+    from modules import outputs  # pylint: disable=g-import-not-at-top
     (tmp_path / "taken").mkdir()
     with pytest.raises(OSError):
         outputs.write_text(tmp_path / "taken", "x" * 1_000_000)
@@ -163,13 +164,13 @@ def test_help_lists_every_command_in_whole_sentences():
 
 def test_a_diverged_training_ends_the_run_in_one_line(monkeypatch, capsys, tmp_path):
     # Real divergence is tests/test_trainer.py's; here, what the command line makes of it.
-    import local_runner  # pylint: disable=g-import-not-at-top
+    from cli import local  # pylint: disable=g-import-not-at-top
     from modules import trainer  # pylint: disable=g-import-not-at-top
 
     def diverge(settings):
         raise trainer.TrainingDiverged("training diverged: the loss is nan at epoch 2, batch 7; try a lower "
                                        "--learning-rate (this run's: 0.5)")
-    monkeypatch.setattr(local_runner, "run", diverge)
+    monkeypatch.setattr(local, "run", diverge)
     assert cli.main(["run", "--output-root", str(tmp_path)]) == 1
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines[-1] == ("image-pipeline: error: Trainer: training diverged: the loss is nan at epoch 2, batch 7; "

@@ -19,8 +19,9 @@ import pytest
 import tensorflow_model_analysis as tfma
 
 from components import atomic_pusher
-from pipeline import crash_points, report, run_summary
-from pipeline.pushed_model import version_dirs
+from components import crash_points
+from components.run_report import report, run_summary
+from client.pushed_model import version_dirs
 from tests.conftest import LOCAL_RUNNER, tree, write_colour_dataset
 from tests.report_page import Report
 

@@ -5,7 +5,7 @@ import tensorflow as tf
 from PIL import Image
 
 from modules import exporter, model as models
-from pipeline import pushed_model
+from client import pushed_model
 from tests import corpus
 from tests.conftest import SMALL_IMAGE_SIZE, copy_sample, jpeg_bytes
 

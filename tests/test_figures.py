@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline import figures
+from components.run_report import figures
 
 MAGENTA = (255, 0, 255)
 SHORT = ["hat", "shoes", "skirt"]

@@ -12,7 +12,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from pipeline import crash_points, ingestion
+from components import crash_points
+from components.image_example_gen import ingestion
 from tests import corpus
 from tests.conftest import CLI, jpeg_bytes
 
@@ -258,7 +259,7 @@ def test_duplicates_are_found_and_handled_by_the_policy(with_duplicates):
 
 
 def test_the_report_lists_the_duplicates_and_shows_the_near_copies(with_duplicates):
-    from pipeline import figures, report  # pylint: disable=g-import-not-at-top
+    from components.run_report import figures, report  # pylint: disable=g-import-not-at-top
     output, _, skirts = with_duplicates
     section = report._duplicates(ingestion.read_manifest(output), str(output), figures)  # pylint: disable=protected-access
     assert "Duplicates (3 sets of exact copies, 1 near-copy pair)" in section
@@ -268,7 +269,7 @@ def test_the_report_lists_the_duplicates_and_shows_the_near_copies(with_duplicat
 
 
 def test_near_pairs_finds_what_comparing_every_pair_finds():
-    from pipeline import duplicates  # pylint: disable=g-import-not-at-top
+    from components.image_example_gen import duplicates  # pylint: disable=g-import-not-at-top
     rng = np.random.default_rng(111)
     base = rng.integers(0, 256, (40, 32), dtype=np.uint8)
     # Near copies of the first ten: a few bits flipped each.

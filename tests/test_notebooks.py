@@ -5,7 +5,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from pipeline import configs, run_summary
+from components.run_report import run_summary
+from pipeline import configs
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.notebook]
 

@@ -11,10 +11,12 @@ import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from PIL import Image, ImageOps
 
-import local_runner
+from cli import local
 from modules import features
-from pipeline import configs, evaluation_results, pushed_model, run_summary
-from pipeline.pushed_model import version_dirs
+from client import pushed_model
+from components.run_report import evaluation_results, run_summary
+from pipeline import configs
+from client.pushed_model import version_dirs
 from tests.conftest import CLI
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -95,7 +97,7 @@ def test_per_class_metrics_are_those_of_the_arg_max_prediction(first_run, settin
 
 
 def test_rerun_reuses_ingestion_and_cached_components(first_run, settings):
-    second = local_runner.run(settings)
+    second = local.run(settings)
     assert second.run_id != first_run.run_id
     states = {c.component_id: c.state for c in second.components}
     for component in ("ImageExampleGen", "StatisticsGen", "Transform", "Trainer"):

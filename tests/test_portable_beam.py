@@ -16,7 +16,8 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 
 from modules import features
-from pipeline import configs, ingestion, pipeline
+from components.image_example_gen import ingestion
+from pipeline import configs, pipeline
 from tests.conftest import copy_sample, free_port, jpeg_bytes
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,7 @@ import tensorflow as tf
 from PIL import Image
 
 from modules import features, preprocessing
-from pipeline import image_files
+from components.image_example_gen import image_files
 from tests import corpus
 from tests.conftest import SMALL_IMAGE_SIZE, jpeg_bytes
 
@@ -44,7 +44,7 @@ def test_transform_graph_from_beam_applies_to_raw_bytes(transform_output):
 
 @pytest.mark.parametrize("kind", ["RGBA", "LA", "L"])
 def test_the_graph_sees_what_ingestion_stores(kind):
-    """Transparency over white and gray to RGB, in the graph as in pipeline/image_files.py, so a
+    """Transparency over white and gray to RGB, in the graph as in components/image_example_gen/image_files.py, so a
     served PNG with alpha looks to the model as its training images did."""
     pixels = np.zeros((40, 40, 4), np.uint8)
     pixels[..., 1] = 200

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-import local_runner
-from pipeline import evaluation_results, run_summary
+from cli import local
+from components.run_report import evaluation_results, run_summary
 from tests.conftest import COLOURS, write_colour_dataset
 from tests.report_page import Report
 
@@ -20,14 +20,14 @@ def settings(tmp_path_factory):
     # recall floor can turn it away.
     data = write_colour_dataset(root / "data")
     (data / "train" / "blue" / "notes.jpg").write_text("not a picture")  # for the report's rejected list
-    return local_runner.LocalRunSettings(
+    return local.LocalRunSettings(
         data_root=data, output_root=root / "outputs", pipeline_name="gates",
         model_name="arch_1", epochs=1, learning_rate=1e-7, accuracy_floor=0.0, class_recall_floor=0.5)
 
 
 @pytest.fixture(scope="module")
 def summary(settings):
-    return local_runner.run(settings)
+    return local.run(settings)
 
 
 @pytest.fixture(scope="module")

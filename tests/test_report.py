@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pipeline import ingestion
+from components.image_example_gen import ingestion
 from tests.conftest import CLI
 from tests.report_page import Report
 

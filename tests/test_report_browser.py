@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline import report
+from components.run_report import report
 from tests.report_page import Report
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.browser]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import run_summary
+from components.run_report import run_summary
 from tests.conftest import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]

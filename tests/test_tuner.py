@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import local_runner
+from cli import local
 from modules import tuner, trainer
-from pipeline import pipeline, run_summary
+from components.run_report import run_summary
+from pipeline import pipeline
 from tests.conftest import write_colour_dataset
 
 pytestmark = pytest.mark.slow
@@ -37,11 +38,11 @@ def test_the_search_space_is_around_the_models_own_recipe():
 @pytest.fixture(scope="module")
 def tuned_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("tuned")
-    settings = local_runner.LocalRunSettings(
+    settings = local.LocalRunSettings(
         data_root=write_colour_dataset(root / "data"), output_root=root / "outputs", pipeline_name="tuned",
         model_name="arch_1", epochs=1, accuracy_floor=0.0, class_recall_floor=0.0,
         tuning=pipeline.Tuning(trials=2, epochs=1))
-    summary = local_runner.run(settings)
+    summary = local.run(settings)
     return settings, summary, run_summary.find_run(str(settings.metadata_path), "tuned", summary.run_id)
 
 

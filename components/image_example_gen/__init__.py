@@ -1,1 +1,2 @@
-"""ImageExampleGen: folders of labelled images -> TFX's Examples artifact (pipeline/ingestion.py's Beam job)."""
+"""ImageExampleGen: folders of labelled images -> TFX's Examples artifact, by the ingestion Beam job
+(ingestion.py), which image_files.py and duplicates.py serve."""

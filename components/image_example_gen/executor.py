@@ -10,7 +10,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from pipeline import ingestion
+from components.image_example_gen import ingestion
 
 # Custom properties of the Examples artifact that carry the manifest's accounting into ML Metadata.
 ACCOUNTING = ("files_found", "files_ingested", "files_rejected")

@@ -11,17 +11,21 @@ SAVED_MODEL = "saved_model.pb"
 FINGERPRINT = "fingerprint.pb"  # written by tf.saved_model.save since TF 2.12
 
 
-def newest(serving_dir: str) -> Optional[str]:
-    """The newest complete version directory (highest number, with a saved_model.pb), or None."""
+def complete(serving_dir: str) -> list[str]:
+    """The model versions of a serving directory as TF Serving sees them, oldest first: numeric
+    subfolder names (anything else is ignored) holding a saved_model.pb."""
     if not fileio.isdir(serving_dir):
-        return None
+        return []
     numbered = sorted((int(name.rstrip("/")), name.rstrip("/")) for name in fileio.listdir(serving_dir)
                       if name.rstrip("/").isdigit())
-    for _, name in reversed(numbered):
-        version = posixpath.join(serving_dir, name)
-        if fileio.exists(posixpath.join(version, SAVED_MODEL)):
-            return version
-    return None
+    return [posixpath.join(serving_dir, name) for _, name in numbered
+            if fileio.exists(posixpath.join(serving_dir, name, SAVED_MODEL))]
+
+
+def newest(serving_dir: str) -> Optional[str]:
+    """The newest complete version directory, or None."""
+    versions = complete(serving_dir)
+    return versions[-1] if versions else None
 
 
 def state(serving_dir: str) -> str:

@@ -1,4 +1,4 @@
-"""Renders pipeline/report.py's page from the artifacts handed to this execution."""
+"""Renders components/run_report/report.py's page from the artifacts handed to this execution."""
 import logging
 import os
 
@@ -6,25 +6,26 @@ from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
-REPORT_FILE = "report.html"
+from components import ids
 
-# Input key -> (component id, output key), the names pipeline/report.py reads a run by.
+
+# Input key -> (component id, output key), the names components/run_report/report.py reads a run by.
 INPUTS = {
-    "examples": ("ImageExampleGen", "examples"),
-    "statistics": ("StatisticsGen", "statistics"),
-    "anomalies": ("ExampleValidator", "anomalies"),
-    "model": ("Trainer", "model"),
-    "model_run": ("Trainer", "model_run"),
-    "evaluation": ("Evaluator", "evaluation"),
-    "blessing": ("Evaluator", "blessing"),
-    "pushed_model": ("Pusher", "pushed_model"),
+    "examples": (ids.IMAGE_EXAMPLE_GEN, "examples"),
+    "statistics": (ids.STATISTICS_GEN, "statistics"),
+    "anomalies": (ids.EXAMPLE_VALIDATOR, "anomalies"),
+    "model": (ids.TRAINER, "model"),
+    "model_run": (ids.TRAINER, "model_run"),
+    "evaluation": (ids.EVALUATOR, "evaluation"),
+    "blessing": (ids.EVALUATOR, "blessing"),
+    "pushed_model": (ids.PUSHER, "pushed_model"),
 }
 
 
 class Executor(base_executor.BaseExecutor):
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:
-        from pipeline import report, run_summary  # pylint: disable=g-import-not-at-top
+        from components.run_report import report, run_summary  # pylint: disable=g-import-not-at-top
         outputs = {}
         for key, (component_id, output_key) in INPUTS.items():
             if input_dict.get(key):
@@ -36,7 +37,7 @@ class Executor(base_executor.BaseExecutor):
                                     eval_config_json=exec_properties["eval_config"])
         output_uri = artifact_utils.get_single_instance(output_dict["report"]).uri
         fileio.makedirs(output_uri)  # Kubeflow's launcher does not create output folders
-        target = os.path.join(output_uri, REPORT_FILE)
+        target = os.path.join(output_uri, ids.REPORT_FILE)
         try:
             document = report.render(run, exec_properties["pipeline_name"])
         except Exception as error:  # pylint: disable=broad-except  # the run's outcome stands without its report

@@ -20,12 +20,19 @@ from typing import Optional
 
 import numpy as np
 
-from pipeline import configs, duplicates, evaluation_results, ingestion, outputs, run_summary
+from components import ids
+from components.image_example_gen import duplicates, ingestion
+from components.run_report import evaluation_results, run_summary
+from modules import features, outputs
 
 REPORTS_DIR = "reports"
 GRID_SIZE = 15         # the notebook's 5x3 prediction grid
 MISTAKES_SHOWN = 8
 SAMPLES_PER_CLASS = 5
+# Which eval images the prediction grid shows: fixed, so that reports of two runs show the same images.
+GRID_SEED = 111
+# The checkout this code runs from, whose git commit the lineage names.
+CODE_ROOT = Path(__file__).resolve().parents[2]
 DUPLICATE_PAIRS_SHOWN = 8
 THUMBNAIL = 160        # pixels, longest side, of images drawn in figures
 
@@ -46,7 +53,7 @@ def write_report(pipeline_root: str | os.PathLike, pipeline_name: str, run_id: O
                  output: Optional[str | os.PathLike] = None) -> Path:
     """Writes the report of `run_id` (default: the newest run) and returns its path.
 
-    Written whole or not at all (pipeline/outputs.py), so a reader never sees half a report.
+    Written whole or not at all (modules/outputs.py), so a reader never sees half a report.
     """
     run = run_summary.find_run(str(Path(pipeline_root) / "metadata.sqlite"), pipeline_name, run_id)
     output = Path(output) if output else default_output(pipeline_root, run.run_id)
@@ -54,12 +61,12 @@ def write_report(pipeline_root: str | os.PathLike, pipeline_name: str, run_id: O
 
 
 def render(run: run_summary.RunRecord, pipeline_name: str) -> str:
-    from pipeline import figures  # pylint: disable=g-import-not-at-top
+    from components.run_report import figures  # pylint: disable=g-import-not-at-top
     summary = run_summary.summarize(run)
     class_names = run_summary.class_names(run)
-    examples = run.output(run_summary.EXAMPLE_GEN, "examples")
+    examples = run.output(ids.IMAGE_EXAMPLE_GEN, "examples")
     manifest = ingestion.read_manifest(examples.uri) if examples else None
-    model = run.output("Trainer", "model")
+    model = run.output(ids.TRAINER, "model")
     evaluation = evaluation_results.of_run(run)
     eval_examples = _predict_eval_split(model.uri, examples.uri, len(class_names)) if model and examples else None
 
@@ -82,17 +89,17 @@ def render(run: run_summary.RunRecord, pipeline_name: str) -> str:
 def _verdict_section(summary: run_summary.RunSummary, evaluation) -> str:
     verdict = {None: ("NOT EVALUATED", "neutral"), True: ("BLESSED", "pass"), False: ("NOT BLESSED", "fail")}
     label, css = verdict[summary.blessed]
-    pushed = (f"pushed to <code>{_e(summary.pushed_destination)}</code>" if summary.pushed_destination
+    pushed = (f"pushed to <code>{_escape(summary.pushed_destination)}</code>" if summary.pushed_destination
               else "nothing pushed")
     body = [f'<p class="verdict {css}" id="verdict">{label}: {pushed}</p>']
     if evaluation:
-        rows = [[g.metric, g.kind, _number(g.value), g.threshold,
+        rows = [[g.metric, g.kind, _formatted(g.value), g.threshold,
                  {True: "pass", False: "FAIL", None: "skipped"}[g.passed]] for g in evaluation.gates]
         body.append(_table(["gate", "kind", "value", "threshold", "result"], rows, "gates",
                            row_classes=[{True: "pass", False: "fail", None: ""}[g.passed] for g in evaluation.gates]))
         if evaluation.failed_gates:
             body.append("<p>Not pushed because: " + "; ".join(
-                _e(f"{g.metric} ({g.kind}) = {_number(g.value)}, needs {g.threshold}")
+                _escape(f"{g.metric} ({g.kind}) = {_formatted(g.value)}, needs {g.threshold}")
                 for g in evaluation.failed_gates) + ".</p>")
     return _section("Verdict and quality gates", "verdict-section", "".join(body))
 
@@ -104,13 +111,13 @@ def _metrics_section(evaluation, eval_examples: Optional[EvalExamples], figures)
         value, before = evaluation.overall.get(name), evaluation.baseline.get(name)
         change = value - before if value is not None and before is not None else None
         digits = 0 if name == "example_count" else 4  # a count, not a rate
-        rows.append([name, _number(value, digits), _number(before, digits), _number(change, digits)])
+        rows.append([name, _formatted(value, digits), _formatted(before, digits), _formatted(change, digits)])
     if eval_examples is not None:
         ece = evaluation_results.expected_calibration_error(eval_examples.probabilities, eval_examples.labels)
-        rows.append(["expected calibration error (top label, 10 bins)", _number(ece), "", ""])
+        rows.append(["expected calibration error (top label, 10 bins)", _formatted(ece), "", ""])
     overall = _table(["metric", "candidate", "baseline (latest blessed)", "change"], rows, "overall-metrics")
-    class_rows = [[name, _number(m.get("precision")), _number(m.get("recall")), _number(m.get("f1_score")),
-                   _number(m.get("example_count"), digits=0)] for name, m in evaluation.per_class.items()]
+    class_rows = [[name, _formatted(m.get("precision")), _formatted(m.get("recall")), _formatted(m.get("f1_score")),
+                   _formatted(m.get("example_count"), digits=0)] for name, m in evaluation.per_class.items()]
     per_class = _table(["class", "precision", "recall", "F1", "eval examples"], class_rows, "per-class-metrics")
     parts = ["<h3>Overall (eval split)</h3>", overall,
              "<h3>Per class</h3>",
@@ -124,7 +131,7 @@ def _metrics_section(evaluation, eval_examples: Optional[EvalExamples], figures)
 
 
 def _predictions_section(examples: EvalExamples, class_names: list, figures) -> str:
-    rng = np.random.default_rng(configs.SEED)
+    rng = np.random.default_rng(GRID_SEED)
     shown = rng.choice(len(examples.images), size=min(GRID_SIZE, len(examples.images)), replace=False)
     grid = figures.prediction_grid([examples.images[i] for i in shown], examples.probabilities[shown],
                                    examples.labels[shown], class_names)
@@ -140,12 +147,12 @@ def _predictions_section(examples: EvalExamples, class_names: list, figures) -> 
                                            examples.labels[worst], class_names), "most confident mistakes"),
                   _table(["file", "true", "predicted", "probability"],
                          [[examples.filenames[i], class_names[examples.labels[i]], class_names[predicted[i]],
-                           _number(examples.probabilities[i].max())] for i in worst], "mistakes")]
+                           _formatted(examples.probabilities[i].max())] for i in worst], "mistakes")]
     return _section("Predictions", "predictions", "".join(parts))
 
 
 def _training_section(run: run_summary.RunRecord, figures) -> str:
-    model_run = run.output("Trainer", "model_run")
+    model_run = run.output(ids.TRAINER, "model_run")
     history_file = f"{model_run.uri}/history.json" if model_run else None
     if not history_file or not _gfile().exists(history_file):
         return _section("Training", "training", "<p>No training history recorded.</p>")
@@ -154,7 +161,7 @@ def _training_section(run: run_summary.RunRecord, figures) -> str:
     history = record["history"]
     rows = [[k, str(v)] for k, v in config.items()] + [["epochs run", str(len(history.get("loss", [])))]]
     if history.get("val_accuracy"):
-        rows.append(["best val_accuracy", _number(max(history["val_accuracy"]))])
+        rows.append(["best val_accuracy", _formatted(max(history["val_accuracy"]))])
     return _section("Training", "training", _table(["setting", "value"], rows, "training-config")
                     + (_figure(figures.training_curves(history), "training curves") if history else ""))
 
@@ -210,14 +217,14 @@ def _predict_eval_split(model_uri: str, examples_uri: str, num_classes: int) -> 
                                     for i in range(0, len(records), 64)])
     parsed = [tf.train.Example.FromString(r) for r in records]
     return EvalExamples(
-        images=[_thumbnail(_feature(e, "image_raw")) for e in parsed],
-        labels=np.array([_feature(e, "label") for e in parsed]),
-        filenames=[_feature(e, "filename").decode() for e in parsed],
+        images=[_thumbnail(_feature(e, features.IMAGE_KEY)) for e in parsed],
+        labels=np.array([_feature(e, features.LABEL_KEY) for e in parsed]),
+        filenames=[_feature(e, features.FILENAME_KEY).decode() for e in parsed],
         probabilities=probabilities[:, :num_classes])
 
 
 def _duplicates(manifest: dict, examples_uri: str, figures) -> str:
-    """Exact and near copies that ingestion found (pipeline/duplicates.py has the policy)."""
+    """Exact and near copies that ingestion found (components/image_example_gen/duplicates.py has the policy)."""
     found = manifest.get("duplicates")
     if found is None:  # ingested before duplicates were looked for
         return ""
@@ -246,9 +253,9 @@ def _thumbnails_by_filename(examples_uri: str, splits: list, wanted: set) -> dic
     for split in splits:
         for record in _split_records(examples_uri, split) if len(found) < len(wanted) else []:
             example = tf.train.Example.FromString(record)
-            name = _feature(example, "filename").decode()
+            name = _feature(example, features.FILENAME_KEY).decode()
             if name in wanted:
-                found[name] = _thumbnail(_feature(example, "image_raw"))
+                found[name] = _thumbnail(_feature(example, features.IMAGE_KEY))
     return found
 
 
@@ -257,9 +264,9 @@ def _samples_per_class(examples_uri: str, class_names: list) -> dict:
     samples = {name: [] for name in class_names}
     for record in _split_records(examples_uri, "train"):
         example = tf.train.Example.FromString(record)
-        chosen = samples[_feature(example, "label_name").decode()]
+        chosen = samples[_feature(example, features.LABEL_NAME_KEY).decode()]
         if len(chosen) < SAMPLES_PER_CLASS:
-            chosen.append(_thumbnail(_feature(example, "image_raw")))
+            chosen.append(_thumbnail(_feature(example, features.IMAGE_KEY)))
         if all(len(s) == SAMPLES_PER_CLASS for s in samples.values()):
             break
     return samples
@@ -283,13 +290,13 @@ def _read_rejected(examples_uri: str) -> list:
 
 def _statistics_table(run) -> str:
     import tensorflow_data_validation as tfdv  # pylint: disable=g-import-not-at-top
-    statistics = run.output("StatisticsGen", "statistics")
+    statistics = run.output(ids.STATISTICS_GEN, "statistics")
     if not statistics:
         return "<p>No statistics recorded.</p>"
     rows = []
     for stats_file in sorted(_gfile().glob(f"{statistics.uri}/Split-*/FeatureStats.pb")):
         dataset = tfdv.load_stats_binary(stats_file).datasets[0]
-        image = next((f for f in dataset.features if f.path.step == ["image_raw"]), None)
+        image = next((f for f in dataset.features if f.path.step == [features.IMAGE_KEY]), None)
         sizes = (f"{image.bytes_stats.min_num_bytes / 1024:.0f} / {image.bytes_stats.avg_num_bytes / 1024:.0f} / "
                  f"{image.bytes_stats.max_num_bytes / 1024:.0f}" if image and image.HasField("bytes_stats") else "-")
         rows.append([_split_name(stats_file), str(dataset.num_examples), sizes])
@@ -298,7 +305,7 @@ def _statistics_table(run) -> str:
 
 def _anomalies(run) -> str:
     from tensorflow_metadata.proto.v0 import anomalies_pb2  # pylint: disable=g-import-not-at-top
-    anomalies = run.output("ExampleValidator", "anomalies")
+    anomalies = run.output(ids.EXAMPLE_VALIDATOR, "anomalies")
     if not anomalies:
         return "<p>No validation recorded.</p>"
     rows = []
@@ -343,9 +350,9 @@ def _thumbnail(image_bytes: bytes) -> np.ndarray:
 
 def _code_version() -> str:
     try:
-        commit = subprocess.run(["git", "-C", str(configs.REPO_ROOT), "rev-parse", "--short", "HEAD"],
+        commit = subprocess.run(["git", "-C", str(CODE_ROOT), "rev-parse", "--short", "HEAD"],
                                 capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(configs.REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "-C", str(CODE_ROOT), "status", "--porcelain", "--untracked-files=no"],
                                capture_output=True, text=True, check=True).stdout.strip()
         return f"git {commit}" + (" with uncommitted changes" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
@@ -378,32 +385,32 @@ console.log("report ready: " + document.images.length + " figures");
 
 
 def _page(title: str, sections: list) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
-            f"<style>{STYLE}</style></head><body><h1>{_e(title)}</h1>{''.join(sections)}"
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_escape(title)}</title>'
+            f"<style>{STYLE}</style></head><body><h1>{_escape(title)}</h1>{''.join(sections)}"
             f"<script>{SCRIPT}</script></body></html>\n")
 
 
 def _section(title: str, anchor: str, body: str) -> str:
-    return f'<section id="{anchor}"><h2>{_e(title)}</h2>{body}</section>'
+    return f'<section id="{anchor}"><h2>{_escape(title)}</h2>{body}</section>'
 
 
 def _table(header: list, rows: list, table_id: str, row_classes: Optional[list] = None) -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    head = "".join(f"<th>{_escape(h)}</th>" for h in header)
     body = "".join(
-        f'<tr class="{row_classes[i] if row_classes else ""}">' + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>"
+        f'<tr class="{row_classes[i] if row_classes else ""}">' + "".join(f"<td>{_escape(c)}</td>" for c in row) + "</tr>"
         for i, row in enumerate(rows))
     return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def _figure(png: bytes, alt: str) -> str:
-    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+    return f'<img alt="{_escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
 
-def _number(value, digits: int = 4) -> str:
+def _formatted(value, digits: int = 4) -> str:
     if value is None:
         return "-"
     return f"{value:.{digits}f}" if digits else f"{value:,.0f}"
 
 
-def _e(text) -> str:
+def _escape(text) -> str:
     return html.escape(str(text))

@@ -8,6 +8,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from components import ids
+from modules import features
+
 BASELINE = "baseline"  # the model name TFX's Evaluator gives the latest blessed model
 MACRO_F1 = "macro_f1"
 
@@ -39,14 +42,16 @@ class Evaluation:
 
 def of_run(run) -> Optional[Evaluation]:
     """The Evaluation of a run_summary.RunRecord, with the EvalConfig its Evaluator ran; None if it has none."""
-    from pipeline import run_summary  # pylint: disable=g-import-not-at-top
-    artifact = run.output("Evaluator", "evaluation")
+    from components.run_report import run_summary  # pylint: disable=g-import-not-at-top
+    artifact = run.output(ids.EVALUATOR, "evaluation")
     if artifact is None:
         return None
     return load(artifact.uri, run.eval_config(), run_summary.class_names(run))
 
 
 def load(evaluation_uri: str, eval_config_json: str, class_names: Sequence[str]) -> Evaluation:
+    """The Evaluator's output at `evaluation_uri` (metrics, plots, validation result) as an
+    Evaluation, given the EvalConfig it ran with (JSON) and the class list in label order."""
     import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
     from google.protobuf import json_format  # pylint: disable=g-import-not-at-top
     class_names = list(class_names)
@@ -54,7 +59,7 @@ def load(evaluation_uri: str, eval_config_json: str, class_names: Sequence[str])
     for metrics_for_slice in tfma.load_metrics(evaluation_uri):
         label_name = _label_slice(metrics_for_slice.slice_key)
         for item in metrics_for_slice.metric_keys_and_values:
-            key, value = item.key, _number(item.value)
+            key, value = item.key, _metric_value(item.value)
             if key.is_diff or value is None:
                 continue
             is_baseline = key.model_name == BASELINE
@@ -163,12 +168,12 @@ def _short(name: str) -> str:
 
 def _label_slice(slice_key) -> Optional[str]:
     for single in slice_key.single_slice_keys:
-        if single.column == "label_name":
+        if single.column == features.LABEL_NAME_KEY:
             return single.bytes_value.decode()
     return None
 
 
-def _number(value) -> Optional[float]:
+def _metric_value(value) -> Optional[float]:
     if value.HasField("double_value"):
         number = value.double_value.value
     elif value.HasField("bounded_value"):

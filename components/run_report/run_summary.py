@@ -9,12 +9,9 @@ from typing import Optional
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline import duplicates
+from components import ids
+from components.image_example_gen import duplicates
 
-# The ids of the components whose artifacts a summary reads (pipeline/pipeline.py gives them).
-EXAMPLE_GEN = "ImageExampleGen"
-REPORT_COMPONENT = "RunReport"
-REPORT_FILE = "report.html"  # inside the RunReport artifact (components/run_report)
 
 
 @dataclasses.dataclass
@@ -31,12 +28,17 @@ class RunSummary:
     blessed: Optional[bool]
     pushed_destination: Optional[str]  # the pushed model's version directory
     failed_gates: list[str] = dataclasses.field(default_factory=list)  # why it was not blessed
-    report: Optional[str] = None  # the run's HTML report (pipeline/report.py)
-    duplicates: Optional[str] = None  # what ingestion found, when it found any (pipeline/duplicates.py)
+    report: Optional[str] = None  # the run's HTML report (components/run_report/report.py)
+    duplicates: Optional[str] = None  # what ingestion found, when it found any (components/image_example_gen/duplicates.py)
 
-    def format(self) -> str:
-        lines = [f"run {self.run_id}:", f"  {'component':<34}{'state':<10}{'seconds':>8}"]
-        lines += [f"  {c.component_id:<34}{c.state:<10}{c.seconds:>8.1f}" for c in self.components]
+    def format(self, steps: bool = False) -> str:
+        """The run's outcome in a few lines; with `steps`, a line per component (state, seconds) too."""
+        cached = sum(c.state == "CACHED" for c in self.components)
+        lines = [f"run {self.run_id}: {len(self.components)} steps, {cached} of them cached, "
+                 f"{sum(c.seconds for c in self.components):.0f} s"]
+        if steps:
+            lines.append(f"  {'component':<34}{'state':<10}{'seconds':>8}")
+            lines += [f"  {c.component_id:<34}{c.state:<10}{c.seconds:>8.1f}" for c in self.components]
         verdict = {None: "no evaluation", True: "BLESSED", False: "NOT BLESSED"}[self.blessed]
         lines.append(f"  model: {verdict}; pushed to: {self.pushed_destination or 'nothing pushed'}")
         lines += [f"  failed gate: {gate}" for gate in self.failed_gates]
@@ -76,7 +78,7 @@ class RunRecord:
         """The EvalConfig JSON the run's Evaluator ran with."""
         if self.eval_config_json:
             return self.eval_config_json
-        evaluator = self.execution("Evaluator")
+        evaluator = self.execution(ids.EVALUATOR)
         return evaluator.custom_properties["eval_config"].string_value if evaluator else None
 
 
@@ -121,11 +123,11 @@ def summarize(run: RunRecord) -> RunSummary:
         component_id=run.component_of[e.id],
         state=metadata_store_pb2.Execution.State.Name(e.last_known_state),
         seconds=(e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000) for e in run.executions]
-    blessing = run.output("Evaluator", "blessing")
-    pushed = run.output("Pusher", "pushed_model")
-    evaluation = run.output("Evaluator", "evaluation")
-    report = run.output(REPORT_COMPONENT, "report")
-    report_file = f"{report.uri}/{REPORT_FILE}" if report else None
+    blessing = run.output(ids.EVALUATOR, "blessing")
+    pushed = run.output(ids.PUSHER, "pushed_model")
+    evaluation = run.output(ids.EVALUATOR, "evaluation")
+    report = run.output(ids.RUN_REPORT, "report")
+    report_file = f"{report.uri}/{ids.REPORT_FILE}" if report else None
     return RunSummary(
         run_id=run.run_id,
         components=components,
@@ -134,7 +136,7 @@ def summarize(run: RunRecord) -> RunSummary:
                             if pushed and flag(pushed, "pushed") else None),
         failed_gates=failed_gates(evaluation.uri if evaluation else None),
         report=report_file if report_file and os.path.isfile(report_file) else None,
-        duplicates=_duplicates(run.output(EXAMPLE_GEN, "examples")))
+        duplicates=_duplicates(run.output(ids.IMAGE_EXAMPLE_GEN, "examples")))
 
 
 def _duplicates(examples) -> Optional[str]:
@@ -166,8 +168,8 @@ def flag(artifact, name: str) -> bool:
 
 def class_names(run: RunRecord) -> list[str]:
     """The run's class list in label order, from the ingested dataset's manifest ([] if none)."""
-    from pipeline import ingestion  # pylint: disable=g-import-not-at-top
-    examples = run.output(EXAMPLE_GEN, "examples")
+    from components.image_example_gen import ingestion  # pylint: disable=g-import-not-at-top
+    examples = run.output(ids.IMAGE_EXAMPLE_GEN, "examples")
     return ingestion.read_manifest(examples.uri)["class_names"] if examples else []
 
 

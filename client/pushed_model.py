@@ -7,9 +7,10 @@ from typing import Sequence
 
 import numpy as np
 
+from components.image_example_gen import image_files, ingestion
+from components.latest_pushed_model import versions
 from modules import exporter
-from pipeline import image_files, ingestion
-from pipeline.errors import InputError
+from modules.errors import InputError
 
 PREDICT_BATCH = 32
 
@@ -32,13 +33,8 @@ def resolve_model_dir(path: str | os.PathLike) -> Path:
 
 
 def version_dirs(serving_dir: str | os.PathLike) -> list[Path]:
-    """The model versions in a serving directory, oldest first, as TF Serving sees them:
-    numeric subfolder names (anything else is ignored) holding a saved_model.pb."""
-    serving_dir = Path(serving_dir)
-    if not serving_dir.is_dir():
-        return []
-    versions = [p for p in serving_dir.iterdir() if p.name.isdigit() and (p / "saved_model.pb").is_file()]
-    return sorted(versions, key=lambda p: int(p.name))
+    """The model versions in a local serving directory, oldest first (versions.complete)."""
+    return [Path(v) for v in versions.complete(str(serving_dir))]
 
 
 class PushedModel:

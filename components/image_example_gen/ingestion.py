@@ -10,7 +10,7 @@ pipeline's ImageExampleGen (components/image_example_gen) into its output artifa
 
 Every file found is either ingested or listed in rejected.csv with its reason, and the
 manifest checks that found == ingested + rejected. What a file must be to be ingested, and
-how it is normalized to an upright RGB JPEG, is pipeline/image_files.py. `run`'s output
+how it is normalized to an upright RGB JPEG, is components/image_example_gen/image_files.py. `run`'s output
 directory is named by a hash of the input's content, so unchanged input is never converted
 twice, and a run killed midway leaves only a temporary `.tmp-*` directory that no reader takes
 for a dataset and the next run removes.
@@ -34,9 +34,10 @@ from typing import Iterable, Mapping, Sequence
 
 import apache_beam as beam
 
+from components import crash_points
+from components.image_example_gen import duplicates, image_files
 from modules import features
-from pipeline import crash_points, duplicates, image_files
-from pipeline.errors import InputError
+from modules.errors import InputError
 
 # Split name in the pipeline -> folder name in the data root. `train` and `eval` are the
 # names the TFX Trainer and Evaluator expect.
@@ -229,7 +230,7 @@ def _path_rejection(path_name: str, parts: Sequence[str], root_name: str) -> str
 def read_fingerprints(scan_result: Scan, root: str | os.PathLike) -> tuple[str, Scan, duplicates.Findings]:
     """Reads every file once, before the Beam job: the input's content hash (SHA-256 over every
     file's relative path and bytes, the class list and the format version), and the scan with the
-    duplicate policy (pipeline/duplicates.py) applied: exact copies it does not ingest move from the
+    duplicate policy (components/image_example_gen/duplicates.py) applied: exact copies it does not ingest move from the
     candidates to the rejected, with their reasons."""
     digest = hashlib.sha256(f"format={FORMAT_VERSION};classes={scan_result.class_names}".encode())
     candidates = {c.relative_path: c for c in scan_result.candidates}
@@ -259,11 +260,29 @@ def read_fingerprints(scan_result: Scan, root: str | os.PathLike) -> tuple[str, 
 
 
 class ReadAndValidate(beam.DoFn):
-    """Reads one candidate file; emits a tf.Example to its split, or a rejection with a reason."""
+    """Reads one candidate file; emits a tf.Example to its split, or a rejection with a reason.
+
+    Logs its progress every PROGRESS_SECONDS (per worker, on a distributed runner)."""
 
     REJECTED_TAG = "rejected"
+    PROGRESS_SECONDS = 30.0
+
+    def __init__(self, total: int):
+        super().__init__()
+        self._total = total
+
+    def setup(self):
+        self._read, self._started = 0, time.monotonic()
+        self._last = self._started
 
     def process(self, candidate: Candidate, label_of: dict):
+        self._read += 1
+        now = time.monotonic()
+        if now - self._last >= self.PROGRESS_SECONDS:
+            self._last = now
+            rate = self._read / (now - self._started)
+            logging.info("ingest: %d of %d images read, %.0f a second, about %.0f s left", self._read, self._total,
+                         rate, max(0, self._total - self._read) / rate)
         reason, data = image_files.read_image_file(candidate.path)
         if reason:
             yield beam.pvalue.TaggedOutput(self.REJECTED_TAG, (candidate.relative_path, reason))
@@ -325,7 +344,7 @@ def convert(scanned: Scan, root: str, digest: str, found: duplicates.Findings, o
             pipeline
             | "ListCandidates" >> beam.Create(scanned.candidates, reshuffle=False)
             | "Reshuffle" >> beam.Reshuffle()
-            | "ReadAndValidate" >> beam.ParDo(ReadAndValidate(), label_of=label_of).with_outputs(
+            | "ReadAndValidate" >> beam.ParDo(ReadAndValidate(len(scanned.candidates)), label_of=label_of).with_outputs(
                 ReadAndValidate.REJECTED_TAG, *scanned.splits))
         for split in scanned.splits:
             _ = results[split] | f"Write{split.title()}" >> beam.io.WriteToTFRecord(

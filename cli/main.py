@@ -8,13 +8,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import sys
+import time
+import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
-from pipeline import configs, outputs
-from pipeline.errors import InputError
+from pipeline import configs  # first: picks the Keras flavour
+from modules import outputs  # pylint: disable=wrong-import-order
+from modules.errors import InputError  # pylint: disable=wrong-import-order
 
 PROG = "image-pipeline"
 USAGE_ERROR = 2
@@ -80,7 +84,7 @@ def _epochs(value: str) -> int:
     return number
 
 
-def _number(value: str) -> float:
+def _parsed_number(value: str) -> float:
     try:
         return float(value)
     except ValueError:
@@ -88,7 +92,7 @@ def _number(value: str) -> float:
 
 
 def _positive_float(value: str) -> float:
-    number = _number(value)
+    number = _parsed_number(value)
     if not number > 0:
         raise argparse.ArgumentTypeError(f"{value} is not above 0")
     return number
@@ -103,7 +107,7 @@ def _learning_rate(value: str) -> float:
 
 
 def _fraction(value: str) -> float:
-    number = _number(value)
+    number = _parsed_number(value)
     if not 0.0 <= number <= 1.0:
         raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1")
     return number
@@ -189,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     compile_kfp.add_argument("--serving-dir", type=_uri, help="push destination (default: PIPELINE_ROOT/serving_model)")
     _add_pipeline_arguments(compile_kfp)
     _add_beam_arguments(compile_kfp)
+    for command in commands.choices.values():
+        command.add_argument("--verbose", action="store_true",
+                             help="also print the libraries' logs (TensorFlow, TFX, Beam), not only a line per step")
     return parser
 
 
@@ -293,9 +300,9 @@ def _tuning(args, epochs: Optional[int]):
 
 def run_settings(args):
     """LocalRunSettings from `run` flags (the bundled sample's smoke profile without --data-root)."""
-    import local_runner  # pylint: disable=g-import-not-at-top
+    from cli import local  # pylint: disable=g-import-not-at-top
     settings = pipeline_settings(args, sample=args.data_root is None)
-    return local_runner.LocalRunSettings(
+    return local.LocalRunSettings(
         data_root=args.data_root or configs.SAMPLE_DATA_ROOT, output_root=args.output_root,
         pipeline_root=args.pipeline_root, serving_dir=args.serving_dir,
         beam_pipeline_args=args.beam_pipeline_args or configs.BEAM_PIPELINE_ARGS,
@@ -303,18 +310,19 @@ def run_settings(args):
 
 
 def _run(args) -> int:
-    import local_runner  # pylint: disable=g-import-not-at-top
+    from cli import local  # pylint: disable=g-import-not-at-top
     try:
-        summary = local_runner.run(run_settings(args))
+        summary = local.run(run_settings(args))
     except FloatingPointError as e:  # modules.trainer.TrainingDiverged: the run stopped, nothing pushed
         print(f"{PROG}: error: Trainer: {e}; nothing was pushed", file=sys.stderr)
         return 1
-    print(summary.format())
+    # A line per step was logged as it ran; --verbose did not print those, so the table comes here.
+    print(summary.format(steps=args.verbose))
     return 0
 
 
 def _ingest(args) -> int:
-    from pipeline import ingestion  # pylint: disable=g-import-not-at-top
+    from components.image_example_gen import ingestion  # pylint: disable=g-import-not-at-top
     output = ingestion.run(args.data_root, args.output, args.beam_pipeline_args or configs.BEAM_PIPELINE_ARGS)
     manifest = ingestion.read_manifest(output)
     print(json.dumps({"output": str(output), **{k: manifest[k] for k in
@@ -323,7 +331,8 @@ def _ingest(args) -> int:
 
 
 def _predict(args) -> int:
-    from pipeline import image_files, pushed_model  # pylint: disable=g-import-not-at-top
+    from client import pushed_model  # pylint: disable=g-import-not-at-top
+    from components.image_example_gen import image_files  # pylint: disable=g-import-not-at-top
     model = pushed_model.PushedModel(args.model)
     for image in args.images:
         # As ingestion reads it (EXIF rotation applied, clear reasons for what is not an image).
@@ -339,7 +348,7 @@ def _predict(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from pipeline import pushed_model  # pylint: disable=g-import-not-at-top
+    from client import pushed_model  # pylint: disable=g-import-not-at-top
     result = pushed_model.score_folder(pushed_model.PushedModel(args.model), args.data)
     text = json.dumps(result, indent=2)
     print(text)
@@ -349,7 +358,7 @@ def _evaluate(args) -> int:
 
 
 def _report(args) -> int:
-    from pipeline import report, run_summary  # pylint: disable=g-import-not-at-top
+    from components.run_report import report, run_summary  # pylint: disable=g-import-not-at-top
     root = args.pipeline_root
     if root is None and args.pipeline_name:
         root = args.output_root / "pipelines" / args.pipeline_name
@@ -375,7 +384,7 @@ def _report(args) -> int:
 
 def _compile_kubeflow(args) -> int:
     from kubeflow import runner  # pylint: disable=g-import-not-at-top
-    from pipeline import ingestion  # pylint: disable=g-import-not-at-top
+    from components.image_example_gen import ingestion  # pylint: disable=g-import-not-at-top
     data_root = str(Path(args.data_root).resolve()) if ingestion.is_local(args.data_root) else args.data_root
     if args.class_names:
         class_names, splits = args.class_names, list(ingestion.REQUIRED_SPLITS)
@@ -406,16 +415,79 @@ class _FirstLineFormatter(logging.Formatter):
         return text.split("\n", 1)[0] + " [...]"
 
 
-def configure_logging() -> None:
+class _StepLines(logging.Filter):
+    """Default output: one line per pipeline step, this project's own lines, and errors.
+
+    TFX's LocalDagRunner announces each component ("Component X is running." / "... is finished.");
+    a step that logs nothing of its own ends with "step k: X COMPLETE (or CACHED) in s"; this project's
+    lines within a step are prefixed with it. Library records below ERROR are dropped (--verbose
+    keeps everything).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._step, self._component, self._cached, self._spoke, self._started = 0, None, False, False, 0.0
+
+    def filter(self, record) -> bool:
+        message = record.getMessage()
+        if message.startswith("Component ") and message.endswith(" is running."):
+            self._step, self._component = self._step + 1, message[len("Component "):-len(" is running.")]
+            self._cached, self._spoke, self._started = False, False, time.monotonic()
+            return False
+        if message.startswith("A cached execution ") and message.endswith(" is used."):
+            self._cached = True
+            return False
+        if message.startswith("Component ") and message.endswith(" is finished."):
+            if self._spoke:
+                return False
+            state = "CACHED" if self._cached else "COMPLETE"
+            record.msg, record.args = "step %d: %s %s in %.1f s", (
+                self._step, self._component, state, time.monotonic() - self._started)
+            return True
+        if record.levelno >= logging.ERROR:
+            return True
+        if not _is_ours(record.pathname):
+            return False
+        if self._component:
+            self._spoke = True
+            record.msg, record.args = f"step %d: %s: {message.replace('%', '%%')}", (self._step, self._component)
+        return True
+
+
+def _is_ours(path: str) -> bool:
+    return path.startswith(str(configs.REPO_ROOT)) and f"{os.sep}site-packages{os.sep}" not in path
+
+
+def configure_logging(verbose: bool = False) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(_FirstLineFormatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    if not verbose:
+        handler.addFilter(_StepLines())
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
-    for noisy in ("apache_beam", "absl"):  # per-bundle and per-call chatter
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if verbose:
+        return
+    # TFX announces steps through absl's logger at INFO; TensorFlow and Beam set that logger's level
+    # again mid-run, which would silence the step lines: here the filter decides, not the level.
+    absl = logging.getLogger("absl")
+    absl.setLevel(logging.INFO)
+    absl.setLevel = lambda level: None
+    # Libraries' FutureWarnings and the like, printed at import, are not the user's business.
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=UserWarning)
+
+
+def _quiet_native_logs(argv: Sequence[str]) -> None:
+    """TensorFlow's C++ logs (CUDA registration, oneDNN notices) read their level once, when
+    TensorFlow loads, which parsing the flags may do: so the flag is looked for in argv itself."""
+    if "--verbose" not in argv:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    configure_logging()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _quiet_native_logs(argv)
+    configure_logging(verbose="--verbose" in argv)
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)

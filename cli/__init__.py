@@ -1,0 +1,2 @@
+"""The command line: flags and environment read once into settings, the commands, one-line errors
+(`main`), and the local runner (`local`)."""
