@@ -32,7 +32,7 @@ data_root, root = sys.argv[1], sys.argv[2]
 data = pipeline.make_data_components(data_root, ingestion.scan(data_root).splits, str(configs.SCHEMA_DIR), 128)
 tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(
     pipeline_name="scale", pipeline_root=root, components=list(data), enable_cache=False,
-    beam_pipeline_args=configs.BEAM_PIPELINE_ARGS,
+    beam_pipeline_args=configs.DEFAULT_BEAM_PIPELINE_ARGS,
     metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(root + "/metadata.sqlite")))
 summary = run_summary.latest_run(root + "/metadata.sqlite", "scale")
 print(json.dumps({c.component_id: c.seconds for c in summary.components}))

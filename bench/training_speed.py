@@ -62,7 +62,7 @@ def our_dataset(data_root: Path, scratch: Path, batch_size: int, class_names_out
     from modules import preprocessing, trainer  # pylint: disable=g-import-not-at-top
     from components.image_example_gen import ingestion  # pylint: disable=g-import-not-at-top
 
-    ingested = ingestion.run(data_root, scratch / "ingested", configs.BEAM_PIPELINE_ARGS)
+    ingested = ingestion.run(data_root, scratch / "ingested", configs.DEFAULT_BEAM_PIPELINE_ARGS)
     class_names_out.extend(ingestion.read_manifest(ingested)["class_names"])
     schema = text_format.Parse((configs.SCHEMA_DIR / "schema.pbtxt").read_text(), schema_pb2.Schema())
     metadata = dataset_metadata.DatasetMetadata(schema)

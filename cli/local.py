@@ -32,7 +32,7 @@ class LocalRunSettings:
     regression_tolerance: float = configs.REGRESSION_TOLERANCE
     class_recall_floor: float = configs.CLASS_RECALL_FLOOR
     enable_cache: bool = True
-    beam_pipeline_args: list = dataclasses.field(default_factory=lambda: list(configs.BEAM_PIPELINE_ARGS))
+    beam_pipeline_args: list = dataclasses.field(default_factory=lambda: list(configs.DEFAULT_BEAM_PIPELINE_ARGS))
 
     def __post_init__(self):
         self.output_root = Path(self.output_root).resolve()

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import sys
 import time
 import warnings
@@ -136,7 +137,47 @@ def _schedule_name(value: str) -> str:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Environment variables that stand in for a flag the command line does not give, and the commands
+# they serve: read here, at the edge, and checked as the flag is. compile-kubeflow takes only the
+# cluster's and Beam's, so that a shell's EPOCHS does not slip into a compiled spec unseen.
+ENVIRONMENT = {
+    "PIPELINE_NAME": ("--pipeline-name", ("run",)),
+    "MODEL_NAME": ("--model", ("run",)),
+    "EPOCHS": ("--epochs", ("run",)),
+    "TUNING_TRIALS": ("--tuning-trials", ("run",)),
+    "BATCH_SIZE": ("--batch-size", ("run",)),
+    "PRECISION": ("--precision", ("run",)),
+    "ACCURACY_FLOOR": ("--accuracy-floor", ("run",)),
+    "REGRESSION_TOLERANCE": ("--regression-tolerance", ("run",)),
+    "CLASS_RECALL_FLOOR": ("--class-recall-floor", ("run",)),
+    "IMAGE_PIPELINE_OUTPUT": ("--output-root", ("run", "report")),
+    "BEAM_PIPELINE_ARGS": ("--beam-arg", ("run", "ingest", "compile-kubeflow")),
+    "KFP_IMAGE": ("--image", ("compile-kubeflow",)),
+    "KFP_PIPELINE_ROOT": ("--pipeline-root", ("compile-kubeflow",)),
+}
+
+
+def _apply_environment(commands, environ, command: Optional[str]) -> None:
+    """Makes each ENVIRONMENT variable that is set the default of its flag in `command`'s parser."""
+    for name, (flag, served) in ENVIRONMENT.items():
+        if name not in environ or command not in served:
+            continue
+        parser, raw = commands.choices[command], environ[name]
+        action = next(a for a in parser._actions if flag in a.option_strings)  # pylint: disable=protected-access
+        try:
+            if flag == "--beam-arg":  # an append action would add the flags to a list default
+                parser.set_defaults(beam_environment=shlex.split(raw))
+                continue
+            value = action.type(raw) if action.type else raw
+            if action.choices and value not in action.choices:
+                raise argparse.ArgumentTypeError(f"'{raw}' is not one of {', '.join(action.choices)}")
+        except (argparse.ArgumentTypeError, ValueError) as e:
+            raise UsageError(f"environment variable {name}={raw!r}: {e}") from None
+        action.default, action.required = value, False
+
+
+def build_parser(environ=None, command: Optional[str] = None) -> argparse.ArgumentParser:
+    """The parser of every command; with `command`, that command's flags default to the environment."""
     parser = _Parser(prog=PROG, description=__doc__.split("\n\n")[0].replace("`", ""))
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -178,9 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     compile_kfp = commands.add_parser(
         "compile-kubeflow", help="compile the pipeline for Kubeflow Pipelines (spec 2.1, offline); takes run's flags")
     compile_kfp.add_argument("--output", type=_output_file, required=True, help="the pipeline JSON to write")
-    compile_kfp.add_argument("--pipeline-root", type=_uri, **_flag_or_environment(configs.KFP_PIPELINE_ROOT),
+    compile_kfp.add_argument("--pipeline-root", type=_uri, required=True,
                              help="e.g. gs://BUCKET/pipelines (or $KFP_PIPELINE_ROOT)")
-    compile_kfp.add_argument("--image", type=_image, **_flag_or_environment(configs.KFP_IMAGE),
+    compile_kfp.add_argument("--image", type=_image, required=True,
                              help="container image with this project installed, built from kubeflow/Dockerfile "
                                   "(or $KFP_IMAGE)")
     compile_kfp.add_argument("--data-root", type=_uri, required=True,
@@ -193,9 +234,10 @@ def build_parser() -> argparse.ArgumentParser:
     compile_kfp.add_argument("--serving-dir", type=_uri, help="push destination (default: PIPELINE_ROOT/serving_model)")
     _add_pipeline_arguments(compile_kfp)
     _add_beam_arguments(compile_kfp)
-    for command in commands.choices.values():
-        command.add_argument("--verbose", action="store_true",
-                             help="also print the libraries' logs (TensorFlow, TFX, Beam), not only a line per step")
+    for subparser in commands.choices.values():
+        subparser.add_argument("--verbose", action="store_true",
+                               help="also print the libraries' logs (TensorFlow, TFX, Beam), not only a line per step")
+    _apply_environment(commands, os.environ if environ is None else environ, command)
     return parser
 
 
@@ -260,9 +302,10 @@ def _class_names(value: str) -> list:
     return names
 
 
-def _flag_or_environment(value: Optional[str]) -> dict:
-    """argparse settings for a flag that an environment variable (read in configs.py) may provide instead."""
-    return {"default": value} if value else {"required": True}
+def beam_args(args) -> list:
+    """--beam-arg flags, else $BEAM_PIPELINE_ARGS, else the in-memory DirectRunner."""
+    return (args.beam_pipeline_args or getattr(args, "beam_environment", None)
+            or list(configs.DEFAULT_BEAM_PIPELINE_ARGS))
 
 
 def _add_beam_arguments(parser: argparse.ArgumentParser) -> None:
@@ -305,7 +348,7 @@ def run_settings(args):
     return local.LocalRunSettings(
         data_root=args.data_root or configs.SAMPLE_DATA_ROOT, output_root=args.output_root,
         pipeline_root=args.pipeline_root, serving_dir=args.serving_dir,
-        beam_pipeline_args=args.beam_pipeline_args or configs.BEAM_PIPELINE_ARGS,
+        beam_pipeline_args=beam_args(args),
         **settings)
 
 
@@ -323,7 +366,7 @@ def _run(args) -> int:
 
 def _ingest(args) -> int:
     from components.image_example_gen import ingestion  # pylint: disable=g-import-not-at-top
-    output = ingestion.run(args.data_root, args.output, args.beam_pipeline_args or configs.BEAM_PIPELINE_ARGS)
+    output = ingestion.run(args.data_root, args.output, beam_args(args))
     manifest = ingestion.read_manifest(output)
     print(json.dumps({"output": str(output), **{k: manifest[k] for k in
                       ("files_found", "files_ingested", "files_rejected", "counts")}}, indent=2))
@@ -396,7 +439,7 @@ def _compile_kubeflow(args) -> int:
         settings["serving_model_dir"] = args.serving_dir
     print(runner.compile_pipeline(args.output, image=args.image, pipeline_root=args.pipeline_root,
                                   data_root=data_root, splits=splits, class_names=class_names,
-                                  beam_pipeline_args=args.beam_pipeline_args or configs.BEAM_PIPELINE_ARGS,
+                                  beam_pipeline_args=beam_args(args),
                                   **settings))
     return 0
 
@@ -489,7 +532,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     _quiet_native_logs(argv)
     configure_logging(verbose="--verbose" in argv)
     try:
-        args = build_parser().parse_args(argv)
+        command = next((a for a in argv if a in COMMANDS), None)
+        args = build_parser(command=command).parse_args(argv)
         return COMMANDS[args.command](args)
     except (UsageError, InputError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)

@@ -1,26 +1,11 @@
-"""Plain configuration constants. Runners and the CLI override them with flags or environment."""
-import os
-import shlex
-import sys
+"""Plain constants: the pipeline's defaults. Nothing here reads the environment; the CLI does, once,
+and its flags win (cli/main.py, ENVIRONMENT)."""
 from pathlib import Path
-
-
-def _from_environment(name: str, default, parse, what: str):
-    """os.environ[name] parsed, or default; a bad value ends the process with one line, exit code 2
-    (this runs at import, before any command-line handling could report it)."""
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    try:
-        return parse(value)
-    except ValueError:
-        print(f"image-pipeline: error: environment variable {name}={value!r} is not {what}", file=sys.stderr)
-        raise SystemExit(2) from None
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-PIPELINE_NAME = os.environ.get("PIPELINE_NAME", "image-classification")
+PIPELINE_NAME = "image-classification"
 
 # The small sample of the real data bundled in the repository (data/sample/README.md).
 SAMPLE_DATA_ROOT = REPO_ROOT / "data" / "sample"
@@ -32,7 +17,7 @@ SAMPLE_DATA_ROOT = REPO_ROOT / "data" / "sample"
 SAMPLE_RUN_OVERRIDES = {"epochs": 5, "accuracy_floor": 0.0, "class_recall_floor": 0.0,
                         "pipeline_name": f"{PIPELINE_NAME}-sample"}
 # Everything a local run writes: ingested data, pipeline artifacts, ML Metadata, pushed models.
-OUTPUT_ROOT = Path(os.environ.get("IMAGE_PIPELINE_OUTPUT", REPO_ROOT / "outputs"))
+OUTPUT_ROOT = REPO_ROOT / "outputs"
 SCHEMA_DIR = REPO_ROOT / "schema"
 
 # Model code, referenced by module path so that the installed package is all a worker needs.
@@ -42,63 +27,40 @@ TUNER_FN = "modules.tuner.tuner_fn"
 
 # Training: the registry's default model (modules/model.py) with its own recipe (epochs,
 # learning rate, augmentation, class weights) unless these say otherwise.
-MODEL_NAME = os.environ.get("MODEL_NAME", "efficientnet_lite1")
+MODEL_NAME = "efficientnet_lite1"
 # Limits of what a run may ask for (more epochs than this is weeks on a laptop; Adam above this
 # rate blows the weights up at once).
 MAX_EPOCHS = 1000
 MAX_LEARNING_RATE = 1.0
-
-
-def _epochs(value: str) -> int:
-    number = int(value)
-    if not 1 <= number <= MAX_EPOCHS:
-        raise ValueError(value)
-    return number
-
-
-EPOCHS = _from_environment("EPOCHS", None, _epochs, f"a whole number from 1 to {MAX_EPOCHS}")  # None: the model's own
+EPOCHS = None  # the model's own
 # The optional Tuner (`--tune`): hyperparameter sets tried, each trained for a third of the
 # model's epochs (modules/tuner.py).
-TUNING_TRIALS = _from_environment("TUNING_TRIALS", 6, int, "a whole number")
-BATCH_SIZE = _from_environment("BATCH_SIZE", 32, int, "a whole number")
+TUNING_TRIALS = 6
+BATCH_SIZE = 32
 # Keras mixed-precision policy of the training step. "mixed_bfloat16" (float32 weights, bfloat16
 # math) nearly halves an epoch on CPUs with AVX512-BF16 or AMX (bench/training_speed.py) but is
 # emulated, and slower, elsewhere. The exported model always computes in float32.
 PRECISIONS = ("float32", "mixed_bfloat16")
-
-
-def _precision(value: str) -> str:
-    if value not in PRECISIONS:
-        raise ValueError(value)
-    return value
-
-
-PRECISION = _from_environment("PRECISION", "float32", _precision, f"one of {', '.join(PRECISIONS)}")
+PRECISION = "float32"
 SEED = 111
 
 # Quality gates of the Evaluator: the candidate is blessed only if its overall accuracy
 # on the eval split reaches the floor and does not fall more than the tolerance below the
 # latest blessed model's.
 # The notebook's arch_2 reaches ~0.77; a floor of 0.6 stops a broken model, not a slightly worse one.
-ACCURACY_FLOOR = _from_environment("ACCURACY_FLOOR", 0.6, float, "a number")
-REGRESSION_TOLERANCE = _from_environment("REGRESSION_TOLERANCE", 0.02, float, "a number")
+ACCURACY_FLOOR = 0.6
+REGRESSION_TOLERANCE = 0.02
 # ...and every class's recall (of the arg-max prediction) must reach this floor, so that a model
 # cannot buy overall accuracy by giving up a class. The weakest class on validation
 # (bench/accuracy.py): efficientnet_lite0 0.81, efficientnet_lite1 0.78, arch_2 0.69, scratch_cnn 0.57,
 # arch_1 0.42.
-CLASS_RECALL_FLOOR = _from_environment("CLASS_RECALL_FLOOR", 0.4, float, "a number")
+CLASS_RECALL_FLOOR = 0.4
 
 # Beam options for ingestion and every Beam-based component (StatisticsGen, Transform, Evaluator...).
 # Default: DirectRunner in memory, on one machine. BEAM_PIPELINE_ARGS (space-separated) or repeated
-# --beam-arg flags replace it; README.md lists the options for multi-process, Dataflow, Flink and Spark.
+# --beam-arg flags replace it; docs/kubeflow.md lists the options for multi-process, Dataflow, Flink and Spark.
 DEFAULT_BEAM_PIPELINE_ARGS = [
     "--direct_running_mode=in_memory",
     "--direct_num_workers=1",
 ]
-BEAM_PIPELINE_ARGS = _from_environment("BEAM_PIPELINE_ARGS", DEFAULT_BEAM_PIPELINE_ARGS, shlex.split,
-                                       "a list of Beam options")
 
-# Kubeflow: the container image with this project installed (kubeflow/Dockerfile) and where the
-# pipeline keeps its artifacts. Flags of `compile-kubeflow` override them.
-KFP_IMAGE = os.environ.get("KFP_IMAGE")
-KFP_PIPELINE_ROOT = os.environ.get("KFP_PIPELINE_ROOT")

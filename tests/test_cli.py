@@ -73,17 +73,31 @@ def test_data_root_without_class_folders(tmp_path, command):
 
 
 @pytest.mark.parametrize("variable, value, fragment", [
-    ("EPOCHS", "lots", "environment variable EPOCHS='lots' is not a whole number"),
-    ("EPOCHS", "0", "environment variable EPOCHS='0' is not a whole number from 1 to 1000"),
-    ("ACCURACY_FLOOR", "high", "environment variable ACCURACY_FLOOR='high' is not a number"),
+    ("EPOCHS", "lots", "environment variable EPOCHS='lots': 'lots' is not a whole number"),
+    ("EPOCHS", "0", "environment variable EPOCHS='0': 0 is not between 1 and 1000"),
+    ("ACCURACY_FLOOR", "high", "environment variable ACCURACY_FLOOR='high': 'high' is not a number"),
     ("MODEL_NAME", "resnet", "unknown model 'resnet'"),
+    ("PRECISION", "float16", "environment variable PRECISION='float16': 'float16' is not one of float32"),
 ])
-def test_bad_configuration_from_the_environment(variable, value, fragment, tmp_path):
-    # A valid command line: the environment alone is wrong (a timeout guards against a run starting).
-    result = subprocess.run([CLI, "run", "--output-root", str(tmp_path)], capture_output=True, text=True,
-                            env={**os.environ, variable: value}, timeout=300)
-    assert_usage_error(result, fragment)
+def test_bad_configuration_from_the_environment(variable, value, fragment, tmp_path, monkeypatch):
+    # A valid command line: the environment alone is wrong.
+    monkeypatch.setenv(variable, value)
+    assert_usage_error(run_cli_in_process("run", "--output-root", tmp_path), fragment)
     assert not any(tmp_path.iterdir())
+
+
+def test_the_environment_fills_in_what_the_flags_leave_out(monkeypatch, tmp_path):
+    monkeypatch.setenv("EPOCHS", "3")
+    monkeypatch.setenv("IMAGE_PIPELINE_OUTPUT", str(tmp_path))
+    monkeypatch.setenv("BEAM_PIPELINE_ARGS", "--direct_num_workers=2")
+    args = cli.build_parser(command="run").parse_args(["run", "--data-root", str(tmp_path)])
+    settings = cli.run_settings(args)
+    assert (settings.epochs, settings.output_root, settings.beam_pipeline_args) == (
+        3, tmp_path.resolve(), ["--direct_num_workers=2"])
+    flagged = cli.run_settings(cli.build_parser(command="run").parse_args(
+        ["run", "--data-root", str(tmp_path), "--epochs", "4", "--beam-arg=--direct_num_workers=1"]))
+    assert (flagged.epochs, flagged.beam_pipeline_args) == (4, ["--direct_num_workers=1"])  # flags win
+    assert cli.build_parser().parse_args(["run"]).epochs is None  # read only for the command being run
 
 
 def test_model_path_that_is_not_a_model(tmp_path):

@@ -171,6 +171,19 @@ def test_run_flags_reach_the_compiled_spec(tmp_path):
     assert bounds == [0.0, 0.25]
 
 
+def test_a_shells_training_variables_do_not_reach_a_compiled_spec(tmp_path, monkeypatch):
+    monkeypatch.setenv("EPOCHS", "3")
+    monkeypatch.setenv("MODEL_NAME", "arch_1")
+    monkeypatch.setenv("ACCURACY_FLOOR", "0.99")
+    output = tmp_path / "pipeline.json"
+    result = run_cli_in_process(*compile_args(output))
+    assert result.returncode == 0, result.stderr[-2000:]
+    spec = json_format.ParseDict(json.loads(output.read_text())["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+    trainer_config = json.loads(parameter(spec, "Trainer", "custom_config"))
+    assert (trainer_config["model_name"], trainer_config["epochs"]) == ("efficientnet_lite1", 8)
+    assert "0.99" not in parameter(spec, "Evaluator", "eval_config")
+
+
 def test_a_test_folder_adds_the_test_split(tmp_path):
     data = tmp_path / "data"
     shutil.copytree(SAMPLE_DATA_ROOT, data)
