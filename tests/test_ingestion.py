@@ -282,3 +282,14 @@ def test_near_pairs_finds_what_comparing_every_pair_finds():
                    for d in [int(np.unpackbits(np.frombuffer(hashes[i], np.uint8) ^ np.frombuffer(hashes[j], np.uint8)).sum())]
                    if d <= 10)
     assert duplicates.near_pairs(hashes, 10) == brute and len(brute) >= 5
+
+
+def test_the_manifest_lists_a_bounded_number_of_pairs_and_counts_them_all(monkeypatch):
+    from components.image_example_gen import duplicates  # pylint: disable=g-import-not-at-top
+    files = [duplicates.File(f"train/a/{i}.jpg", "train", "a") for i in range(5)]
+    # Different bytes, the same picture: every pair is a near copy, 10 in all.
+    found = duplicates.find(files, {f.relative_path: str(i) for i, f in enumerate(files)},
+                            {f.relative_path: bytes(32) for f in files})
+    monkeypatch.setattr(duplicates, "LISTED", 3)
+    listed = found.to_json()
+    assert len(listed["near"]) == 3 and duplicates.totals(listed) == (0, 10) and found.rejected == []

@@ -26,6 +26,9 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 
 NEAR_DISTANCE = 10
+# The manifest lists at most this many sets and pairs of each group (worst kinds first); its counts
+# are complete. A folder of augmented copies can hold hundreds of thousands of near pairs.
+LISTED = 1000
 HASH_SIDE = 16  # the difference hash compares HASH_SIDE x (HASH_SIDE + 1) brightness samples
 
 # Kinds of a duplicate pair, worst first.
@@ -84,7 +87,15 @@ class Findings:
         return counts
 
     def to_json(self) -> dict:
-        return {"near_distance": NEAR_DISTANCE, "counts": self.counts(), "exact": self.exact, "near": self.near}
+        return {"near_distance": NEAR_DISTANCE, "counts": self.counts(), "exact": self.exact[:LISTED],
+                "near": self.near[:LISTED]}
+
+
+def totals(found_json: dict) -> tuple[int, int]:
+    """(sets of exact copies, near-copy pairs) of a manifest's `duplicates`, whatever it lists."""
+    counts = found_json.get("counts", {})
+    return (sum(v for k, v in counts.items() if k.startswith("exact_")),
+            sum(v for k, v in counts.items() if k.startswith("near_")))
 
 
 def find(files: Sequence[File], digests: Mapping[str, str], hashes: Mapping[str, bytes]) -> Findings:

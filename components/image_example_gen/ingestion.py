@@ -436,7 +436,7 @@ def summary(manifest: dict) -> str:
     per_split = ", ".join(f"{split} {sum(c.values())}" for split, c in manifest["counts"].items())
     text = (f"{manifest['files_found']} found = {manifest['files_ingested']} ingested ({per_split}) "
             f"+ {manifest['files_rejected']} rejected")
-    found = manifest.get("duplicates", {})
-    if found.get("exact") or found.get("near"):
-        text += f"; duplicates: {duplicates.describe(len(found['exact']), len(found['near']))} (manifest.json)"
+    exact, near = duplicates.totals(manifest.get("duplicates", {}))
+    if exact or near:
+        text += f"; duplicates: {duplicates.describe(exact, near)} (manifest.json)"
     return text

@@ -34,6 +34,7 @@ GRID_SEED = 111
 # The checkout this code runs from, whose git commit the lineage names.
 CODE_ROOT = Path(__file__).resolve().parents[2]
 DUPLICATE_PAIRS_SHOWN = 8
+DUPLICATE_ROWS = 100
 THUMBNAIL = 160        # pixels, longest side, of images drawn in figures
 
 
@@ -229,14 +230,17 @@ def _duplicates(manifest: dict, examples_uri: str, figures) -> str:
     if found is None:  # ingested before duplicates were looked for
         return ""
     exact, near = found["exact"], found["near"]
-    parts = [f"<h3>Duplicates ({duplicates.describe(len(exact), len(near))})</h3>"]
+    parts = [f"<h3>Duplicates ({duplicates.describe(*duplicates.totals(found))})</h3>"]
     if not exact and not near:
         return parts[0] + "<p>None: no two images share their bytes or look alike.</p>"
     parts.append("<p>Exact copies under two classes of a split are rejected, as are extra copies in one class; "
                  "copies across splits are kept (they inflate that split's metrics); near copies (at most "
                  f"{found['near_distance']} of 256 bits of a difference hash apart) are reported only.</p>")
-    rows = [[item["kind"], "same bytes", ", ".join(item["paths"])] for item in exact]
-    rows += [[item["kind"], f"{item['distance']} bits apart", ", ".join(item["paths"])] for item in near]
+    rows = [[item["kind"], "same bytes", ", ".join(item["paths"])] for item in exact[:DUPLICATE_ROWS]]
+    rows += [[item["kind"], f"{item['distance']} bits apart", ", ".join(item["paths"])] for item in near[:DUPLICATE_ROWS]]
+    if sum(duplicates.totals(found)) > len(rows):
+        parts.append(f"<p>The worst {DUPLICATE_ROWS} of each are listed here; manifest.json lists up to "
+                     f"{duplicates.LISTED} of each.</p>")
     parts.append(_table(["kind", "how alike", "files"], rows, "duplicates"))
     shown = near[:DUPLICATE_PAIRS_SHOWN]
     thumbnails = _thumbnails_by_filename(examples_uri, manifest["splits"], {p for item in shown for p in item["paths"]})
