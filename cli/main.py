@@ -532,7 +532,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     _quiet_native_logs(argv)
     configure_logging(verbose="--verbose" in argv)
     try:
-        command = next((a for a in argv if a in COMMANDS), None)
+        command = argv[0] if argv and argv[0] in COMMANDS else None  # the top level has no other arguments
         args = build_parser(command=command).parse_args(argv)
         return COMMANDS[args.command](args)
     except (UsageError, InputError) as e:

@@ -32,9 +32,7 @@ def resolve_model_dir(path: str | os.PathLike) -> Path:
     return versions[-1]
 
 
-def version_dirs(serving_dir: str | os.PathLike) -> list[Path]:
-    """The model versions in a local serving directory, oldest first (versions.complete)."""
-    return [Path(v) for v in versions.complete(str(serving_dir))]
+version_dirs = versions.local_dirs  # the model versions of a local serving directory, oldest first
 
 
 class PushedModel:

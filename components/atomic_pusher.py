@@ -32,7 +32,6 @@ from tfx.utils import io_utils, proto_utils
 from components import crash_points
 from components.latest_pushed_model import versions as serving_versions
 
-FINGERPRINT = "fingerprint.pb"  # written by tf.saved_model.save since TF 2.12
 
 
 def staging_root(serving_dir: Path) -> Path:
@@ -40,7 +39,7 @@ def staging_root(serving_dir: Path) -> Path:
 
 
 def same_model(a: Path, b: Path) -> bool:
-    fingerprints = [p / FINGERPRINT for p in (a, b)]
+    fingerprints = [p / serving_versions.FINGERPRINT for p in (a, b)]
     return all(f.is_file() for f in fingerprints) and fingerprints[0].read_bytes() == fingerprints[1].read_bytes()
 
 
@@ -56,7 +55,7 @@ def publish(model_dir: str | os.PathLike, serving_dir: str | os.PathLike) -> Pat
         logging.info("pusher: removing %s, left by a push that did not finish", staging)
         shutil.rmtree(staging)
 
-    versions = [Path(v) for v in serving_versions.complete(str(serving_dir))]
+    versions = serving_versions.local_dirs(serving_dir)
     if versions and same_model(model_dir, versions[-1]):
         logging.info("pusher: this model is already the newest version, %s; not copying it again", versions[-1])
         return versions[-1]

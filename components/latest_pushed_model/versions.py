@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
+from pathlib import Path
 from typing import Optional
 
 from tfx.dsl.io import fileio
@@ -20,6 +22,11 @@ def complete(serving_dir: str) -> list[str]:
                       if name.rstrip("/").isdigit())
     return [posixpath.join(serving_dir, name) for _, name in numbered
             if fileio.exists(posixpath.join(serving_dir, name, SAVED_MODEL))]
+
+
+def local_dirs(serving_dir: str | os.PathLike) -> list[Path]:
+    """`complete` for a local serving directory, as Paths."""
+    return [Path(v) for v in complete(str(serving_dir))]
 
 
 def newest(serving_dir: str) -> Optional[str]:

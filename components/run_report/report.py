@@ -255,11 +255,13 @@ def _thumbnails_by_filename(examples_uri: str, splits: list, wanted: set) -> dic
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     found = {}
     for split in splits:
-        for record in _split_records(examples_uri, split) if len(found) < len(wanted) else []:
+        for record in _split_records(examples_uri, split):
             example = tf.train.Example.FromString(record)
             name = _feature(example, features.FILENAME_KEY).decode()
             if name in wanted:
                 found[name] = _thumbnail(_feature(example, features.IMAGE_KEY))
+                if len(found) == len(wanted):
+                    return found
     return found
 
 

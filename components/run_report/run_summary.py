@@ -140,7 +140,9 @@ def summarize(run: RunRecord) -> RunSummary:
 
 
 def _duplicates(examples) -> Optional[str]:
-    exact, near = (property_value(examples, key) or 0 if examples else 0 for key in ("exact_duplicates", "near_duplicates"))
+    if examples is None:
+        return None
+    exact, near = (property_value(examples, key) or 0 for key in ("exact_duplicates", "near_duplicates"))
     if not exact and not near:
         return None
     return f"{duplicates.describe(exact, near)} among the images (the report lists them)"
