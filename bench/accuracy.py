@@ -64,7 +64,7 @@ def run_row(row: str, data_root: Path, output: Path, index: int) -> dict:
         "trainer_seconds": next(c.seconds for c in summary.components if c.component_id == "Trainer"),
         "run_seconds": wall,
         "epochs": len(history["history"].get("loss", [])),
-        "config": history["config"] | {"class_names": None},
+        "config": history["config"],
         "blessed": summary.blessed,
         "report": summary.report,
     }

@@ -18,6 +18,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline import configs  # pylint: disable=wrong-import-position  # first: picks the Keras flavour
+from modules import settings  # pylint: disable=wrong-import-position,wrong-import-order
 
 
 def evaluation_metrics(pipeline_root: Path) -> dict:
@@ -43,20 +44,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=configs.SAMPLE_DATA_ROOT)
     parser.add_argument("--epochs", type=int, default=configs.SAMPLE_RUN_OVERRIDES["epochs"])
-    parser.add_argument("--model", default=configs.MODEL_NAME)
+    parser.add_argument("--model", default=settings.Training().model_name)
     args = parser.parse_args()
 
     runs = []
     with tempfile.TemporaryDirectory() as scratch:
         for attempt in ("a", "b"):
             started = time.time()
-            settings = local.LocalRunSettings(
-                data_root=args.data_root, output_root=Path(scratch) / attempt, model_name=args.model,
-                epochs=args.epochs, accuracy_floor=0.0, class_recall_floor=0.0, pipeline_name="determinism")
-            summary = local.run(settings)
+            run = local.LocalRunSettings(
+                data_root=args.data_root, output_root=Path(scratch) / attempt, pipeline_name="determinism",
+                settings=settings.Settings(settings.Training(model_name=args.model, epochs=args.epochs),
+                                           settings.Gates(accuracy_floor=0.0, class_recall_floor=0.0)))
+            summary = local.run(run)
             runs.append({"seconds": round(time.time() - started, 1),
-                         "metrics": evaluation_metrics(settings.pipeline_root),
-                         **trained_state(settings.pipeline_root, summary.pushed_destination)})
+                         "metrics": evaluation_metrics(run.pipeline_root),
+                         **trained_state(run.pipeline_root, summary.pushed_destination)})
 
     first, second = (run["metrics"] for run in runs)
     differing = {key: (first[key], second.get(key)) for key in first if first[key] != second.get(key)}

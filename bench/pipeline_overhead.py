@@ -25,10 +25,12 @@ REPORT = "report (after the run)"
 
 def measure(data_root: Path, beam: str, scratch: Path) -> dict:
     from cli import local  # pylint: disable=g-import-not-at-top
+    from modules import settings as run_settings  # pylint: disable=g-import-not-at-top
     from components.run_report import report  # pylint: disable=g-import-not-at-top
     settings = local.LocalRunSettings(
-        data_root=data_root, output_root=scratch, epochs=1, accuracy_floor=0.0, class_recall_floor=0.0,
-        pipeline_name="overhead",
+        data_root=data_root, output_root=scratch, pipeline_name="overhead",
+        settings=run_settings.Settings(run_settings.Training(epochs=1),
+                                       run_settings.Gates(accuracy_floor=0.0, class_recall_floor=0.0)),
         beam_pipeline_args=shlex.split(beam), enable_cache=False)
     started = time.time()
     summary = local.run(settings)

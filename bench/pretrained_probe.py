@@ -16,7 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline import configs  # pylint: disable=wrong-import-position,unused-import  # first: picks the Keras flavour
+import pipeline  # pylint: disable=wrong-import-position,unused-import  # first: picks the Keras flavour
+from modules import settings  # pylint: disable=wrong-import-position,wrong-import-order
 
 FOLDS = 5
 
@@ -69,7 +70,7 @@ def fold_accuracies(features: dict):
     from sklearn import model_selection  # pylint: disable=g-import-not-at-top
     x = np.concatenate([features["train"][0], features["validation"][0]])
     y = np.concatenate([features["train"][1], features["validation"][1]])
-    folds = model_selection.StratifiedKFold(FOLDS, shuffle=True, random_state=configs.SEED)
+    folds = model_selection.StratifiedKFold(FOLDS, shuffle=True, random_state=settings.Training().seed)
     return np.array([(probe(x[fit], y[fit], x[held]) == y[held]).mean() for fit, held in folds.split(x, y)])
 
 

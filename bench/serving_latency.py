@@ -19,6 +19,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline import configs  # pylint: disable=wrong-import-position  # first: picks the Keras flavour
+from modules import settings  # pylint: disable=wrong-import-position,wrong-import-order
 
 
 def multiply_adds(keras_model) -> int:
@@ -63,7 +64,7 @@ def main() -> int:
     parser.add_argument("--images", type=Path, default=configs.SAMPLE_DATA_ROOT / "validation")
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--architecture", default=configs.MODEL_NAME,
+    parser.add_argument("--architecture", default=settings.Training().model_name,
                         help="the registered model the pushed one was trained as, for counting its multiply-adds")
     args = parser.parse_args()
 

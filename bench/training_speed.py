@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline import configs  # pylint: disable=wrong-import-position  # first: picks the Keras flavour
+from modules import settings  # pylint: disable=wrong-import-position,wrong-import-order
 
 
 class EpochTimer:
@@ -42,7 +43,7 @@ class EpochTimer:
 def notebook_dataset(data_root: Path, batch_size: int):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     keras = tf.keras
-    train = keras.utils.image_dataset_from_directory(str(data_root / "train"), shuffle=True, seed=configs.SEED,
+    train = keras.utils.image_dataset_from_directory(str(data_root / "train"), shuffle=True, seed=settings.Training().seed,
                                                      batch_size=batch_size)
     preprocess = keras.Sequential([keras.layers.Resizing(128, 128), keras.layers.Rescaling(1.0 / 255)])
     return train.map(lambda x, y: (preprocess(x), y), num_parallel_calls=tf.data.AUTOTUNE)
@@ -81,14 +82,14 @@ def our_dataset(data_root: Path, scratch: Path, batch_size: int, class_names_out
     accessor = fn_args_utils.DataAccessor(tf_dataset_factory=dataset_factory, record_batch_factory=None,
                                           data_view_decode_fn=None)
     train_files = [str(ingestion.split_uri(ingested, "train") / "*")]
-    return trainer.make_dataset(train_files, accessor, tft_output, class_names_out, batch_size, shuffle_seed=configs.SEED)
+    return trainer.make_dataset(train_files, accessor, tft_output, class_names_out, batch_size, shuffle_seed=settings.Training().seed)
 
 
 def train(dataset, epochs: int, jit_compile: bool, policy: str = "float32") -> list:
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     from modules import model as models  # pylint: disable=g-import-not-at-top
     tf.keras.mixed_precision.set_global_policy(policy)
-    tf.keras.utils.set_random_seed(configs.SEED)
+    tf.keras.utils.set_random_seed(settings.Training().seed)
     model = models.build("arch_2", num_classes=10)
     model.compile(optimizer=tf.keras.optimizers.Adam(models.get_spec("arch_2").learning_rate), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"], jit_compile=jit_compile)
@@ -101,7 +102,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, required=True)
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=configs.BATCH_SIZE, help="ours only")
+    parser.add_argument("--batch-size", type=int, default=settings.Training().batch_size, help="ours only")
     parser.add_argument("--jit-compile", action="store_true", help="XLA-compile our training step")
     parser.add_argument("--mixed-bfloat16", action="store_true",
                         help="train ours under Keras' mixed_bfloat16 policy (float32 variables, bfloat16 math)")

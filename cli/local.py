@@ -9,28 +9,18 @@ from typing import Optional
 
 # First import: pipeline/__init__.py picks the Keras flavour before anything loads TensorFlow.
 from pipeline import configs
+from modules.settings import Settings  # pylint: disable=wrong-import-order
 
 
 @dataclasses.dataclass
 class LocalRunSettings:
+    """Where a local run reads and writes, and its settings (modules/settings.py), passed on whole."""
     data_root: Path = configs.SAMPLE_DATA_ROOT
     output_root: Path = configs.OUTPUT_ROOT
     pipeline_name: str = configs.PIPELINE_NAME
     pipeline_root: Optional[Path] = None    # default: <output_root>/pipelines/<pipeline_name>
     serving_dir: Optional[Path] = None      # default: <output_root>/serving_model/<pipeline_name>
-    model_name: str = configs.MODEL_NAME
-    # None: the model's own (modules/model.py).
-    epochs: Optional[int] = configs.EPOCHS
-    learning_rate: Optional[float] = None
-    learning_rate_schedule: Optional[str] = None
-    augment: Optional[bool] = None
-    balance_classes: Optional[bool] = None
-    batch_size: int = configs.BATCH_SIZE
-    tuning: Optional["pipeline.Tuning"] = None  # a Tuner step before the Trainer; none by default
-    precision: str = configs.PRECISION
-    accuracy_floor: float = configs.ACCURACY_FLOOR
-    regression_tolerance: float = configs.REGRESSION_TOLERANCE
-    class_recall_floor: float = configs.CLASS_RECALL_FLOOR
+    settings: Settings = Settings()
     enable_cache: bool = True
     beam_pipeline_args: list = dataclasses.field(default_factory=lambda: list(configs.DEFAULT_BEAM_PIPELINE_ARGS))
 
@@ -45,40 +35,23 @@ class LocalRunSettings:
         return self.pipeline_root / "metadata.sqlite"
 
 
-def run(settings: LocalRunSettings):
+def run(local: LocalRunSettings):
     """Runs the pipeline and returns its RunSummary (components/run_report/run_summary.py)."""
     from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
     from components.image_example_gen import ingestion  # pylint: disable=g-import-not-at-top
     from components.run_report import run_summary  # pylint: disable=g-import-not-at-top
     from pipeline import pipeline  # pylint: disable=g-import-not-at-top
 
-    data_root = str(Path(settings.data_root).resolve())
+    data_root = str(Path(local.data_root).resolve())
     # Checked before any work, so that a bad layout is one clear line (the pipeline checks again).
     layout = ingestion.scan(data_root)
-    settings.pipeline_root.mkdir(parents=True, exist_ok=True)
+    local.pipeline_root.mkdir(parents=True, exist_ok=True)
     tfx.orchestration.LocalDagRunner().run(pipeline.create_pipeline(
-        pipeline_name=settings.pipeline_name,
-        pipeline_root=str(settings.pipeline_root),
-        data_root=data_root,
-        splits=layout.splits,
-        class_names=layout.class_names,
-        schema_dir=str(configs.SCHEMA_DIR),
-        serving_model_dir=str(settings.serving_dir),
-        model_name=settings.model_name,
-        epochs=settings.epochs,
-        learning_rate=settings.learning_rate,
-        learning_rate_schedule=settings.learning_rate_schedule,
-        augment=settings.augment,
-        balance_classes=settings.balance_classes,
-        tuning=settings.tuning,
-        batch_size=settings.batch_size,
-        precision=settings.precision,
-        accuracy_floor=settings.accuracy_floor,
-        regression_tolerance=settings.regression_tolerance,
-        class_recall_floor=settings.class_recall_floor,
-        beam_pipeline_args=settings.beam_pipeline_args,
+        pipeline_name=local.pipeline_name, pipeline_root=str(local.pipeline_root), data_root=data_root,
+        splits=layout.splits, class_names=layout.class_names, schema_dir=str(configs.SCHEMA_DIR),
+        serving_model_dir=str(local.serving_dir), settings=local.settings,
+        beam_pipeline_args=local.beam_pipeline_args,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            str(settings.metadata_path)),
-        enable_cache=settings.enable_cache,
-    ))
-    return run_summary.latest_run(str(settings.metadata_path), settings.pipeline_name)
+            str(local.metadata_path)),
+        enable_cache=local.enable_cache))
+    return run_summary.latest_run(str(local.metadata_path), local.pipeline_name)

@@ -18,8 +18,11 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from pipeline import configs  # first: picks the Keras flavour
-from modules import outputs  # pylint: disable=wrong-import-order
+from modules import outputs, settings  # pylint: disable=wrong-import-order
 from modules.errors import InputError  # pylint: disable=wrong-import-order
+
+# The defaults every flag below starts from: modules/settings.py's.
+DEFAULT_TRAINING, DEFAULT_GATES, DEFAULT_TUNING = settings.Training(), settings.Gates(), settings.Tuning()
 
 PROG = "image-pipeline"
 USAGE_ERROR = 2
@@ -80,8 +83,8 @@ def _positive_int(value: str) -> int:
 def _epochs(value: str) -> int:
     # 0 would push an untrained model; a thousand epochs of the full data is weeks on a laptop.
     number = _non_negative_int(value)
-    if not 1 <= number <= configs.MAX_EPOCHS:
-        raise argparse.ArgumentTypeError(f"{value} is not between 1 and {configs.MAX_EPOCHS}")
+    if not 1 <= number <= settings.MAX_EPOCHS:
+        raise argparse.ArgumentTypeError(f"{value} is not between 1 and {settings.MAX_EPOCHS}")
     return number
 
 
@@ -102,8 +105,8 @@ def _positive_float(value: str) -> float:
 def _learning_rate(value: str) -> float:
     # Adam's steps are about the rate in size: above 1 the weights blow up at once.
     number = _positive_float(value)
-    if not number <= configs.MAX_LEARNING_RATE:
-        raise argparse.ArgumentTypeError(f"{value} is above {configs.MAX_LEARNING_RATE:g}")
+    if not number <= settings.MAX_LEARNING_RATE:
+        raise argparse.ArgumentTypeError(f"{value} is above {settings.MAX_LEARNING_RATE:g}")
     return number
 
 
@@ -111,6 +114,14 @@ def _fraction(value: str) -> float:
     number = _parsed_number(value)
     if not 0.0 <= number <= 1.0:
         raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1")
+    return number
+
+
+def _smoothing(value: str) -> float:
+    # At 1 every target is 1 / classes: nothing left to learn.
+    number = _parsed_number(value)
+    if not 0.0 <= number < 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is not from 0 to below 1")
     return number
 
 
@@ -244,7 +255,7 @@ def build_parser(environ=None, command: Optional[str] = None) -> argparse.Argume
 def _add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """The model, training and gate flags that `run` and `compile-kubeflow` share."""
     parser.add_argument("--pipeline-name", type=_pipeline_name, help=f"default: {configs.PIPELINE_NAME}")
-    parser.add_argument("--model", type=_model_name, default=configs.MODEL_NAME, help="default: %(default)s")
+    parser.add_argument("--model", type=_model_name, default=DEFAULT_TRAINING.model_name, help="default: %(default)s")
     parser.add_argument("--epochs", type=_epochs,
                         help="the most epochs (default: $EPOCHS, else the model's own; under "
                              "reduce_on_plateau, EarlyStopping may end sooner)")
@@ -257,22 +268,29 @@ def _add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
                         help="random flips, rotations and zooms of training images (default: the model's own)")
     parser.add_argument("--balance-classes", action=argparse.BooleanOptionalAction,
                         help="weight the loss so that every class counts equally (default: the model's own)")
+    parser.add_argument("--frozen-blocks", type=_non_negative_int,
+                        help="keep an EfficientNet-Lite's stem and first N blocks as they are (default: the "
+                             "model's own)")
+    parser.add_argument("--label-smoothing", type=_smoothing,
+                        help="train against targets of 1 - S (+ S / classes) instead of 1 (default: the model's own)")
     parser.add_argument("--tune", action="store_true",
                         help="add a Tuner step: KerasTuner picks the learning rate, augmentation and class "
                              "weighting on a fifth of the training split, and the Trainer uses the best")
-    parser.add_argument("--tuning-trials", type=_positive_int, default=configs.TUNING_TRIALS,
+    parser.add_argument("--tuning-trials", type=_positive_int, default=DEFAULT_TUNING.trials,
                         help="hyperparameter sets the Tuner tries (default: %(default)s)")
     parser.add_argument("--tuning-epochs", type=_epochs,
                         help="epochs per trial (default: a third of the model's epochs, at least 1)")
-    parser.add_argument("--batch-size", type=_positive_int, default=configs.BATCH_SIZE, help="default: %(default)s")
-    parser.add_argument("--precision", choices=configs.PRECISIONS, default=configs.PRECISION,
+    parser.add_argument("--batch-size", type=_positive_int, default=DEFAULT_TRAINING.batch_size,
+                        help="default: %(default)s")
+    parser.add_argument("--precision", choices=settings.PRECISIONS, default=DEFAULT_TRAINING.precision,
                         help="training math; mixed_bfloat16 is faster only on CPUs with bfloat16 units; the "
                              "exported model is float32 either way (default: %(default)s)")
     parser.add_argument("--accuracy-floor", type=_fraction,
-                        help=f"blessing needs at least this eval accuracy (default: {configs.ACCURACY_FLOOR})")
+                        help=f"blessing needs at least this eval accuracy (default: {DEFAULT_GATES.accuracy_floor})")
     parser.add_argument("--class-recall-floor", type=_fraction,
-                        help=f"blessing needs every class's recall at least this (default: {configs.CLASS_RECALL_FLOOR})")
-    parser.add_argument("--regression-tolerance", type=_fraction, default=configs.REGRESSION_TOLERANCE,
+                        help="blessing needs every class's recall at least this "
+                             f"(default: {DEFAULT_GATES.class_recall_floor})")
+    parser.add_argument("--regression-tolerance", type=_fraction, default=DEFAULT_GATES.regression_tolerance,
                         help="blessing allows this much accuracy below the model serving now (default: %(default)s)")
     parser.add_argument("--no-cache", action="store_true", help="re-execute every component")
 
@@ -315,41 +333,51 @@ def _add_beam_arguments(parser: argparse.ArgumentParser) -> None:
                              f"({' '.join(configs.DEFAULT_BEAM_PIPELINE_ARGS)})")
 
 
-def pipeline_settings(args, sample: bool = False) -> dict:
-    """create_pipeline's model, training and gate keywords from the shared flags: real-data defaults,
-    or the sample's smoke profile (configs.SAMPLE_RUN_OVERRIDES); explicit flags always win."""
-    defaults = {"epochs": configs.EPOCHS, "accuracy_floor": configs.ACCURACY_FLOOR,
-                "class_recall_floor": configs.CLASS_RECALL_FLOOR, "pipeline_name": configs.PIPELINE_NAME}
+def pipeline_settings(args, sample: bool = False) -> tuple[settings.Settings, str]:
+    """(the run's settings, its pipeline name) from the shared flags: real-data defaults, or the
+    sample's smoke profile (configs.SAMPLE_RUN_OVERRIDES); explicit flags always win."""
+    defaults = {"epochs": DEFAULT_TRAINING.epochs, "accuracy_floor": DEFAULT_GATES.accuracy_floor,
+                "class_recall_floor": DEFAULT_GATES.class_recall_floor, "pipeline_name": configs.PIPELINE_NAME}
     if sample:
         defaults.update({k: v for k, v in configs.SAMPLE_RUN_OVERRIDES.items() if k in defaults})
         logging.info("no --data-root: smoke run on the bundled sample with %s", configs.SAMPLE_RUN_OVERRIDES)
     chosen = {key: default if getattr(args, key) is None else getattr(args, key) for key, default in defaults.items()}
-    return dict(
-        **chosen, tuning=_tuning(args, chosen["epochs"]), model_name=args.model, learning_rate=args.learning_rate,
+    training = settings.Training(
+        model_name=args.model, epochs=chosen["epochs"], learning_rate=args.learning_rate,
         learning_rate_schedule=args.learning_rate_schedule, augment=args.augment,
-        balance_classes=args.balance_classes, batch_size=args.batch_size, precision=args.precision,
-        regression_tolerance=args.regression_tolerance, enable_cache=not args.no_cache)
+        balance_classes=args.balance_classes, frozen_blocks=args.frozen_blocks, label_smoothing=args.label_smoothing,
+        batch_size=args.batch_size,
+        precision=args.precision)
+    _check_frozen_blocks(training)
+    gates = settings.Gates(accuracy_floor=chosen["accuracy_floor"], regression_tolerance=args.regression_tolerance,
+                           class_recall_floor=chosen["class_recall_floor"])
+    return settings.Settings(training, gates, _tuning(args, training)), chosen["pipeline_name"]
 
 
-def _tuning(args, epochs: Optional[int]):
-    """The Tuner's settings from the flags, or None without --tune."""
+def _check_frozen_blocks(training: settings.Training) -> None:
     from modules import model as models  # pylint: disable=g-import-not-at-top
-    from pipeline import pipeline  # pylint: disable=g-import-not-at-top
+    blocks = models.get_spec(training.model_name).freezable_blocks
+    if training.frozen_blocks and training.frozen_blocks > blocks:
+        raise UsageError(f"argument --frozen-blocks: {training.model_name} has "
+                         + (f"only {blocks} blocks" if blocks else "no EfficientNet-Lite blocks to freeze"))
+
+
+def _tuning(args, training: settings.Training) -> Optional[settings.Tuning]:
+    """The Tuner's settings from the flags, or None without --tune."""
     if not args.tune:
         return None
-    trial_epochs = args.tuning_epochs or max(1, (epochs or models.get_spec(args.model).epochs) // 3)
-    return pipeline.Tuning(trials=args.tuning_trials, epochs=trial_epochs)
+    return settings.Tuning(trials=args.tuning_trials,
+                           epochs=args.tuning_epochs or max(1, training.resolved().epochs // 3))
 
 
 def run_settings(args):
     """LocalRunSettings from `run` flags (the bundled sample's smoke profile without --data-root)."""
     from cli import local  # pylint: disable=g-import-not-at-top
-    settings = pipeline_settings(args, sample=args.data_root is None)
+    run, pipeline_name = pipeline_settings(args, sample=args.data_root is None)
     return local.LocalRunSettings(
         data_root=args.data_root or configs.SAMPLE_DATA_ROOT, output_root=args.output_root,
-        pipeline_root=args.pipeline_root, serving_dir=args.serving_dir,
-        beam_pipeline_args=beam_args(args),
-        **settings)
+        pipeline_name=pipeline_name, pipeline_root=args.pipeline_root, serving_dir=args.serving_dir,
+        settings=run, enable_cache=not args.no_cache, beam_pipeline_args=beam_args(args))
 
 
 def _run(args) -> int:
@@ -434,13 +462,11 @@ def _compile_kubeflow(args) -> int:
     else:  # the folders as ingestion will read them; a bad layout is one line here, not a failed cluster run
         layout = ingestion.scan(data_root)
         class_names, splits = layout.class_names, layout.splits
-    settings = pipeline_settings(args)
-    if args.serving_dir:
-        settings["serving_model_dir"] = args.serving_dir
+    run, pipeline_name = pipeline_settings(args)
     print(runner.compile_pipeline(args.output, image=args.image, pipeline_root=args.pipeline_root,
-                                  data_root=data_root, splits=splits, class_names=class_names,
-                                  beam_pipeline_args=beam_args(args),
-                                  **settings))
+                                  pipeline_name=pipeline_name, data_root=data_root, splits=splits,
+                                  class_names=class_names, settings=run, serving_model_dir=args.serving_dir,
+                                  beam_pipeline_args=beam_args(args), enable_cache=not args.no_cache))
     return 0
 
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 from components import ids
+from modules.settings import Settings
 
 # Where the image keeps the repository's schema/ folder.
 IMAGE_SCHEMA_DIR = "/pipeline/schema"
@@ -27,11 +28,12 @@ UNCACHED_TASKS = (ids.BASELINE,)
 
 def compile_pipeline(output_file: str | os.PathLike, *, image: str, pipeline_root: str, data_root: str,
                      splits: Sequence[str], class_names: Sequence[str], beam_pipeline_args: Sequence[str],
-                     **settings) -> Path:
+                     settings: Settings = Settings(), pipeline_name: Optional[str] = None,
+                     serving_model_dir: Optional[str] = None, enable_cache: bool = True) -> Path:
     """Writes the pipeline JSON and returns its path.
 
-    `settings` are create_pipeline's model, training and gate keywords; the serving directory
-    defaults to PIPELINE_ROOT/serving_model.
+    `settings` (modules/settings.py) go to create_pipeline whole; the pipeline name defaults to
+    configs.PIPELINE_NAME and the serving directory to PIPELINE_ROOT/serving_model.
     """
     from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
     from modules import outputs  # pylint: disable=g-import-not-at-top
@@ -39,15 +41,15 @@ def compile_pipeline(output_file: str | os.PathLike, *, image: str, pipeline_roo
 
     output_file = Path(output_file).resolve()
     root = pipeline_root.rstrip("/")
-    settings.setdefault("serving_model_dir", f"{root}/serving_model")
-    settings.setdefault("pipeline_name", configs.PIPELINE_NAME)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
             default_image=image, use_pipeline_spec_2_1=True),
         output_dir=str(output_file.parent), output_filename=output_file.name)
     document = runner.run(pipeline.create_pipeline(
-        pipeline_root=root, data_root=data_root, splits=splits, class_names=class_names,
-        schema_dir=IMAGE_SCHEMA_DIR, beam_pipeline_args=beam_pipeline_args, **settings), write_out=False)
+        pipeline_name=pipeline_name or configs.PIPELINE_NAME, pipeline_root=root, data_root=data_root, splits=splits,
+        class_names=class_names, schema_dir=IMAGE_SCHEMA_DIR,
+        serving_model_dir=serving_model_dir or f"{root}/serving_model", settings=settings,
+        beam_pipeline_args=beam_pipeline_args, enable_cache=enable_cache), write_out=False)
     for name, task in document["pipelineSpec"]["root"]["dag"]["tasks"].items():
         if name in UNCACHED_TASKS:
             task["cachingOptions"] = {"enableCache": False}

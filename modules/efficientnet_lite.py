@@ -104,6 +104,20 @@ def build(image_size: int, include_top: bool = False, variant: Variant = LITE0) 
     return keras.Model(inputs, x, name=variant.name)
 
 
+def freeze(model: keras.Model, blocks: int) -> None:
+    """Keeps the stem and the first `blocks` blocks as they are: no gradient is computed below
+    them, and their BatchNorm layers use the ImageNet statistics (a frozen Keras BatchNorm runs
+    in inference mode). These layers see the highest resolution, so their backward pass is the
+    costliest per parameter."""
+    total = len([name for name in (layer.name for layer in model.layers) if name.endswith("_depthwise")])
+    if not 0 <= blocks <= total:
+        raise ValueError(f"cannot freeze {blocks} blocks of {model.name}, which has {total}")
+    prefixes = ("stem_", "imagenet_scaling", *(f"block{index}_" for index in range(blocks)))
+    for layer in model.layers:
+        if layer.name.startswith(prefixes):
+            layer.trainable = False
+
+
 def _conv_bn(x, filters: int, kernel: int, stride: int, name: str, activation: bool = True):
     x = layers.Conv2D(filters, kernel, stride, "same", use_bias=False, name=f"{name}_conv")(x)
     x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)

@@ -26,6 +26,13 @@ class ModelSpec:
     # Weight each class's loss by n / (classes x n_class), so that rare classes count as much
     # as common ones.
     balance_classes: bool = False
+    # An EfficientNet-Lite's stem and first blocks not trained (modules/efficientnet_lite.freeze),
+    # of the blocks it has (0 for a network without them).
+    frozen_blocks: int = 0
+    freezable_blocks: int = 0
+    # Targets of 1 - s + s / classes for the true class and s / classes for the rest, not 1 and 0
+    # (modules/trainer.crossentropy).
+    label_smoothing: float = 0.0
 
 
 def probabilities(num_classes: int) -> layers.Layer:
@@ -111,6 +118,7 @@ def fine_tuned_lite(variant: str) -> ModelSpec:
     (docs/recipe_cv.md). 8 epochs keep a full-data run within 30 minutes on 2 CPU cores.
     """
     return ModelSpec(functools.partial(efficientnet_lite, variant), image_size=lite.VARIANTS[variant].image_size,
+                     freezable_blocks=len(lite.block_specs(lite.VARIANTS[variant])),
                      learning_rate=5e-4, learning_rate_schedule="warmup_cosine", epochs=8,
                      augment=True, balance_classes=True)
 
@@ -131,8 +139,6 @@ MODELS = {
     # 1.3-1.4 times Lite0's: a full-data run took 27-28 minutes on 2 CPU cores.
     "efficientnet_lite1": fine_tuned_lite("efficientnet_lite1"),
 }
-# What a run trains unless told otherwise: the most accurate entry (bench/accuracy.py).
-DEFAULT_MODEL = "efficientnet_lite1"
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -141,6 +147,14 @@ def get_spec(name: str) -> ModelSpec:
     return MODELS[name]
 
 
-def build(name: str, num_classes: int) -> keras.Model:
+def build(name: str, num_classes: int, frozen_blocks: int = 0) -> keras.Model:
+    """The registry's model `name`, uncompiled; with `frozen_blocks`, an EfficientNet-Lite's stem
+    and first blocks are not trained (modules/efficientnet_lite.freeze)."""
     spec = get_spec(name)
-    return spec.build(spec.image_size, num_classes)
+    model = spec.build(spec.image_size, num_classes)
+    if frozen_blocks:
+        backbones = [layer for layer in model.layers if layer.name in lite.VARIANTS]
+        if not backbones:
+            raise ValueError(f"model '{name}' has no EfficientNet-Lite blocks to freeze")
+        lite.freeze(backbones[0], frozen_blocks)
+    return model

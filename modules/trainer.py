@@ -14,7 +14,7 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from modules import augmentation, exporter, features, learning_rate, model as models
+from modules import augmentation, exporter, features, learning_rate, model as models, settings
 
 keras = tf.keras
 AUTOTUNE = tf.data.AUTOTUNE
@@ -22,37 +22,6 @@ AUTOTUNE = tf.data.AUTOTUNE
 DECODE_BATCH = 64
 # Decoded images are ~200 KB at 128 px: 4096 of them (800 MB) hold the whole clothing train split.
 SHUFFLE_BUFFER = 4096
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainingConfig:
-    """The Trainer's custom_config, all set by pipeline/pipeline.py (defaults live in pipeline/configs.py)."""
-    class_names: list
-    model_name: str
-    epochs: int
-    batch_size: int
-    precision: str  # a Keras mixed-precision policy name: float32 or mixed_bfloat16
-    learning_rate: float
-    learning_rate_schedule: str  # one of modules/learning_rate.py's SCHEDULES
-    augment: bool
-    balance_classes: bool
-    seed: int
-
-    @classmethod
-    def from_custom_config(cls, custom_config: dict | None) -> "TrainingConfig":
-        custom_config = custom_config or {}
-        missing = [f.name for f in dataclasses.fields(cls) if f.name not in custom_config]
-        if missing or not custom_config["class_names"]:
-            raise ValueError(f"Trainer custom_config lacks {missing or ['class_names']}")
-        return cls(**{f.name: custom_config[f.name] for f in dataclasses.fields(cls)})
-
-    def with_hyperparameters(self, values: dict | None) -> "TrainingConfig":
-        """This config with the Tuner's best values (modules/tuner.py) in place of its own."""
-        return dataclasses.replace(self, **{k: v for k, v in (values or {}).items() if k in TUNABLE})
-
-
-# The settings the Tuner searches (modules/tuner.py); everything else is fixed by the pipeline.
-TUNABLE = ("learning_rate", "augment", "balance_classes")
 
 
 def make_dataset(file_pattern, data_accessor, tft_output: tft.TFTransformOutput, class_names: list,
@@ -167,7 +136,7 @@ def steps_per_epoch(examples: int, batch_size: int) -> int:
     return max(1, math.ceil(examples / batch_size))
 
 
-def make_callbacks(config: TrainingConfig, checkpoint_path: str, log_dir: str, train_examples: int) -> list:
+def make_callbacks(config: settings.Training, checkpoint_path: str, log_dir: str, train_examples: int) -> list:
     """The notebook's callbacks (its ReduceLROnPlateau and EarlyStopping, or the model's own
     schedule), plus TensorBoard logs; a loss that is not a number ends training with an error."""
     # A warm-up + cosine schedule has no EarlyStopping: its length is part of the schedule, and
@@ -187,18 +156,31 @@ def make_callbacks(config: TrainingConfig, checkpoint_path: str, log_dir: str, t
     ]
 
 
-def compiled_model(config: TrainingConfig) -> tuple[keras.Model, keras.Model]:
+def crossentropy(num_classes: int, label_smoothing: float):
+    """The loss on integer labels: the notebook's sparse cross-entropy, or with `label_smoothing`
+    the cross-entropy against targets of 1 - label_smoothing + label_smoothing / classes for the
+    true class and label_smoothing / classes for the others (Keras' sparse loss cannot smooth)."""
+    if not label_smoothing:
+        return "sparse_categorical_crossentropy"
+
+    def smoothed_sparse_categorical_crossentropy(labels, probabilities):
+        targets = tf.one_hot(tf.cast(tf.reshape(labels, [-1]), tf.int32), num_classes, dtype=probabilities.dtype)
+        return keras.losses.categorical_crossentropy(targets, probabilities, label_smoothing=label_smoothing)
+    return smoothed_sparse_categorical_crossentropy
+
+
+def compiled_model(config: settings.Training, num_classes: int) -> tuple[keras.Model, keras.Model]:
     """(model to train, model to export): the registry's model under the config's precision,
     trained behind the augmentation layers when config.augment. They share their weights."""
     keras.mixed_precision.set_global_policy(config.precision)
-    model = models.build(config.model_name, num_classes=len(config.class_names))
+    model = models.build(config.model_name, num_classes, frozen_blocks=config.frozen_blocks)
     trained = augmentation.with_augmentation(model, config.seed) if config.augment else model
     trained.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                    loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                    loss=crossentropy(num_classes, config.label_smoothing), metrics=["accuracy"])
     return trained, model
 
 
-def train(config: TrainingConfig, train_ds, eval_ds, work_dir: str,
+def train(config: settings.Training, train_ds, eval_ds, work_dir: str,
           label_counts: np.ndarray) -> tuple[keras.Model, dict]:
     """Fits the configured model; returns it with the best-validation-accuracy weights restored.
 
@@ -206,21 +188,22 @@ def train(config: TrainingConfig, train_ds, eval_ds, work_dir: str,
     shuffle order, and op determinism makes TensorFlow pick reproducible kernels, so the same
     data and config give the same weights on the same machine (tests/test_trainer.py checks it
     bit for bit). `label_counts` (examples per class in train_ds) give the class weights, used
-    when config.balance_classes, and the steps per epoch that a warm-up schedule needs.
+    when config.balance_classes, and the steps per epoch that a warm-up schedule needs; their
+    length is the number of classes.
     """
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
-    model, exported = compiled_model(config)
+    model, exported = compiled_model(config, len(label_counts))
     checkpoint = os.path.join(work_dir, "checkpoints", "best")
     history = model.fit(train_ds, validation_data=eval_ds, epochs=config.epochs,
                         class_weight=class_weights(config, label_counts),
                         callbacks=make_callbacks(config, checkpoint, work_dir, int(np.sum(label_counts))), verbose=0)
     if tf.io.gfile.exists(checkpoint + ".index"):  # absent when no epoch ran
         model.load_weights(checkpoint).expect_partial()
-    return in_float32(exported, config), {k: [float(v) for v in vs] for k, vs in history.history.items()}
+    return in_float32(exported, config, len(label_counts)), {k: [float(v) for v in vs] for k, vs in history.history.items()}
 
 
-def in_float32(model: keras.Model, config: TrainingConfig) -> keras.Model:
+def in_float32(model: keras.Model, config: settings.Training, num_classes: int) -> keras.Model:
     """The trained model computing in float32, which every CPU and accelerator serves.
 
     Under a mixed policy the variables are float32 already, so the same architecture built
@@ -229,30 +212,28 @@ def in_float32(model: keras.Model, config: TrainingConfig) -> keras.Model:
     keras.mixed_precision.set_global_policy("float32")
     if config.precision == "float32":
         return model
-    served = models.build(config.model_name, num_classes=len(config.class_names))
+    served = models.build(config.model_name, num_classes)
     served.set_weights(model.get_weights())
     return served
 
 
-def make_datasets(config: TrainingConfig, fn_args, tft_output: tft.TFTransformOutput
+def make_datasets(config: settings.Training, class_names: list, fn_args, tft_output: tft.TFTransformOutput
                   ) -> tuple[tf.data.Dataset, tf.data.Dataset, np.ndarray]:
     """Shuffled training batches, evaluation batches, and the training split's examples per class."""
     # Before the datasets are made: the shuffle's seed is derived from the global seed too.
     keras.utils.set_random_seed(config.seed)
-    train_ds = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, config.class_names,
+    train_ds = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, class_names,
                             config.batch_size, shuffle_seed=config.seed)
-    eval_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, config.class_names,
-                           config.batch_size)
-    return train_ds, eval_ds, training_label_counts(config, fn_args, tft_output)
+    eval_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, class_names, config.batch_size)
+    return train_ds, eval_ds, training_label_counts(fn_args, tft_output, len(class_names))
 
 
-def training_label_counts(config: TrainingConfig, fn_args, tft_output: tft.TFTransformOutput) -> np.ndarray:
+def training_label_counts(fn_args, tft_output: tft.TFTransformOutput, num_classes: int) -> np.ndarray:
     """Examples per class in the training split (the Trainer's and the Tuner's)."""
-    return count_labels(fn_args.train_files, fn_args.data_accessor, tft_output.raw_metadata.schema,
-                        len(config.class_names))
+    return count_labels(fn_args.train_files, fn_args.data_accessor, tft_output.raw_metadata.schema, num_classes)
 
 
-def class_weights(config: TrainingConfig, label_counts: np.ndarray) -> dict | None:
+def class_weights(config: settings.Training, label_counts: np.ndarray) -> dict | None:
     """The loss weights that fit() takes: balanced when config.balance_classes, else none."""
     return balanced_class_weights(label_counts) if config.balance_classes else None
 
@@ -262,12 +243,12 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     """The TFX Trainer's entry point: trains the configured model (custom_config, with the Tuner's
     best hyperparameters when there are any), writes history.json and TensorBoard logs into the
     model_run directory and exports the serving model (modules/exporter.py)."""
-    config = TrainingConfig.from_custom_config(fn_args.custom_config)
+    config, class_names, _ = settings.from_custom_config(fn_args.custom_config)
     if fn_args.hyperparameters:  # the Tuner's best, when the pipeline has a Tuner
         import keras_tuner  # pylint: disable=g-import-not-at-top
         config = config.with_hyperparameters(keras_tuner.HyperParameters.from_config(fn_args.hyperparameters).values)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
-    train_ds, eval_ds, label_counts = make_datasets(config, fn_args, tft_output)
+    train_ds, eval_ds, label_counts = make_datasets(config, class_names, fn_args, tft_output)
     model, history = train(config, train_ds, eval_ds, fn_args.model_run_dir, label_counts)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "history.json"), "w") as f:
         json.dump({"config": dataclasses.asdict(config), "class_weight": class_weights(config, label_counts),
@@ -275,4 +256,4 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     if history.get("val_accuracy"):
         logging.info("trainer: %d epochs, best val_accuracy %.4f", len(history["val_accuracy"]),
                      max(history["val_accuracy"]))
-    exporter.export_serving_model(model, tft_output, config.class_names, fn_args.serving_model_dir)
+    exporter.export_serving_model(model, tft_output, class_names, fn_args.serving_model_dir)

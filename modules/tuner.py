@@ -15,12 +15,12 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 
-from modules import learning_rate, trainer
+from modules import learning_rate, settings, trainer
 
 HOLDOUT_EVERY = 5  # every 5th training example scores the trials
 
 
-def search_space(config: trainer.TrainingConfig) -> keras_tuner.HyperParameters:
+def search_space(config: settings.Training) -> keras_tuner.HyperParameters:
     """Around the model's own recipe: its learning rate and a third and three times it, with
     and without augmentation and class weights."""
     space = keras_tuner.HyperParameters()
@@ -34,12 +34,12 @@ def search_space(config: trainer.TrainingConfig) -> keras_tuner.HyperParameters:
 class TrainingHyperModel(keras_tuner.HyperModel):
     """The Trainer's own model and fit, with a trial's values in place of the config's."""
 
-    def __init__(self, config: trainer.TrainingConfig, label_counts: np.ndarray):
+    def __init__(self, config: settings.Training, label_counts: np.ndarray):
         super().__init__(name=config.model_name)
         self.config, self.label_counts = config, label_counts
 
     def build(self, hp):
-        trained, _ = trainer.compiled_model(self.config.with_hyperparameters(hp.values))
+        trained, _ = trainer.compiled_model(self.config.with_hyperparameters(hp.values), len(self.label_counts))
         return trained
 
     def fit(self, hp, model, *args, epochs: int, callbacks=None, **kwargs):
@@ -63,20 +63,21 @@ def _fold(keep_holdout: bool):
 def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
     """The TFX Tuner's entry point: a seeded random search over the TUNABLE settings, training on
     four fifths of the training split and scoring on the other fifth (never on the eval split)."""
-    config = trainer.TrainingConfig.from_custom_config(fn_args.custom_config)
-    tuning = fn_args.custom_config["tuning"]
+    config, class_names, tuning = settings.from_custom_config(fn_args.custom_config)
+    if tuning is None:
+        raise ValueError("the Tuner's custom_config lacks tuning")
     tf.keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
 
     def part(keep_holdout: bool, shuffle_seed=None):
-        return trainer.make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, config.class_names,
+        return trainer.make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, class_names,
                                     config.batch_size, shuffle_seed=shuffle_seed, select=_fold(keep_holdout))
 
     tuner = keras_tuner.RandomSearch(
-        TrainingHyperModel(config, trainer.training_label_counts(config, fn_args, tft_output)),
-        hyperparameters=search_space(config), objective="val_accuracy", max_trials=tuning["trials"],
+        TrainingHyperModel(config, trainer.training_label_counts(fn_args, tft_output, len(class_names))),
+        hyperparameters=search_space(config), objective="val_accuracy", max_trials=tuning.trials,
         seed=config.seed, directory=fn_args.working_dir, project_name="search", overwrite=True)
     return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs={
         "x": part(keep_holdout=False, shuffle_seed=config.seed), "validation_data": part(keep_holdout=True),
-        "epochs": tuning["epochs"], "verbose": 2})
+        "epochs": tuning.epochs, "verbose": 2})

@@ -25,36 +25,8 @@ PREPROCESSING_FN = "modules.preprocessing.preprocessing_fn"
 TRAINER_RUN_FN = "modules.trainer.run_fn"
 TUNER_FN = "modules.tuner.tuner_fn"
 
-# Training: the registry's default model (modules/model.py) with its own recipe (epochs,
-# learning rate, augmentation, class weights) unless these say otherwise.
-MODEL_NAME = "efficientnet_lite1"
-# Limits of what a run may ask for (more epochs than this is weeks on a laptop; Adam above this
-# rate blows the weights up at once).
-MAX_EPOCHS = 1000
-MAX_LEARNING_RATE = 1.0
-EPOCHS = None  # the model's own
-# The optional Tuner (`--tune`): hyperparameter sets tried, each trained for a third of the
-# model's epochs (modules/tuner.py).
-TUNING_TRIALS = 6
-BATCH_SIZE = 32
-# Keras mixed-precision policy of the training step. "mixed_bfloat16" (float32 weights, bfloat16
-# math) nearly halves an epoch on CPUs with AVX512-BF16 or AMX (bench/training_speed.py) but is
-# emulated, and slower, elsewhere. The exported model always computes in float32.
-PRECISIONS = ("float32", "mixed_bfloat16")
-PRECISION = "float32"
-SEED = 111
-
-# Quality gates of the Evaluator: the candidate is blessed only if its overall accuracy
-# on the eval split reaches the floor and does not fall more than the tolerance below the
-# latest blessed model's.
-# The notebook's arch_2 reaches ~0.77; a floor of 0.6 stops a broken model, not a slightly worse one.
-ACCURACY_FLOOR = 0.6
-REGRESSION_TOLERANCE = 0.02
-# ...and every class's recall (of the arg-max prediction) must reach this floor, so that a model
-# cannot buy overall accuracy by giving up a class. The weakest class on validation
-# (bench/accuracy.py): efficientnet_lite0 0.81, efficientnet_lite1 0.78, arch_2 0.69, scratch_cnn 0.57,
-# arch_1 0.42.
-CLASS_RECALL_FLOOR = 0.4
+# What a run trains and the gates it must pass: modules/settings.py, the one definition of a
+# run's settings, whose defaults the CLI starts from.
 
 # Beam options for ingestion and every Beam-based component (StatisticsGen, Transform, Evaluator...).
 # Default: DirectRunner in memory, on one machine. BEAM_PIPELINE_ARGS (space-separated) or repeated

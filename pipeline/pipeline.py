@@ -14,6 +14,7 @@ from components.latest_pushed_model.component import LatestPushedModel
 from components.run_report.component import RunReport
 from modules import features
 from modules import model as models
+from modules import settings as run_settings
 from pipeline import configs
 
 EVAL_SPLIT = "eval"
@@ -22,13 +23,12 @@ EVAL_SPLIT = "eval"
 ARGMAX = '{"top_k": 1, "thresholds": [0.0]}'  # precision/recall of the arg-max class (field notes)
 
 
-def make_eval_config(num_classes: int, accuracy_floor: float, regression_tolerance: float,
-                     class_recall_floor: float) -> tfma.EvalConfig:
+def make_eval_config(num_classes: int, gates: run_settings.Gates) -> tfma.EvalConfig:
     """Overall and per-class (label_name slices) metrics, and the quality gates.
 
-    Gates: overall accuracy >= accuracy_floor; no more than regression_tolerance below the
-    model serving now (skipped on the first run, when there is none); the recall of every
-    class >= class_recall_floor. A class's recall is the accuracy on its own label_name slice,
+    Gates: overall accuracy >= gates.accuracy_floor; no more than gates.regression_tolerance below
+    the model serving now (skipped on the first run, when there is none); the recall of every
+    class >= gates.class_recall_floor. A class's recall is the accuracy on its own label_name slice,
     which TFMA gates exactly; its binarized Recall metric cannot carry a threshold (the
     threshold's key lacks the top_k that the computed key has: "Metric not found"). Gates sit in
     per_slice_thresholds: a plain `threshold` would apply to every slice.
@@ -37,12 +37,12 @@ def make_eval_config(num_classes: int, accuracy_floor: float, regression_toleran
     per_class = tfma.SlicingSpec(feature_keys=[features.LABEL_NAME_KEY])
 
     accuracy_gates = tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": accuracy_floor}),
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": gates.accuracy_floor}),
         change_threshold=tfma.GenericChangeThreshold(
             direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-            absolute={"value": -regression_tolerance}))
+            absolute={"value": -gates.regression_tolerance}))
     recall_gate = tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": class_recall_floor}))
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": gates.class_recall_floor}))
     every_class = tfma.BinarizationOptions(class_ids={"values": list(range(num_classes))})
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(label_key=features.LABEL_KEY, signature_name="serving_default",
@@ -67,17 +67,6 @@ def make_eval_config(num_classes: int, accuracy_floor: float, regression_toleran
                 tfma.MetricConfig(class_name="CalibrationPlot", config='{"num_buckets": 10}'),
             ]),
         ])
-
-
-def _with_recipe_defaults(spec: models.ModelSpec, **settings) -> dict:
-    """The given settings, with the model's own recipe where a setting is None."""
-    return {name: getattr(spec, name) if value is None else value for name, value in settings.items()}
-
-
-class Tuning(NamedTuple):
-    """An optional Tuner step: how many hyperparameter sets it tries, and for how many epochs each."""
-    trials: int
-    epochs: int
 
 
 class DataComponents(NamedTuple):
@@ -122,19 +111,7 @@ def create_pipeline(
     class_names: Sequence[str],
     schema_dir: str,
     serving_model_dir: str,
-    model_name: str = configs.MODEL_NAME,
-    epochs: Optional[int] = configs.EPOCHS,  # default (None): the model's own, as for the three below
-    batch_size: int = configs.BATCH_SIZE,
-    precision: str = configs.PRECISION,
-    learning_rate: Optional[float] = None,
-    learning_rate_schedule: Optional[str] = None,
-    augment: Optional[bool] = None,
-    balance_classes: Optional[bool] = None,
-    seed: int = configs.SEED,
-    tuning: Optional[Tuning] = None,
-    accuracy_floor: float = configs.ACCURACY_FLOOR,
-    regression_tolerance: float = configs.REGRESSION_TOLERANCE,
-    class_recall_floor: float = configs.CLASS_RECALL_FLOOR,
+    settings: run_settings.Settings = run_settings.Settings(),
     beam_pipeline_args: Optional[Sequence[str]] = None,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     enable_cache: bool = True,
@@ -144,26 +121,19 @@ def create_pipeline(
 
     `data_root` holds train/ and validation/ (and test/ when `splits` has it) of class
     subfolders, on any tf.io.gfile filesystem; `class_names` are its train classes, in
-    label-index order (sorted folder names, as ingestion numbers them).
+    label-index order (sorted folder names, as ingestion numbers them). `settings` (modules/settings.py)
+    go to the Trainer and Tuner as their custom_config, resolved, and to the Evaluator as its gates.
     """
-    spec = models.get_spec(model_name)
-    data = make_data_components(data_root, splits, schema_dir, spec.image_size)
+    data = make_data_components(data_root, splits, schema_dir, models.get_spec(settings.training.model_name).image_size)
     examples, schema_gen, transform = data.example_gen.outputs["examples"], data.schema_gen, data.transform
-    training_config = {
-        "class_names": list(class_names), "model_name": model_name, "batch_size": batch_size,
-        "precision": precision, "seed": seed,
-        **_with_recipe_defaults(spec, epochs=epochs, learning_rate=learning_rate,
-                                learning_rate_schedule=learning_rate_schedule, augment=augment,
-                                balance_classes=balance_classes),
-    }
     tuner = None
-    if tuning:
+    if settings.tuning:
         # Its search uses the training split alone (modules/tuner.py).
         tuner = tfx.components.Tuner(
             tuner_fn=configs.TUNER_FN, examples=examples, transform_graph=transform.outputs["transform_graph"],
             schema=schema_gen.outputs["schema"], train_args=tfx.proto.TrainArgs(splits=["train"]),
             eval_args=tfx.proto.EvalArgs(splits=["train"]),
-            custom_config={**training_config, "tuning": tuning._asdict()})
+            custom_config=run_settings.to_custom_config(settings.training, class_names, settings.tuning))
 
     trainer = tfx.components.Trainer(
         run_fn=configs.TRAINER_RUN_FN,
@@ -173,12 +143,12 @@ def create_pipeline(
         hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=[EVAL_SPLIT]),
-        custom_config=training_config)
+        custom_config=run_settings.to_custom_config(settings.training, class_names))
 
     # The model serving now: the one a candidate must not fall behind.
     baseline = LatestPushedModel(serving_model_dir=serving_model_dir).with_id(ids.BASELINE)
 
-    eval_config = make_eval_config(len(class_names), accuracy_floor, regression_tolerance, class_recall_floor)
+    eval_config = make_eval_config(len(class_names), settings.gates)
     evaluator = evaluator_component.Evaluator(
         examples=examples,
         model=trainer.outputs["model"],

@@ -128,8 +128,10 @@ def sample_settings(tmp_path_factory):
     the mechanics (the sample cannot train a useful model, configs.py), no floors, so it is blessed
     and pushed."""
     from cli import local  # pylint: disable=g-import-not-at-top
+    from modules import settings  # pylint: disable=g-import-not-at-top
     return local.LocalRunSettings(data_root=SAMPLE, output_root=tmp_path_factory.mktemp("sample-run"),
-                                         epochs=1, accuracy_floor=0.0, class_recall_floor=0.0)
+                                  settings=settings.Settings(settings.Training(epochs=1),
+                                                             settings.Gates(accuracy_floor=0.0, class_recall_floor=0.0)))
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import pytest
 
 from cli import main as cli
 from pipeline import configs
+from modules import settings
 from tests.conftest import CLI, LOCAL_RUNNER, run_cli_in_process
 
 
@@ -39,6 +40,10 @@ def assert_usage_error(result, *fragments):
     (["run", "--learning-rate", "0"], ["--learning-rate", "not above 0"]),
     (["run", "--learning-rate-schedule", "step"], ["unknown learning-rate schedule 'step'", "warmup_cosine"]),
     (["run", "--tune", "--tuning-trials", "0"], ["--tuning-trials", "at least 1"]),
+    (["run", "--frozen-blocks", "-2"], ["--frozen-blocks", "negative"]),
+    (["run", "--label-smoothing", "1"], ["--label-smoothing", "1 is not from 0 to below 1"]),
+    (["run", "--frozen-blocks", "22"], ["--frozen-blocks", "efficientnet_lite1 has only 21 blocks"]),
+    (["run", "--model", "arch_2", "--frozen-blocks", "1"], ["--frozen-blocks", "arch_2 has no EfficientNet-Lite"]),
     (["run", "--data-root", "/no/such/folder"], ["/no/such/folder: no such directory"]),
     (["ingest", "--data-root", "/no/such/folder", "--output", "/tmp/x"], ["no such directory"]),
     (["evaluate", "--model", "/tmp", "--data", "/no/such/folder"], ["/no/such/folder: no such directory"]),
@@ -91,12 +96,12 @@ def test_the_environment_fills_in_what_the_flags_leave_out(monkeypatch, tmp_path
     monkeypatch.setenv("IMAGE_PIPELINE_OUTPUT", str(tmp_path))
     monkeypatch.setenv("BEAM_PIPELINE_ARGS", "--direct_num_workers=2")
     args = cli.build_parser(command="run").parse_args(["run", "--data-root", str(tmp_path)])
-    settings = cli.run_settings(args)
-    assert (settings.epochs, settings.output_root, settings.beam_pipeline_args) == (
+    run = cli.run_settings(args)
+    assert (run.settings.training.epochs, run.output_root, run.beam_pipeline_args) == (
         3, tmp_path.resolve(), ["--direct_num_workers=2"])
     flagged = cli.run_settings(cli.build_parser(command="run").parse_args(
         ["run", "--data-root", str(tmp_path), "--epochs", "4", "--beam-arg=--direct_num_workers=1"]))
-    assert (flagged.epochs, flagged.beam_pipeline_args) == (4, ["--direct_num_workers=1"])  # flags win
+    assert (flagged.settings.training.epochs, flagged.beam_pipeline_args) == (4, ["--direct_num_workers=1"])  # flags win
     assert cli.build_parser().parse_args(["run"]).epochs is None  # read only for the command being run
 
 
@@ -116,46 +121,44 @@ def settings_for(*args):
 
 
 def test_no_data_root_means_the_sample_smoke_profile():
-    settings = settings_for()
-    assert settings.data_root == configs.SAMPLE_DATA_ROOT
-    assert settings.epochs == configs.SAMPLE_RUN_OVERRIDES["epochs"]
-    assert settings.accuracy_floor == configs.SAMPLE_RUN_OVERRIDES["accuracy_floor"]
-    assert settings.pipeline_name == configs.PIPELINE_NAME + "-sample"
-    assert settings.serving_dir == configs.OUTPUT_ROOT.resolve() / "serving_model" / settings.pipeline_name
+    run = settings_for()
+    assert run.data_root == configs.SAMPLE_DATA_ROOT
+    assert run.settings.training.epochs == configs.SAMPLE_RUN_OVERRIDES["epochs"]
+    assert run.settings.gates.accuracy_floor == configs.SAMPLE_RUN_OVERRIDES["accuracy_floor"]
+    assert run.pipeline_name == configs.PIPELINE_NAME + "-sample"
+    assert run.serving_dir == configs.OUTPUT_ROOT.resolve() / "serving_model" / run.pipeline_name
 
 
 def test_explicit_flags_win_over_the_sample_profile():
-    settings = settings_for("--epochs", "7", "--accuracy-floor", "0.4", "--pipeline-name", "mine")
-    assert (settings.epochs, settings.accuracy_floor, settings.pipeline_name) == (7, 0.4, "mine")
+    run = settings_for("--epochs", "7", "--accuracy-floor", "0.4", "--pipeline-name", "mine")
+    assert (run.settings.training.epochs, run.settings.gates.accuracy_floor, run.pipeline_name) == (7, 0.4, "mine")
 
 
-def test_real_data_gets_the_configured_defaults(tmp_path):
-    settings = settings_for("--data-root", str(tmp_path))
-    assert settings.data_root == tmp_path
-    assert (settings.epochs, settings.accuracy_floor, settings.pipeline_name) == (
-        configs.EPOCHS, configs.ACCURACY_FLOOR, configs.PIPELINE_NAME)
+def test_real_data_gets_the_default_settings(tmp_path):
+    run = settings_for("--data-root", str(tmp_path))
+    assert run.data_root == tmp_path
+    assert run.settings == settings.Settings()  # modules/settings.py's defaults, whole
+    assert run.pipeline_name == configs.PIPELINE_NAME
 
 
 def test_a_full_data_run_trains_the_default_model_with_its_own_recipe(tmp_path):
-    from modules import model as models  # pylint: disable=g-import-not-at-top
-    settings = settings_for("--data-root", str(tmp_path))
-    assert settings.model_name == models.DEFAULT_MODEL == "efficientnet_lite1"
-    # None: create_pipeline takes the model's own (tests/test_kubeflow.py checks the resolved values).
-    assert (settings.epochs, settings.learning_rate, settings.learning_rate_schedule, settings.augment,
-            settings.balance_classes) == (None,) * 5
-    assert settings.tuning is None
+    training = settings_for("--data-root", str(tmp_path)).settings.training
+    assert training.model_name == "efficientnet_lite1"
+    # None: the model's own, filled in by resolved() (tests/test_kubeflow.py checks the compiled values).
+    assert [getattr(training, name) for name in settings.RECIPE_FIELDS] == [None] * len(settings.RECIPE_FIELDS)
 
 
 def test_recipe_and_tuning_flags():
-    from pipeline import pipeline  # pylint: disable=g-import-not-at-top
-    settings = settings_for("--model", "arch_2", "--no-augment", "--balance-classes", "--learning-rate", "3e-4",
-                            "--learning-rate-schedule", "warmup_cosine", "--tune", "--tuning-trials", "3")
-    assert (settings.augment, settings.balance_classes, settings.learning_rate, settings.learning_rate_schedule) == (
+    run = settings_for("--model", "arch_2", "--no-augment", "--balance-classes", "--learning-rate", "3e-4",
+                       "--learning-rate-schedule", "warmup_cosine", "--tune", "--tuning-trials", "3")
+    training = run.settings.training
+    assert (training.augment, training.balance_classes, training.learning_rate, training.learning_rate_schedule) == (
         False, True, 3e-4, "warmup_cosine")
+    assert settings_for("--frozen-blocks", "4").settings.training.frozen_blocks == 4
     # A third of the sample profile's 5 epochs, at least 1.
-    assert settings.tuning == pipeline.Tuning(trials=3, epochs=1)
-    assert settings_for("--model", "arch_2", "--data-root", "/", "--tune").tuning == pipeline.Tuning(
-        trials=configs.TUNING_TRIALS, epochs=33)
+    assert run.settings.tuning == settings.Tuning(trials=3, epochs=1)
+    assert settings_for("--model", "arch_2", "--data-root", "/", "--tune").settings.tuning == settings.Tuning(
+        trials=settings.Tuning().trials, epochs=33)
 
 
 def test_a_failed_write_leaves_no_temporary_file(tmp_path):
@@ -181,7 +184,7 @@ def test_a_diverged_training_ends_the_run_in_one_line(monkeypatch, capsys, tmp_p
     from cli import local  # pylint: disable=g-import-not-at-top
     from modules import trainer  # pylint: disable=g-import-not-at-top
 
-    def diverge(settings):
+    def diverge(run):
         raise trainer.TrainingDiverged("training diverged: the loss is nan at epoch 2, batch 7; try a lower "
                                        "--learning-rate (this run's: 0.5)")
     monkeypatch.setattr(local, "run", diverge)

@@ -10,6 +10,7 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 from kubeflow import runner
+from modules import settings
 from pipeline.configs import REPO_ROOT, SAMPLE_DATA_ROOT
 from tests.conftest import CLI, run_cli_in_process
 
@@ -100,9 +101,12 @@ def test_code_is_referenced_by_module_path_with_no_upload(compiled):
 def test_component_parameters(compiled):
     document, spec = compiled
     assert document["runtimeConfig"]["gcsOutputDirectory"] == ROOT
-    trainer_config = json.loads(parameter(spec, "Trainer", "custom_config"))
+    custom_config = json.loads(parameter(spec, "Trainer", "custom_config"))
+    assert len(custom_config["class_names"]) == 10
+    # modules/settings.py's Training, whole, as modules/trainer.py reads it back.
+    trainer_config = custom_config["training"]
+    assert settings.from_custom_config(custom_config)[0] == settings.Training().resolved()
     assert trainer_config["model_name"] == "efficientnet_lite1" and trainer_config["seed"] == 111
-    assert len(trainer_config["class_names"]) == 10
     # The model's own recipe, resolved at compile time.
     assert (trainer_config["epochs"], trainer_config["learning_rate"], trainer_config["learning_rate_schedule"],
             trainer_config["augment"], trainer_config["balance_classes"]) == (8, 5e-4, "warmup_cosine", True, True)
@@ -163,7 +167,7 @@ def test_run_flags_reach_the_compiled_spec(tmp_path):
     document = json.loads(output.read_text())
     spec = json_format.ParseDict(document["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
     assert spec.pipeline_info.name == "clothes"
-    trainer_config = json.loads(parameter(spec, "Trainer", "custom_config"))
+    trainer_config = json.loads(parameter(spec, "Trainer", "custom_config"))["training"]
     assert (trainer_config["model_name"], trainer_config["epochs"]) == ("arch_1", 1)
     assert json.loads(parameter(spec, "Transform", "custom_config")) == {"image_size": 128}
     gates = json.loads(parameter(spec, "Evaluator", "eval_config"))["metrics_specs"][0]["metrics"][1]
@@ -179,7 +183,7 @@ def test_a_shells_training_variables_do_not_reach_a_compiled_spec(tmp_path, monk
     result = run_cli_in_process(*compile_args(output))
     assert result.returncode == 0, result.stderr[-2000:]
     spec = json_format.ParseDict(json.loads(output.read_text())["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
-    trainer_config = json.loads(parameter(spec, "Trainer", "custom_config"))
+    trainer_config = json.loads(parameter(spec, "Trainer", "custom_config"))["training"]
     assert (trainer_config["model_name"], trainer_config["epochs"]) == ("efficientnet_lite1", 8)
     assert "0.99" not in parameter(spec, "Evaluator", "eval_config")
 

@@ -1,8 +1,11 @@
 """The model registry builds the notebook's networks as written there."""
+import dataclasses
+
+import numpy as np
 import pytest
 import tensorflow as tf
 
-from modules import learning_rate, model as models
+from modules import learning_rate, model as models, settings
 
 layers = tf.keras.layers
 
@@ -64,6 +67,30 @@ def test_efficientnet_lite_is_the_imagenet_backbone_under_a_new_softmax(name, im
     assert all(layer.trainable for layer in backbone.layers)  # fine-tuned whole
 
 
+def test_frozen_blocks_keep_the_stem_and_first_blocks_as_they_are(tmp_path, monkeypatch):
+    from modules import efficientnet_lite  # pylint: disable=g-import-not-at-top
+    monkeypatch.setenv(efficientnet_lite.CACHE_ENVIRONMENT_VARIABLE, str(tmp_path))
+    monkeypatch.setitem(models.MODELS, "lite_small", dataclasses.replace(models.get_spec("efficientnet_lite0"),
+                                                                         image_size=64))
+    model = models.build("lite_small", num_classes=3, frozen_blocks=2)
+    backbone = model.get_layer("efficientnet_lite0")
+    frozen = {layer.name for layer in backbone.layers if not layer.trainable}
+    assert {"stem_conv", "stem_bn", "block0_depthwise", "block1_expand_conv", "block1_project_bn"} <= frozen
+    assert not any(name.startswith(("block2_", "block10_", "head_")) for name in frozen)
+    before = {layer.name: [w.copy() for w in layer.get_weights()] for layer in backbone.layers}
+    model.compile(optimizer=tf.keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+    images = np.random.default_rng(0).random((8, 64, 64, 3), np.float32)
+    model.fit(images, np.arange(8) % 3, epochs=1, batch_size=4, verbose=0)
+    for layer in backbone.layers:
+        unchanged = all((a == b).all() for a, b in zip(before[layer.name], layer.get_weights()))
+        # Frozen: no gradient and BatchNorm's moving statistics untouched; the rest trains.
+        assert unchanged == (layer.name in frozen) or not layer.weights, layer.name
+    with pytest.raises(ValueError, match="cannot freeze 99 blocks of efficientnet_lite0, which has 16"):
+        models.build("lite_small", num_classes=3, frozen_blocks=99)
+    with pytest.raises(ValueError, match="model 'arch_1' has no EfficientNet-Lite blocks"):
+        models.build("arch_1", num_classes=3, frozen_blocks=1)
+
+
 def test_scratch_cnn_is_deeper_and_wider_than_arch_2_and_starts_untrained():
     model = models.build("scratch_cnn", num_classes=10)
     convs = [layer for layer in model.layers if isinstance(layer, layers.Conv2D)]
@@ -82,4 +109,4 @@ def test_every_model_declares_a_complete_recipe():
         spec = models.get_spec(baseline)
         assert (spec.learning_rate, spec.learning_rate_schedule, spec.epochs, spec.augment, spec.balance_classes) == (
             1e-3, "reduce_on_plateau", 100, False, False)
-    assert models.DEFAULT_MODEL in models.MODELS
+    assert settings.Training().model_name in models.MODELS

@@ -6,6 +6,7 @@ import pytest
 
 from cli import local
 from components.run_report import evaluation_results, run_summary
+from modules import settings as run_settings
 from tests.conftest import COLOURS, write_colour_dataset
 from tests.report_page import Report
 
@@ -22,7 +23,8 @@ def settings(tmp_path_factory):
     (data / "train" / "blue" / "notes.jpg").write_text("not a picture")  # for the report's rejected list
     return local.LocalRunSettings(
         data_root=data, output_root=root / "outputs", pipeline_name="gates",
-        model_name="arch_1", epochs=1, learning_rate=1e-7, accuracy_floor=0.0, class_recall_floor=0.5)
+        settings=run_settings.Settings(run_settings.Training(model_name="arch_1", epochs=1, learning_rate=1e-7),
+                                       run_settings.Gates(accuracy_floor=0.0, class_recall_floor=0.5)))
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,7 @@
 """The Trainer's input: TFX's data accessor -> Transform graph -> (image, label), checked labels."""
+import dataclasses
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -6,7 +9,7 @@ from tfx.components.trainer import fn_args_utils
 from tfx.components.util import tfxio_utils
 from tfx.types import artifact_utils, standard_artifacts
 
-from modules import augmentation, features, model as models, trainer
+from modules import augmentation, features, model as models, settings, trainer
 from tests.conftest import SMALL_IMAGE_SIZE, jpeg_bytes
 
 CLASS_NAMES = ["hat", "shoes", "skirt"]
@@ -62,16 +65,20 @@ def test_class_names_that_do_not_match_the_data_stop_training(examples, transfor
         list(dataset(examples, transform_output, ["shoes", "hat", "skirt"]))
 
 
-def test_config_needs_every_setting():
-    complete = {"class_names": CLASS_NAMES, "model_name": "arch_2", "epochs": 1, "batch_size": 4,
-                "precision": "float32", "learning_rate": 1e-3, "learning_rate_schedule": "reduce_on_plateau",
-                "augment": False, "balance_classes": False,
-                "seed": 111, "unrelated": True}
-    assert trainer.TrainingConfig.from_custom_config(complete).epochs == 1
-    with pytest.raises(ValueError, match="lacks \\['epochs'\\]"):
-        trainer.TrainingConfig.from_custom_config({k: v for k, v in complete.items() if k != "epochs"})
+def test_the_custom_config_carries_the_settings_resolved_and_whole():
+    training = settings.Training(model_name="arch_2", epochs=1, batch_size=4)
+    custom_config = settings.to_custom_config(training, CLASS_NAMES, settings.Tuning(trials=2, epochs=1))
+    json.dumps(custom_config)  # TFX serialises it as JSON
+    back, class_names, tuning = settings.from_custom_config(custom_config)
+    assert back == training.resolved() and back.learning_rate_schedule == "reduce_on_plateau"  # arch_2's own
+    assert (class_names, tuning) == (CLASS_NAMES, settings.Tuning(trials=2, epochs=1))
+    unresolved = {**custom_config, "training": dataclasses.asdict(training)}
+    with pytest.raises(ValueError, match="lacks \\['learning_rate'"):
+        settings.from_custom_config(unresolved)
+    with pytest.raises(ValueError, match="unknown settings \\['unrelated'\\]"):
+        settings.from_custom_config({**custom_config, "training": {**custom_config["training"], "unrelated": 1}})
     with pytest.raises(ValueError, match="class_names"):
-        trainer.TrainingConfig.from_custom_config({**complete, "class_names": []})
+        settings.from_custom_config({**custom_config, "class_names": []})
 
 
 @pytest.fixture
@@ -83,14 +90,13 @@ def small_arch_2(monkeypatch):
 
 def config_for(model_name, epochs=2, precision="float32", learning_rate=1e-3, learning_rate_schedule="reduce_on_plateau",
                augment=False, balance_classes=False):
-    return trainer.TrainingConfig(class_names=CLASS_NAMES, model_name=model_name, epochs=epochs, batch_size=4,
-                                  precision=precision, learning_rate=learning_rate,
-                                  learning_rate_schedule=learning_rate_schedule, augment=augment,
-                                  balance_classes=balance_classes, seed=111)
+    return settings.Training(model_name=model_name, epochs=epochs, batch_size=4, precision=precision,
+                             learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
+                             augment=augment, balance_classes=balance_classes, frozen_blocks=0)
 
 
-def train_once(examples, transform_output, model_name, work_dir, label_counts=TRAIN_LABEL_COUNTS, **settings):
-    config = config_for(model_name, **settings)
+def train_once(examples, transform_output, model_name, work_dir, label_counts=TRAIN_LABEL_COUNTS, **recipe):
+    config = config_for(model_name, **recipe)
     tf.keras.utils.set_random_seed(config.seed)  # as run_fn does before making its datasets
     train_ds = dataset(examples, transform_output, CLASS_NAMES, shuffle_seed=config.seed)
     return trainer.train(config, train_ds, dataset(examples, transform_output, CLASS_NAMES), str(work_dir), label_counts)
@@ -204,7 +210,7 @@ def test_the_float32_copy_keeps_the_trained_weights(small_arch_2):
     tf.keras.mixed_precision.set_global_policy(config.precision)
     trained = models.build(small_arch_2, num_classes=3)
     assert trained.layers[0].compute_dtype == "bfloat16"
-    served = trainer.in_float32(trained, config)
+    served = trainer.in_float32(trained, config, num_classes=3)
     assert served.layers[0].compute_dtype == "float32"
     for before, after in zip(trained.get_weights(), served.get_weights()):
         np.testing.assert_array_equal(before, after)
@@ -236,3 +242,13 @@ def test_fine_tuning_starts_from_the_imagenet_weights_and_moves_them_a_little(
     # Trained, first layer to last, but still ImageNet's filters.
     assert 0 < change("stem_conv", "_conv_stem.weight") < 0.05
     assert 0 < change("head_conv", "_conv_head.weight") < 0.05
+
+
+def test_label_smoothing_moves_the_targets_off_one_and_zero():
+    assert trainer.crossentropy(3, 0.0) == "sparse_categorical_crossentropy"  # the notebook's
+    probabilities = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]], np.float32)
+    labels = np.array([0, 1])
+    targets = np.array([[0.9 + 0.1 / 3, 0.1 / 3, 0.1 / 3], [0.1 / 3, 0.9 + 0.1 / 3, 0.1 / 3]])
+    expected = -(targets * np.log(probabilities)).sum(axis=1)
+    loss = trainer.crossentropy(3, 0.1)(tf.constant(labels), tf.constant(probabilities)).numpy()
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)

@@ -8,9 +8,8 @@ import pytest
 import tensorflow as tf
 
 from cli import local
-from modules import tuner, trainer
+from modules import settings, tuner
 from components.run_report import run_summary
-from pipeline import pipeline
 from tests.conftest import write_colour_dataset
 
 pytestmark = pytest.mark.slow
@@ -25,12 +24,9 @@ def test_the_search_holds_out_every_fifth_training_example_and_trains_on_the_res
 
 
 def test_the_search_space_is_around_the_models_own_recipe():
-    config = trainer.TrainingConfig(class_names=["a", "b"], model_name="arch_2", epochs=3, batch_size=4,
-                                    precision="float32", learning_rate=1e-3,
-                                    learning_rate_schedule="reduce_on_plateau", augment=False, balance_classes=True,
-                                    seed=111)
+    config = settings.Training(model_name="arch_2", epochs=3, batch_size=4, balance_classes=True).resolved()
     space = tuner.search_space(config)
-    assert sorted(space.values) == sorted(trainer.TUNABLE)
+    assert sorted(space.values) == sorted(settings.TUNABLE)
     assert space.values == {"learning_rate": 1e-3, "augment": False, "balance_classes": True}  # the defaults
     assert sorted(space.get_config()["space"][0]["config"]["values"]) == pytest.approx([1e-3 / 3, 1e-3, 3e-3])
 
@@ -38,12 +34,13 @@ def test_the_search_space_is_around_the_models_own_recipe():
 @pytest.fixture(scope="module")
 def tuned_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("tuned")
-    settings = local.LocalRunSettings(
+    run = local.LocalRunSettings(
         data_root=write_colour_dataset(root / "data"), output_root=root / "outputs", pipeline_name="tuned",
-        model_name="arch_1", epochs=1, accuracy_floor=0.0, class_recall_floor=0.0,
-        tuning=pipeline.Tuning(trials=2, epochs=1))
-    summary = local.run(settings)
-    return settings, summary, run_summary.find_run(str(settings.metadata_path), "tuned", summary.run_id)
+        settings=settings.Settings(settings.Training(model_name="arch_1", epochs=1),
+                                   settings.Gates(accuracy_floor=0.0, class_recall_floor=0.0),
+                                   settings.Tuning(trials=2, epochs=1)))
+    summary = local.run(run)
+    return run, summary, run_summary.find_run(str(run.metadata_path), "tuned", summary.run_id)
 
 
 def test_the_trainer_trains_with_the_tuners_best_hyperparameters(tuned_run):
@@ -51,9 +48,9 @@ def test_the_trainer_trains_with_the_tuners_best_hyperparameters(tuned_run):
     assert {c.component_id: c.state for c in summary.components}["Tuner"] == "COMPLETE"
     best_file = Path(run.output("Tuner", "best_hyperparameters").uri) / "best_hyperparameters.txt"
     best = json.loads(best_file.read_text())["values"]
-    assert sorted(best) == sorted(trainer.TUNABLE)
+    assert sorted(best) == sorted(settings.TUNABLE)
     assert any(best["learning_rate"] == pytest.approx(rate) for rate in [1e-3 / 3, 1e-3, 3e-3])
     trained = json.loads((Path(run.output("Trainer", "model_run").uri) / "history.json").read_text())
-    assert {name: trained["config"][name] for name in trainer.TUNABLE} == best
+    assert {name: trained["config"][name] for name in settings.TUNABLE} == best
     assert summary.blessed and summary.pushed_destination
     assert np.isfinite(trained["history"]["loss"]).all()
