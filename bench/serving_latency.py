@@ -7,6 +7,11 @@ arithmetic limit on this machine.
 One image per request (p50, p99 over --requests calls), then batches of 64 (images per second).
 The limit: the model's multiply-adds per image (counted from its Conv2D/Dense layers) over the
 peak multiply-add rate of a float32 matmul measured here, with all cores.
+
+Where a request's time goes, each part timed alone over the same images, one a call (p50):
+  decode_and_resize  the Transform graph's work: JPEG decoding, resizing to the model's input
+                     (modules/preprocessing.decode_and_resize, the code the Transform graph runs)
+  network            the registered architecture's forward pass on one decoded image
 """
 import argparse
 import json
@@ -54,6 +59,28 @@ def peak_multiply_adds_per_second(size: int = 2048, repeats: int = 10) -> float:
     return size ** 3 * repeats / (time.perf_counter() - started)
 
 
+def p50_ms(function, inputs) -> float:
+    for item in inputs[:10]:  # warm-up: tracing, thread pools
+        function(item)
+    times = []
+    for item in inputs:
+        started = time.perf_counter()
+        function(item)
+        times.append(time.perf_counter() - started)
+    return round(1000 * float(np.percentile(times, 50)), 2)
+
+
+def parts_ms(images: list, keras_model, image_size: int) -> dict:
+    """p50 of each part of a request alone: decoding and resizing, then the network."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    from modules import preprocessing  # pylint: disable=g-import-not-at-top
+    decode = tf.function(lambda data: preprocessing.decode_and_resize(data, image_size))
+    network = tf.function(lambda image: keras_model(image, training=False))
+    decoded = [decode(tf.constant(data))[tf.newaxis] for data in images[:200]]
+    return {"decode_and_resize": p50_ms(lambda data: decode(tf.constant(data)).numpy(), images[:200]),
+            "network": p50_ms(lambda image: network(image).numpy(), decoded)}
+
+
 def main() -> int:
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     from modules import exporter, model as models  # pylint: disable=g-import-not-at-top
@@ -92,15 +119,18 @@ def main() -> int:
     class_names = exporter.read_class_names(str(directory))
     keras_model = models.build(args.architecture, num_classes=len(class_names))
     macs = multiply_adds(keras_model)
+    parts = parts_ms(images, keras_model, models.get_spec(args.architecture).image_size)
     peak = peak_multiply_adds_per_second()
     print(json.dumps({
         "model": str(directory), "architecture": args.architecture, "images": len(images),
         "one_image_ms": {"p50": round(1000 * float(np.percentile(latencies, 50)), 2),
                          "p99": round(1000 * float(np.percentile(latencies, 99)), 2)},
         f"batch_{args.batch}_images_per_s": round(throughput, 1),
+        "one_image_parts_p50_ms": parts,
         "multiply_adds_per_image_M": round(macs / 1e6, 1),
         "peak_matmul_GMAC_per_s": round(peak / 1e9, 1),
         "arithmetic_limit_ms_per_image": round(1000 * macs / peak, 2),
+        "p50_over_limit": round(float(np.percentile(latencies, 50)) / (macs / peak), 2),
     }, indent=2))
     return 0
 

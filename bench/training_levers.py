@@ -13,6 +13,7 @@ timed apart; the figure is the median step of the second. A lever is a set of Tr
   frozen_blocks the stem and the first N blocks of an EfficientNet-Lite kept as they are (their
                 BatchNorm in inference mode): no gradient below them
   jit_compile   the training step compiled by XLA
+  op_determinism  TensorFlow's op determinism, which the Trainer enables for reproducible weights
   inter_op_threads  TensorFlow's inter-op thread pool (default: one per core)
   image_size    the same network and weights fed smaller images (fewer multiply-adds per step)
 The CPU's bfloat16 flags are printed: without avx512_bf16 or amx_bf16 bfloat16 is emulated.
@@ -35,6 +36,14 @@ LEVERS = {
     "stem + 5 blocks frozen": {**BASE, "frozen_blocks": 5},
     "stem + 8 blocks frozen": {**BASE, "frozen_blocks": 8},
     "XLA (jit_compile)": {**BASE, "jit_compile": True},
+    # The Trainer enables op determinism (bit-for-bit reproducible training, modules/trainer.train).
+    "op determinism": {**BASE, "op_determinism": True},
+    "op determinism, stem + 7 blocks frozen": {**BASE, "frozen_blocks": 7, "op_determinism": True},
+    "stem + 7 blocks frozen": {**BASE, "frozen_blocks": 7},
+    "stem + 11 blocks frozen": {**BASE, "frozen_blocks": 11},
+    "stem + 15 blocks frozen": {**BASE, "frozen_blocks": 15},
+    "stem + 7 blocks frozen, 208 px": {**BASE, "frozen_blocks": 7, "image_size": 208},
+    "stem + 7 blocks frozen, batch 64": {**BASE, "frozen_blocks": 7, "batch_size": 64},
     "one inter-op thread": {**BASE, "inter_op_threads": 1},
     "208 px input": {**BASE, "image_size": 208},
     "176 px input": {**BASE, "image_size": 176},
@@ -43,6 +52,7 @@ TRAINING_FIELDS = ("precision", "frozen_blocks")
 
 
 def measure(model_name: str, lever: dict, steps: int, batch_size: int) -> dict:
+    batch_size = lever.get("batch_size", batch_size)
     """One lever, in this process: seconds of the first epoch and of each later step."""
     import pipeline  # pylint: disable=g-import-not-at-top,unused-import  # first: picks the Keras flavour
     import numpy as np  # pylint: disable=g-import-not-at-top
@@ -50,6 +60,8 @@ def measure(model_name: str, lever: dict, steps: int, batch_size: int) -> dict:
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     from modules import model as models, settings, trainer  # pylint: disable=g-import-not-at-top
 
+    if lever.get("op_determinism"):
+        tf.config.experimental.enable_op_determinism()
     if "inter_op_threads" in lever:
         tf.config.threading.set_inter_op_parallelism_threads(lever["inter_op_threads"])
     if "image_size" in lever:  # the same network and weights at another input size
@@ -82,6 +94,7 @@ def measure(model_name: str, lever: dict, steps: int, batch_size: int) -> dict:
     model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer])
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     return {"first_two_steps_s": round(first, 1), "step_s_median": round(statistics.median(timer.steps), 3),
+            "image_ms_median": round(1000 * statistics.median(timer.steps) / batch_size, 1),
             "step_s_min": round(min(timer.steps), 3), "trainable_parameters": trainable}
 
 

@@ -346,8 +346,7 @@ def pipeline_settings(args, sample: bool = False) -> tuple[settings.Settings, st
         model_name=args.model, epochs=chosen["epochs"], learning_rate=args.learning_rate,
         learning_rate_schedule=args.learning_rate_schedule, augment=args.augment,
         balance_classes=args.balance_classes, frozen_blocks=args.frozen_blocks, label_smoothing=args.label_smoothing,
-        batch_size=args.batch_size,
-        precision=args.precision)
+        batch_size=args.batch_size, precision=args.precision)
     _check_frozen_blocks(training)
     gates = settings.Gates(accuracy_floor=chosen["accuracy_floor"], regression_tolerance=args.regression_tolerance,
                            class_recall_floor=chosen["class_recall_floor"])

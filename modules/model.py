@@ -109,18 +109,17 @@ def efficientnet_lite(variant: str, image_size: int, num_classes: int) -> keras.
     return keras.Model(inputs, probabilities(num_classes)(features), name=f"{variant}_classifier")
 
 
-def fine_tuned_lite(variant: str) -> ModelSpec:
-    """An EfficientNet-Lite at the resolution it was trained on, with the fine-tuning recipe.
-
-    Fine-tuned whole: keeping Lite0's first three stages fixed cut an epoch by a third but cost 2.3
-    points of validation accuracy. A one-epoch warm-up to half the from-scratch rate, then a
-    cosine decay, beat a constant 1e-4 by 1.2 points in 5-fold cross-validation on two splits
-    (docs/recipe_cv.md). 8 epochs keep a full-data run within 30 minutes on 2 CPU cores.
+def fine_tuned_lite(variant: str, epochs: int = 8, frozen_blocks: int = 0) -> ModelSpec:
+    """An EfficientNet-Lite at the resolution it was trained on, with the fine-tuning recipe: a
+    one-epoch warm-up to half the from-scratch rate, then a cosine decay, which beat a constant 1e-4
+    in 5-fold cross-validation on two splits (docs/recipe_cv.md), augmentation and class weights.
+    `frozen_blocks` trades accuracy for time: the first blocks' backward pass, at the highest
+    resolution, is the costliest part of a step (docs/benchmarks.md, "Training-step levers").
     """
     return ModelSpec(functools.partial(efficientnet_lite, variant), image_size=lite.VARIANTS[variant].image_size,
                      freezable_blocks=len(lite.block_specs(lite.VARIANTS[variant])),
-                     learning_rate=5e-4, learning_rate_schedule="warmup_cosine", epochs=8,
-                     augment=True, balance_classes=True)
+                     learning_rate=5e-4, learning_rate_schedule="warmup_cosine", epochs=epochs,
+                     frozen_blocks=frozen_blocks, augment=True, balance_classes=True)
 
 
 MODELS = {
@@ -133,11 +132,12 @@ MODELS = {
     "scratch_cnn": ModelSpec(scratch_cnn, image_size=128, epochs=30, learning_rate_schedule="warmup_cosine",
                              augment=False, balance_classes=True),
     "efficientnet_lite0": fine_tuned_lite("efficientnet_lite0"),  # 224 px
-    # Lite0's recipe on the next-larger Lite, at its own 240 px. Its frozen features beat Lite0's
-    # by 1.4 points in 5-fold cross-validation (bench/pretrained_probe.py), and fine-tuned it beat
-    # Lite0 on validation by 0.9 points of accuracy and 1.8 of balanced accuracy. An epoch costs
-    # 1.3-1.4 times Lite0's: a full-data run took 27-28 minutes on 2 CPU cores.
-    "efficientnet_lite1": fine_tuned_lite("efficientnet_lite1"),
+    # The next-larger Lite, at its own 240 px: its frozen features beat Lite0's in 5-fold
+    # cross-validation (bench/pretrained_probe.py). Its stem and first three stages (7 blocks) stay
+    # as ImageNet trained them and it trains 5 epochs, so that a default full-data run fits in
+    # 15 minutes on 2 CPU cores; the recipes tried and their cost: docs/benchmarks.md, "Recipes for
+    # the default model".
+    "efficientnet_lite1": fine_tuned_lite("efficientnet_lite1", epochs=5, frozen_blocks=7),
 }
 
 

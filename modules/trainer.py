@@ -195,11 +195,17 @@ def train(config: settings.Training, train_ds, eval_ds, work_dir: str,
     tf.config.experimental.enable_op_determinism()
     model, exported = compiled_model(config, len(label_counts))
     checkpoint = os.path.join(work_dir, "checkpoints", "best")
-    history = model.fit(train_ds, validation_data=eval_ds, epochs=config.epochs,
-                        class_weight=class_weights(config, label_counts),
-                        callbacks=make_callbacks(config, checkpoint, work_dir, int(np.sum(label_counts))), verbose=0)
+    examples = int(np.sum(label_counts))
+    # One iterator for the whole fit: given a finite dataset, Keras makes a new one every epoch, and
+    # on the full data starting one took up to 44 s (docs/benchmarks.md, "Where a default run's time
+    # goes"). Each repetition is one pass in a new shuffled order, as a new iterator's was.
+    history = model.fit(train_ds.repeat(), steps_per_epoch=steps_per_epoch(examples, config.batch_size),
+                        validation_data=eval_ds, epochs=config.epochs, class_weight=class_weights(config, label_counts),
+                        callbacks=make_callbacks(config, checkpoint, work_dir, examples), verbose=0)
+    started = time.monotonic()
     if tf.io.gfile.exists(checkpoint + ".index"):  # absent when no epoch ran
         model.load_weights(checkpoint).expect_partial()
+    logging.info("trainer: best epoch's weights restored in %.0f s", time.monotonic() - started)
     return in_float32(exported, config, len(label_counts)), {k: [float(v) for v in vs] for k, vs in history.history.items()}
 
 
@@ -254,6 +260,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         json.dump({"config": dataclasses.asdict(config), "class_weight": class_weights(config, label_counts),
                    "history": history}, f, indent=2)
     if history.get("val_accuracy"):
-        logging.info("trainer: %d epochs, best val_accuracy %.4f", len(history["val_accuracy"]),
-                     max(history["val_accuracy"]))
+        logging.info("trainer: %d epochs, best val_accuracy %.4f; exporting the serving model",
+                     len(history["val_accuracy"]), max(history["val_accuracy"]))
+    started = time.monotonic()
     exporter.export_serving_model(model, tft_output, class_names, fn_args.serving_model_dir)
+    logging.info("trainer: serving model exported in %.0f s", time.monotonic() - started)

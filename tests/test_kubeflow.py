@@ -109,7 +109,8 @@ def test_component_parameters(compiled):
     assert trainer_config["model_name"] == "efficientnet_lite1" and trainer_config["seed"] == 111
     # The model's own recipe, resolved at compile time.
     assert (trainer_config["epochs"], trainer_config["learning_rate"], trainer_config["learning_rate_schedule"],
-            trainer_config["augment"], trainer_config["balance_classes"]) == (8, 5e-4, "warmup_cosine", True, True)
+            trainer_config["augment"], trainer_config["balance_classes"], trainer_config["frozen_blocks"]) == (
+        5, 5e-4, "warmup_cosine", True, True, 7)
     assert json.loads(parameter(spec, "Transform", "custom_config")) == {"image_size": 240}
     assert json.loads(parameter(spec, "Pusher", "push_destination"))["filesystem"]["base_directory"] == \
         f"{ROOT}/serving_model"
@@ -184,7 +185,7 @@ def test_a_shells_training_variables_do_not_reach_a_compiled_spec(tmp_path, monk
     assert result.returncode == 0, result.stderr[-2000:]
     spec = json_format.ParseDict(json.loads(output.read_text())["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
     trainer_config = json.loads(parameter(spec, "Trainer", "custom_config"))["training"]
-    assert (trainer_config["model_name"], trainer_config["epochs"]) == ("efficientnet_lite1", 8)
+    assert (trainer_config["model_name"], trainer_config["epochs"]) == ("efficientnet_lite1", 5)
     assert "0.99" not in parameter(spec, "Evaluator", "eval_config")
 
 
