@@ -197,15 +197,13 @@ def train(config: settings.Training, train_ds, eval_ds, work_dir: str,
     checkpoint = os.path.join(work_dir, "checkpoints", "best")
     examples = int(np.sum(label_counts))
     # One iterator for the whole fit: given a finite dataset, Keras makes a new one every epoch, and
-    # on the full data starting one took up to 44 s (docs/benchmarks.md, "Where a default run's time
-    # goes"). Each repetition is one pass in a new shuffled order, as a new iterator's was.
+    # on the full data making or dropping one stalled training between epochs (docs/benchmarks.md,
+    # "Where a default run's time goes"). Each repetition is one pass in a new shuffled order.
     history = model.fit(train_ds.repeat(), steps_per_epoch=steps_per_epoch(examples, config.batch_size),
                         validation_data=eval_ds, epochs=config.epochs, class_weight=class_weights(config, label_counts),
                         callbacks=make_callbacks(config, checkpoint, work_dir, examples), verbose=0)
-    started = time.monotonic()
     if tf.io.gfile.exists(checkpoint + ".index"):  # absent when no epoch ran
         model.load_weights(checkpoint).expect_partial()
-    logging.info("trainer: best epoch's weights restored in %.0f s", time.monotonic() - started)
     return in_float32(exported, config, len(label_counts)), {k: [float(v) for v in vs] for k, vs in history.history.items()}
 
 
