@@ -95,8 +95,10 @@ def to_custom_config(training: Training, class_names: Sequence[str], tuning: Opt
 def from_custom_config(custom_config: dict | None) -> tuple[Training, list, Optional[Tuning]]:
     """(training, class_names, tuning) back from to_custom_config's dict."""
     custom_config = custom_config or {}
-    if not isinstance(custom_config.get("training"), dict) or not custom_config.get("class_names"):
-        raise ValueError(f"custom_config lacks {'training' if 'training' not in custom_config else 'class_names'}")
+    if not isinstance(custom_config.get("training"), dict):
+        raise ValueError("custom_config lacks training")
+    if not custom_config.get("class_names"):
+        raise ValueError("custom_config lacks class_names")
     fields = {field.name for field in dataclasses.fields(Training)}
     unknown = sorted(set(custom_config["training"]) - fields)
     if unknown:

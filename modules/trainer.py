@@ -136,9 +136,10 @@ def steps_per_epoch(examples: int, batch_size: int) -> int:
     return max(1, math.ceil(examples / batch_size))
 
 
-def make_callbacks(config: settings.Training, checkpoint_path: str, log_dir: str, train_examples: int) -> list:
+def make_callbacks(config: settings.Training, checkpoint_path: str, log_dir: str, steps: int) -> list:
     """The notebook's callbacks (its ReduceLROnPlateau and EarlyStopping, or the model's own
-    schedule), plus TensorBoard logs; a loss that is not a number ends training with an error."""
+    schedule), plus TensorBoard logs; a loss that is not a number ends training with an error.
+    `steps` is the number of training steps in an epoch."""
     # A warm-up + cosine schedule has no EarlyStopping: its length is part of the schedule, and
     # stopping on a stalled val_loss ends it while the rate is still high, before the low-rate
     # epochs that settle the weights (arch_2 with augmentation over 100 cosine epochs was
@@ -146,11 +147,10 @@ def make_callbacks(config: settings.Training, checkpoint_path: str, log_dir: str
     stops_early = config.learning_rate_schedule == "reduce_on_plateau"
     return [
         StopOnDivergence(config.learning_rate),
-        Progress(config.epochs, steps_per_epoch(train_examples, config.batch_size)),
+        Progress(config.epochs, steps),
         keras.callbacks.ModelCheckpoint(checkpoint_path, save_weights_only=True, monitor="val_accuracy",
                                         mode="max", save_best_only=True),
-        *learning_rate.schedule_callbacks(config.learning_rate_schedule, config.learning_rate, config.epochs,
-                                          steps_per_epoch(train_examples, config.batch_size)),
+        *learning_rate.schedule_callbacks(config.learning_rate_schedule, config.learning_rate, config.epochs, steps),
         *([keras.callbacks.EarlyStopping(monitor="val_loss", patience=10, min_delta=1e-3)] if stops_early else []),
         keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"),
     ]
@@ -195,13 +195,13 @@ def train(config: settings.Training, train_ds, eval_ds, work_dir: str,
     tf.config.experimental.enable_op_determinism()
     model, exported = compiled_model(config, len(label_counts))
     checkpoint = os.path.join(work_dir, "checkpoints", "best")
-    examples = int(np.sum(label_counts))
+    steps = steps_per_epoch(int(np.sum(label_counts)), config.batch_size)
     # One iterator for the whole fit: given a finite dataset, Keras makes a new one every epoch, and
     # on the full data making or dropping one stalled training between epochs (docs/benchmarks.md,
     # "Where a default run's time goes"). Each repetition is one pass in a new shuffled order.
-    history = model.fit(train_ds.repeat(), steps_per_epoch=steps_per_epoch(examples, config.batch_size),
-                        validation_data=eval_ds, epochs=config.epochs, class_weight=class_weights(config, label_counts),
-                        callbacks=make_callbacks(config, checkpoint, work_dir, examples), verbose=0)
+    history = model.fit(train_ds.repeat(), steps_per_epoch=steps, validation_data=eval_ds, epochs=config.epochs,
+                        class_weight=class_weights(config, label_counts),
+                        callbacks=make_callbacks(config, checkpoint, work_dir, steps), verbose=0)
     if tf.io.gfile.exists(checkpoint + ".index"):  # absent when no epoch ran
         model.load_weights(checkpoint).expect_partial()
     return in_float32(exported, config, len(label_counts)), {k: [float(v) for v in vs] for k, vs in history.history.items()}

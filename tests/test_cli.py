@@ -1,5 +1,4 @@
 """Wrong arguments or paths: one clear line on stderr and exit code 2, never a traceback."""
-import os
 import subprocess
 import sys
 

@@ -175,7 +175,7 @@ def test_warmup_cosine_sets_the_rate_of_every_step(examples, transform_output, s
 def test_only_the_notebooks_schedule_stops_early(tmp_path, schedule, stops_early):
     # A cosine schedule runs its length: stopping it early would skip its low-rate epochs.
     callbacks = trainer.make_callbacks(config_for("arch_2", epochs=100, learning_rate_schedule=schedule),
-                                       str(tmp_path / "best"), str(tmp_path), train_examples=3068)
+                                       str(tmp_path / "best"), str(tmp_path), steps=96)
     kinds = {type(callback) for callback in callbacks}
     assert (tf.keras.callbacks.EarlyStopping in kinds) == stops_early
     assert tf.keras.callbacks.ModelCheckpoint in kinds and tf.keras.callbacks.TensorBoard in kinds
