@@ -136,7 +136,8 @@ MODELS = {
     # cross-validation (bench/pretrained_probe.py). Its stem and first three stages (7 blocks) stay
     # as ImageNet trained them and it trains 5 epochs, so that a default full-data run fits in
     # 15 minutes on 2 CPU cores; the recipes tried and their cost: docs/benchmarks.md, "Recipes for
-    # the default model".
+    # the default model". 6 epochs were 0.5 points better in 3-fold cross-validation
+    # (docs/recipe_cv.md) but took 17.7 minutes on a slow day of the same machine.
     "efficientnet_lite1": fine_tuned_lite("efficientnet_lite1", epochs=5, frozen_blocks=7),
 }
 

@@ -1,0 +1,187 @@
+"""Compares recipes for the default model by stratified k-fold cross-validation over train +
+validation, on CPU, with the pipeline's own Keras model and training code: the table that chose
+the default recipe of efficientnet_lite1 (docs/recipe_cv.md, "efficientnet_lite1 on CPU").
+
+bench/recipe_cv.py does the same for Lite0 in PyTorch on a GPU, five folds a recipe. This one
+needs nothing the pipeline's lock file lacks, at the price of CPU time: at 3 folds, a fold of the
+default recipe (7 frozen blocks, 5 epochs) trains 8 to 10 minutes on 2 cores, so a recipe takes
+about half an hour, and 5 folds would take 50 minutes. Each recipe runs
+in its own process, over the same folds (seed 111), so recipes are compared fold by fold:
+
+    .venv/bin/python bench/recipe_cv_cpu.py --data-root ../shared/datasets/clothing-dataset-small \
+        --recipe default '{}' --output docs/recipe_cv_lite1.json
+    .venv/bin/python bench/recipe_cv_cpu.py ... --recipe label_smoothing_0.1 '{"label_smoothing": 0.1}' ...
+    .venv/bin/python bench/recipe_cv_cpu.py --table docs/recipe_cv_lite1.json
+
+A recipe is a JSON object of modules/settings.Training fields over the default Training(). Each
+fold trains as the Trainer does (modules/trainer.compiled_model: the registry's model behind the
+augmentation layers, Adam, the schedule's callbacks, balanced class weights from the fold's
+counts, one repeated iterator with a new shuffle every pass), on images decoded and resized by
+the Transform graph's own function (modules/preprocessing.decode_and_resize), decoded once and
+kept in memory. It scores the fold's held-out images with the last epoch's weights: the Trainer
+restores its best-validation epoch instead, which on a held-out fold would choose on the images
+it is scored on. Results are written after every fold, so a stopped run keeps what it finished.
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pipeline  # pylint: disable=wrong-import-position,unused-import  # first: picks the Keras flavour
+from modules import settings  # pylint: disable=wrong-import-position,wrong-import-order
+
+SPLITS = ("train", "validation")
+
+
+def load_images(data_root: Path, image_size: int, cache: Path | None):
+    """(images float32 [n, size, size, 3] in [0, 1], labels, class names) of train + validation,
+    decoded as the Transform graph decodes; kept in `cache` (a .npz) for the next recipe."""
+    import numpy as np  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    from modules import preprocessing  # pylint: disable=g-import-not-at-top
+    class_names = sorted(p.name for p in (data_root / "train").iterdir() if p.is_dir())
+    if cache and cache.exists():
+        stored = np.load(cache)
+        if list(stored["class_names"]) == class_names and stored["images"].shape[1] == image_size:
+            return stored["images"], stored["labels"], class_names
+    decode = tf.function(lambda encoded: preprocessing.decode_and_resize(encoded, image_size))
+    images, labels = [], []
+    for split in SPLITS:
+        for label, name in enumerate(class_names):
+            for path in sorted((data_root / split / name).iterdir()):
+                images.append(decode(tf.io.read_file(str(path))).numpy())
+                labels.append(label)
+    images, labels = np.stack(images), np.array(labels, np.int64)
+    if cache:
+        np.savez(cache, images=images, labels=labels, class_names=np.array(class_names))
+    return images, labels, class_names
+
+
+def batches(images, labels, indices, batch_size: int, seed: int):
+    """Shuffled training batches of images[indices], a new order every pass, repeated without end
+    (as the Trainer's fit sees them); batches are gathered from memory, not embedded in the graph."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+    def gather(positions):
+        chosen = indices[positions]
+        return images[chosen], labels[chosen]
+
+    def load(positions):
+        image, label = tf.numpy_function(gather, [positions], (tf.float32, tf.int64))
+        image.set_shape((None, *images.shape[1:]))
+        label.set_shape((None,))
+        return image, label
+    return (tf.data.Dataset.range(len(indices)).shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
+            .batch(batch_size).repeat().map(load).prefetch(2))
+
+
+def train_fold(config: settings.Training, images, labels, fit, held, num_classes: int) -> dict:
+    """One fold: trains on images[fit] as the Trainer does, scores images[held]."""
+    import numpy as np  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    from sklearn import metrics  # pylint: disable=g-import-not-at-top
+    from modules import learning_rate, trainer  # pylint: disable=g-import-not-at-top
+    tf.keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
+    model, scored = trainer.compiled_model(config, num_classes)
+    counts = np.bincount(labels[fit], minlength=num_classes)
+    steps = trainer.steps_per_epoch(len(fit), config.batch_size)
+    started = time.monotonic()
+    model.fit(batches(images, labels, fit, config.batch_size, config.seed), steps_per_epoch=steps, epochs=config.epochs,
+              class_weight=trainer.class_weights(config, counts), verbose=0,
+              callbacks=[trainer.StopOnDivergence(config.learning_rate), trainer.Progress(config.epochs, steps),
+                         *learning_rate.schedule_callbacks(config.learning_rate_schedule, config.learning_rate,
+                                                           config.epochs, steps)])
+    train_seconds = time.monotonic() - started
+    predicted = np.concatenate([scored.predict_on_batch(images[held[i:i + 64]]).argmax(-1)
+                                for i in range(0, len(held), 64)])
+    truth = labels[held]
+    recall = metrics.recall_score(truth, predicted, average=None, labels=range(num_classes), zero_division=0)
+    return {"accuracy": float(metrics.accuracy_score(truth, predicted)),
+            "balanced_accuracy": float(metrics.balanced_accuracy_score(truth, predicted)),
+            "macro_f1": float(metrics.f1_score(truth, predicted, average="macro")),
+            "recall": [float(r) for r in recall], "held_out": len(held),
+            "train_seconds": round(train_seconds, 1)}
+
+
+def run_recipe(args) -> int:
+    import dataclasses  # pylint: disable=g-import-not-at-top
+    import logging  # pylint: disable=g-import-not-at-top
+    import numpy as np  # pylint: disable=g-import-not-at-top
+    from sklearn import model_selection  # pylint: disable=g-import-not-at-top
+    from modules import model as models  # pylint: disable=g-import-not-at-top
+    logging.getLogger().setLevel(logging.INFO)
+    name, overrides = args.recipe[0], json.loads(args.recipe[1])
+    config = dataclasses.replace(settings.Training(), **overrides).resolved()
+    if args.epochs:
+        config = dataclasses.replace(config, epochs=args.epochs)
+    images, labels, class_names = load_images(args.data_root, models.get_spec(config.model_name).image_size,
+                                              args.cache)
+    folds = model_selection.StratifiedKFold(args.folds, shuffle=True, random_state=args.fold_seed)
+    results = json.loads(args.output.read_text()) if args.output.exists() else {}
+    entry = {"recipe": overrides, "config": dataclasses.asdict(config), "folds": args.folds,
+             "fold_seed": args.fold_seed, "images": len(labels), "class_names": class_names, "per_fold": []}
+    for number, (fit, held) in enumerate(folds.split(images, labels), start=1):
+        if args.only_folds and number > args.only_folds:
+            break
+        print(f"{name}: fold {number}/{args.folds}, training on {len(fit)} images", file=sys.stderr, flush=True)
+        fold = train_fold(config, images, labels, fit, held, len(class_names))
+        entry["per_fold"].append(fold)
+        results[name] = entry
+        args.output.write_text(json.dumps(results, indent=1) + "\n")
+        print(f"{name}: fold {number}: accuracy {fold['accuracy']:.4f}, balanced {fold['balanced_accuracy']:.4f}, "
+              f"weakest {min(fold['recall']):.3f} ({fold['train_seconds']:.0f} s)", file=sys.stderr, flush=True)
+    return 0
+
+
+def table(path: Path) -> str:
+    """The recipes of `path` as a Markdown table, each against the first recipe fold by fold."""
+    import numpy as np  # pylint: disable=g-import-not-at-top
+    results = json.loads(path.read_text())
+    rows = ["| recipe | folds | CV accuracy | vs the first (paired, ± s.e.) | balanced acc | macro F1 | "
+            "weakest class (mean recall) | training s a fold |", "|---|---|---|---|---|---|---|---|"]
+    reference = None
+    for name, entry in results.items():
+        folds = entry["per_fold"]
+        accuracy = np.array([fold["accuracy"] for fold in folds])
+        recall = np.mean([fold["recall"] for fold in folds], axis=0)
+        weakest = int(recall.argmin())
+        if reference is None:
+            reference, versus = accuracy, "—"
+        else:
+            shared = min(len(reference), len(accuracy))
+            gain = (accuracy[:shared] - reference[:shared]) * 100
+            spread = gain.std(ddof=1) / np.sqrt(shared) if shared > 1 else float("nan")
+            versus = f"{gain.mean():+.2f} ± {spread:.2f}"
+        rows.append(f"| {name} `{json.dumps(entry['recipe'])}` | {len(folds)}/{entry['folds']} | {accuracy.mean():.4f} | "
+                    f"{versus} | {np.mean([f['balanced_accuracy'] for f in folds]):.4f} | "
+                    f"{np.mean([f['macro_f1'] for f in folds]):.4f} | {entry['class_names'][weakest]} "
+                    f"{recall[weakest]:.3f} | {np.mean([f['train_seconds'] for f in folds]):.0f} |")
+    return "\n".join(rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-root", type=Path)
+    parser.add_argument("--recipe", nargs=2, metavar=("NAME", "JSON"), help="a name and Training fields")
+    parser.add_argument("--output", type=Path, help="the JSON file the recipe's folds are added to")
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--fold-seed", type=int, default=settings.Training().seed)
+    parser.add_argument("--only-folds", type=int, help="stop after this many folds (a smoke test)")
+    parser.add_argument("--epochs", type=int, help="in place of the recipe's (a smoke test)")
+    parser.add_argument("--cache", type=Path, help="a .npz of the decoded images, shared by recipes")
+    parser.add_argument("--table", type=Path, help="print the results file as a Markdown table")
+    args = parser.parse_args()
+    if args.table:
+        print(table(args.table))
+        return 0
+    if not (args.data_root and args.recipe and args.output):
+        parser.error("--data-root, --recipe and --output are needed to run a recipe")
+    return run_recipe(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
