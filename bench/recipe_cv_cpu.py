@@ -110,7 +110,6 @@ def train_fold(config: settings.Training, images, labels, fit, held, num_classes
 def run_recipe(args) -> int:
     import dataclasses  # pylint: disable=g-import-not-at-top
     import logging  # pylint: disable=g-import-not-at-top
-    import numpy as np  # pylint: disable=g-import-not-at-top
     from sklearn import model_selection  # pylint: disable=g-import-not-at-top
     from modules import model as models  # pylint: disable=g-import-not-at-top
     logging.getLogger().setLevel(logging.INFO)
