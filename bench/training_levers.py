@@ -16,6 +16,8 @@ timed apart; the figure is the median step of the second. A lever is a set of Tr
   op_determinism  TensorFlow's op determinism, which the Trainer enables for reproducible weights
   inter_op_threads  TensorFlow's inter-op thread pool (default: one per core)
   image_size    the same network and weights fed smaller images (fewer multiply-adds per step)
+  autograph     Keras' own training step, traced with AutoGraph, instead of the Trainer's plain
+                trace (changes the first steps' time, not the step)
 The CPU's bfloat16 flags are printed: without avx512_bf16 or amx_bf16 bfloat16 is emulated.
 """
 import argparse
@@ -44,6 +46,9 @@ LEVERS = {
     "stem + 15 blocks frozen": {**BASE, "frozen_blocks": 15},
     "stem + 7 blocks frozen, 208 px": {**BASE, "frozen_blocks": 7, "image_size": 208},
     "stem + 7 blocks frozen, batch 64": {**BASE, "frozen_blocks": 7, "batch_size": 64},
+    # The Trainer traces its steps without AutoGraph (modules/trainer.trace_without_autograph).
+    "stem + 7 blocks frozen, op determinism, Keras' own AutoGraph steps":
+        {**BASE, "frozen_blocks": 7, "op_determinism": True, "autograph": True},
     "one inter-op thread": {**BASE, "inter_op_threads": 1},
     "208 px input": {**BASE, "image_size": 208},
     "176 px input": {**BASE, "image_size": 176},
@@ -70,6 +75,8 @@ def measure(model_name: str, lever: dict, steps: int, batch_size: int) -> dict:
                                  **{k: lever[k] for k in TRAINING_FIELDS}).resolved()
     tf.keras.utils.set_random_seed(training.seed)
     model, _ = trainer.compiled_model(training, num_classes=10)
+    if lever.get("autograph"):  # Keras' own step functions, traced with AutoGraph
+        model.make_train_function(force=True)
     if lever.get("jit_compile"):
         model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"], jit_compile=True)
     rng = np.random.default_rng(0)

@@ -246,6 +246,34 @@ def test_fine_tuning_starts_from_the_imagenet_weights_and_moves_them_a_little(
     assert 0 < change("head_conv", "_conv_head.weight") < 0.05
 
 
+@pytest.mark.slow
+def test_steps_traced_without_autograph_train_the_same_weights_as_keras_own(
+        examples, transform_output, tmp_path, monkeypatch):
+    from modules import efficientnet_lite  # pylint: disable=g-import-not-at-top
+    monkeypatch.setenv(efficientnet_lite.CACHE_ENVIRONMENT_VARIABLE, str(tmp_path / "cache"))
+    spec = models.get_spec("efficientnet_lite0")
+    monkeypatch.setitem(models.MODELS, "lite_small", models.ModelSpec(spec.build, SMALL_IMAGE_SIZE, spec.learning_rate))
+    # The default model's kind of recipe: a frozen stem, augmentation, the warm-up schedule's rates.
+    config = dataclasses.replace(config_for("lite_small", augment=True), frozen_blocks=3)
+    images, labels = next(iter(dataset(examples, transform_output, CLASS_NAMES)))
+    tf.config.experimental.enable_op_determinism()  # as trainer.train trains
+
+    def fit(keras_own_steps: bool):
+        tf.keras.utils.set_random_seed(config.seed)
+        model, exported = trainer.compiled_model(config, len(CLASS_NAMES))
+        if keras_own_steps:  # Keras' steps, traced with AutoGraph
+            model.make_train_function(force=True), model.make_test_function(force=True)
+        history = model.fit(images, labels, batch_size=2, epochs=2, validation_data=(images, labels), verbose=0)
+        return model, exported.get_weights(), history.history
+
+    ours, our_weights, our_history = fit(keras_own_steps=False)
+    keras_own, keras_weights, keras_history = fit(keras_own_steps=True)
+    assert not ours.train_function._autograph and keras_own.train_function._autograph  # pylint: disable=protected-access
+    assert our_history == keras_history and len(our_history["val_loss"]) == 2
+    for our, theirs in zip(our_weights, keras_weights):
+        np.testing.assert_array_equal(our, theirs)
+
+
 def test_label_smoothing_moves_the_targets_off_one_and_zero():
     assert trainer.crossentropy(3, 0.0) == "sparse_categorical_crossentropy"  # the notebook's
     probabilities = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]], np.float32)
