@@ -253,7 +253,7 @@ def test_steps_traced_without_autograph_train_the_same_weights_as_keras_own(
     monkeypatch.setenv(efficientnet_lite.CACHE_ENVIRONMENT_VARIABLE, str(tmp_path / "cache"))
     spec = models.get_spec("efficientnet_lite0")
     monkeypatch.setitem(models.MODELS, "lite_small", models.ModelSpec(spec.build, SMALL_IMAGE_SIZE, spec.learning_rate))
-    # The default model's kind of recipe: a frozen stem, augmentation, the warm-up schedule's rates.
+    # As the default model trains: its stem frozen, behind the augmentation layers.
     config = dataclasses.replace(config_for("lite_small", augment=True), frozen_blocks=3)
     images, labels = next(iter(dataset(examples, transform_output, CLASS_NAMES)))
     tf.config.experimental.enable_op_determinism()  # as trainer.train trains
@@ -262,7 +262,8 @@ def test_steps_traced_without_autograph_train_the_same_weights_as_keras_own(
         tf.keras.utils.set_random_seed(config.seed)
         model, exported = trainer.compiled_model(config, len(CLASS_NAMES))
         if keras_own_steps:  # Keras' steps, traced with AutoGraph
-            model.make_train_function(force=True), model.make_test_function(force=True)
+            model.make_train_function(force=True)
+            model.make_test_function(force=True)
         history = model.fit(images, labels, batch_size=2, epochs=2, validation_data=(images, labels), verbose=0)
         return model, exported.get_weights(), history.history
 
