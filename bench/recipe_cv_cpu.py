@@ -11,6 +11,7 @@ in its own process, over the same folds (seed 111), so recipes are compared fold
     .venv/bin/python bench/recipe_cv_cpu.py --data-root ../shared/datasets/clothing-dataset-small \
         --recipe default '{}' --output docs/recipe_cv_lite1.json
     .venv/bin/python bench/recipe_cv_cpu.py ... --recipe label_smoothing_0.1 '{"label_smoothing": 0.1}' ...
+    .venv/bin/python bench/recipe_cv_cpu.py ... --recipe flip_average '{}' --flip-average ...
     .venv/bin/python bench/recipe_cv_cpu.py --table docs/recipe_cv_lite1.json
 
 A recipe is a JSON object of modules/settings.Training fields over the default Training(). Each
@@ -78,8 +79,10 @@ def batches(images, labels, indices, batch_size: int, seed: int):
             .batch(batch_size).repeat().map(load).prefetch(2))
 
 
-def train_fold(config: settings.Training, images, labels, fit, held, num_classes: int) -> dict:
-    """One fold: trains on images[fit] as the Trainer does, scores images[held]."""
+def train_fold(config: settings.Training, images, labels, fit, held, num_classes: int,
+               flip_average: bool = False) -> dict:
+    """One fold: trains on images[fit] as the Trainer does, scores images[held] (with flip_average,
+    as the mean of each image's and its mirror image's probabilities)."""
     import numpy as np  # pylint: disable=g-import-not-at-top
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     from sklearn import metrics  # pylint: disable=g-import-not-at-top
@@ -96,15 +99,23 @@ def train_fold(config: settings.Training, images, labels, fit, held, num_classes
                          *learning_rate.schedule_callbacks(config.learning_rate_schedule, config.learning_rate,
                                                            config.epochs, steps)])
     train_seconds = time.monotonic() - started
-    predicted = np.concatenate([scored.predict_on_batch(images[held[i:i + 64]]).argmax(-1)
-                                for i in range(0, len(held), 64)])
+    probabilities = np.concatenate([scored.predict_on_batch(images[held[i:i + 64]]) for i in range(0, len(held), 64)])
     truth = labels[held]
-    recall = metrics.recall_score(truth, predicted, average=None, labels=range(num_classes), zero_division=0)
-    return {"accuracy": float(metrics.accuracy_score(truth, predicted)),
-            "balanced_accuracy": float(metrics.balanced_accuracy_score(truth, predicted)),
-            "macro_f1": float(metrics.f1_score(truth, predicted, average="macro")),
-            "recall": [float(r) for r in recall], "held_out": len(held),
-            "train_seconds": round(train_seconds, 1)}
+
+    def scores(predicted):
+        recall = metrics.recall_score(truth, predicted, average=None, labels=range(num_classes), zero_division=0)
+        return {"accuracy": float(metrics.accuracy_score(truth, predicted)),
+                "balanced_accuracy": float(metrics.balanced_accuracy_score(truth, predicted)),
+                "macro_f1": float(metrics.f1_score(truth, predicted, average="macro")),
+                "recall": [float(r) for r in recall]}
+    fold = {**scores(probabilities.argmax(-1)), "held_out": len(held), "train_seconds": round(train_seconds, 1)}
+    if flip_average:
+        # The same weights, each held-out image scored as the mean of it and its mirror image; the
+        # plain scores are kept to show the weights are the plain recipe's own.
+        flipped = np.concatenate([scored.predict_on_batch(images[held[i:i + 64]][:, :, ::-1])
+                                  for i in range(0, len(held), 64)])
+        fold = {**fold, "plain": scores(probabilities.argmax(-1)), **scores((probabilities + flipped).argmax(-1))}
+    return fold
 
 
 def run_recipe(args) -> int:
@@ -121,13 +132,13 @@ def run_recipe(args) -> int:
                                               args.cache)
     folds = model_selection.StratifiedKFold(args.folds, shuffle=True, random_state=args.fold_seed)
     results = json.loads(args.output.read_text()) if args.output.exists() else {}
-    entry = {"recipe": overrides, "config": dataclasses.asdict(config), "folds": args.folds,
+    entry = {"recipe": overrides, "flip_average": args.flip_average, "config": dataclasses.asdict(config), "folds": args.folds,
              "fold_seed": args.fold_seed, "images": len(labels), "class_names": class_names, "per_fold": []}
     for number, (fit, held) in enumerate(folds.split(images, labels), start=1):
         if args.only_folds and number > args.only_folds:
             break
         print(f"{name}: fold {number}/{args.folds}, training on {len(fit)} images", file=sys.stderr, flush=True)
-        fold = train_fold(config, images, labels, fit, held, len(class_names))
+        fold = train_fold(config, images, labels, fit, held, len(class_names), args.flip_average)
         entry["per_fold"].append(fold)
         results[name] = entry
         args.output.write_text(json.dumps(results, indent=1) + "\n")
@@ -155,7 +166,8 @@ def table(path: Path) -> str:
             gain = (accuracy[:shared] - reference[:shared]) * 100
             spread = gain.std(ddof=1) / np.sqrt(shared) if shared > 1 else float("nan")
             versus = f"{gain.mean():+.2f} ± {spread:.2f}"
-        rows.append(f"| {name} `{json.dumps(entry['recipe'])}` | {len(folds)}/{entry['folds']} | {accuracy.mean():.4f} | "
+        scoring = " scored with flip averaging" if entry.get("flip_average") else ""
+        rows.append(f"| {name} `{json.dumps(entry['recipe'])}`{scoring} | {len(folds)}/{entry['folds']} | {accuracy.mean():.4f} | "
                     f"{versus} | {np.mean([f['balanced_accuracy'] for f in folds]):.4f} | "
                     f"{np.mean([f['macro_f1'] for f in folds]):.4f} | {entry['class_names'][weakest]} "
                     f"{recall[weakest]:.3f} | {np.mean([f['train_seconds'] for f in folds]):.0f} |")
@@ -172,6 +184,8 @@ def main() -> int:
     parser.add_argument("--only-folds", type=int, help="stop after this many folds (a smoke test)")
     parser.add_argument("--epochs", type=int, help="in place of the recipe's (a smoke test)")
     parser.add_argument("--cache", type=Path, help="a .npz of the decoded images, shared by recipes")
+    parser.add_argument("--flip-average", action="store_true",
+                        help="score each held-out image as the mean of it and its mirror image (test-time flip)")
     parser.add_argument("--table", type=Path, help="print the results file as a Markdown table")
     args = parser.parse_args()
     if args.table:
