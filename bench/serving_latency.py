@@ -16,13 +16,15 @@ Where a request's time goes, each part timed alone over the same images, one a c
                      TensorFlow's graph optimiser fold each BatchNorm into the convolution before
                      it: what the leanest graph of this network would save
   network_xnnpack    the same network converted to TensorFlow Lite and run by its XNNPACK kernels
-                     on all cores (the same weights, outputs equal to 1e-6): what this CPU can do
-                     with depthwise convolutions that TensorFlow's own kernels do not
+                     on all cores (the same weights; the bench stops unless the outputs agree
+                     within 1e-4): what this CPU can do with depthwise convolutions that
+                     TensorFlow's own kernels do not
   jpeg_via_xnnpack   one whole request that way: the Transform graph's decoding and resizing in
                      TensorFlow, then the network in XNNPACK (p50 and p99, and over the limit)
 """
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -85,7 +87,6 @@ def p50_ms(function, inputs) -> float:
 def xnnpack_network(concrete_function, keras_model):
     """The network as TensorFlow Lite, on XNNPACK (the interpreter's default CPU delegate) with
     every core; returns image -> probabilities."""
-    import os  # pylint: disable=g-import-not-at-top
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     converted = tf.lite.TFLiteConverter.from_concrete_functions([concrete_function], keras_model).convert()
     interpreter = tf.lite.Interpreter(model_content=converted, num_threads=os.cpu_count())
