@@ -99,8 +99,10 @@ def train_fold(config: settings.Training, images, labels, fit, held, num_classes
                          *learning_rate.schedule_callbacks(config.learning_rate_schedule, config.learning_rate,
                                                            config.epochs, steps)])
     train_seconds = time.monotonic() - started
-    probabilities = np.concatenate([scored.predict_on_batch(images[held[i:i + 64]]) for i in range(0, len(held), 64)])
     truth = labels[held]
+
+    def probabilities(view=lambda batch: batch):
+        return np.concatenate([scored.predict_on_batch(view(images[held[i:i + 64]])) for i in range(0, len(held), 64)])
 
     def scores(predicted):
         recall = metrics.recall_score(truth, predicted, average=None, labels=range(num_classes), zero_division=0)
@@ -108,13 +110,14 @@ def train_fold(config: settings.Training, images, labels, fit, held, num_classes
                 "balanced_accuracy": float(metrics.balanced_accuracy_score(truth, predicted)),
                 "macro_f1": float(metrics.f1_score(truth, predicted, average="macro")),
                 "recall": [float(r) for r in recall]}
-    fold = {**scores(probabilities.argmax(-1)), "held_out": len(held), "train_seconds": round(train_seconds, 1)}
+    plain_probabilities = probabilities()
+    plain = scores(plain_probabilities.argmax(-1))
+    fold = {**plain, "held_out": len(held), "train_seconds": round(train_seconds, 1)}
     if flip_average:
         # The same weights, each held-out image scored as the mean of it and its mirror image; the
         # plain scores are kept to show the weights are the plain recipe's own.
-        flipped = np.concatenate([scored.predict_on_batch(images[held[i:i + 64]][:, :, ::-1])
-                                  for i in range(0, len(held), 64)])
-        fold = {**fold, "plain": scores(probabilities.argmax(-1)), **scores((probabilities + flipped).argmax(-1))}
+        mirrored = probabilities(lambda batch: batch[:, :, ::-1])
+        fold = {**fold, "plain": plain, **scores((plain_probabilities + mirrored).argmax(-1))}
     return fold
 
 
