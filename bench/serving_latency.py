@@ -15,9 +15,13 @@ Where a request's time goes, each part timed alone over the same images, one a c
   network_constants  the same with its weights frozen into the graph as constants, which lets
                      TensorFlow's graph optimiser fold each BatchNorm into the convolution before
                      it: what the leanest graph of this network would save
+  network_by_op_kind the frozen network's forward pass split by kind of op, from TensorFlow's own
+                     per-op trace (the mean of 20 runs): convolutions (1x1 and the stem's 3x3),
+                     depthwise convolutions, and the elementwise rest, with each convolution kind's
+                     multiply-adds and the rate it reaches against the matmul peak
   network_xnnpack    the same network converted to TensorFlow Lite and run by its XNNPACK kernels
                      on all cores (the same weights; the bench stops unless the outputs agree
-                     within 1e-4): what this CPU can do with depthwise convolutions that
+                     within 1e-4): what this CPU can do with this network's convolutions that
                      TensorFlow's own kernels do not
   jpeg_via_xnnpack   one whole request that way: the Transform graph's decoding and resizing in
                      TensorFlow, then the network in XNNPACK (p50 and p99, and over the limit)
@@ -37,24 +41,30 @@ from pipeline import configs  # pylint: disable=wrong-import-position  # first: 
 from modules import settings  # pylint: disable=wrong-import-position,wrong-import-order
 
 
-def multiply_adds(keras_model) -> int:
+def multiply_adds(keras_model, kind: str | None = None) -> int:
     """Multiply-adds of one forward pass: Conv2D, DepthwiseConv2D and Dense layers, in nested
-    models too (the rest is negligible)."""
+    models too (the rest is negligible); with `kind` ("depthwise", "convolution" or "dense"),
+    that kind's alone."""
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     total = 0
     for layer in keras_model.layers:
         if isinstance(layer, tf.keras.Model):
-            total += multiply_adds(layer)
-        elif isinstance(layer, tf.keras.layers.DepthwiseConv2D):
+            total += multiply_adds(layer, kind)
+            continue
+        if isinstance(layer, tf.keras.layers.DepthwiseConv2D):
             _, height, width, channels_out = layer.output_shape
             kernel_h, kernel_w, _, _ = layer.depthwise_kernel.shape
-            total += height * width * channels_out * kernel_h * kernel_w
+            layer_kind, count = "depthwise", height * width * channels_out * kernel_h * kernel_w
         elif isinstance(layer, tf.keras.layers.Conv2D):
             _, height, width, channels_out = layer.output_shape
             kernel_h, kernel_w, channels_in, _ = layer.kernel.shape
-            total += height * width * channels_out * kernel_h * kernel_w * channels_in
+            layer_kind, count = "convolution", height * width * channels_out * kernel_h * kernel_w * channels_in
         elif isinstance(layer, tf.keras.layers.Dense):
-            total += int(np.prod(layer.kernel.shape))
+            layer_kind, count = "dense", int(np.prod(layer.kernel.shape))
+        else:
+            continue
+        if kind in (None, layer_kind):
+            total += count
     return int(total)
 
 
@@ -82,6 +92,41 @@ def percentiles_ms(function, inputs) -> dict:
 
 def p50_ms(function, inputs) -> float:
     return percentiles_ms(function, inputs)["p50"]
+
+
+def op_kind(op_type: str) -> str:
+    """The kind of a traced op, by the name its kernel ran under (oneDNN's _MklNative... included)."""
+    if "Depthwise" in op_type:
+        return "depthwise"
+    return "convolution" if "Conv2D" in op_type else "elementwise and the rest"
+
+
+def network_by_op_kind(constants_function, image, keras_model, runs: int = 20) -> dict:
+    """Where the network's forward pass goes: each kind of op's time in TensorFlow's own per-op
+    trace of the frozen graph (the mean of `runs`), its multiply-adds and the rate it reaches."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.graph_util.import_graph_def(constants_function.graph.as_graph_def(), name="")
+    feed = {constants_function.inputs[0].name: image}
+    fetch = constants_function.outputs[0].name
+    kinds = {kind: 0.0 for kind in ("convolution", "depthwise", "elementwise and the rest")}
+    with tf.compat.v1.Session(graph=graph) as session:
+        for _ in range(5):  # warm-up: oneDNN builds its primitives on the first calls
+            session.run(fetch, feed)
+        options = tf.compat.v1.RunOptions(trace_level=tf.compat.v1.RunOptions.FULL_TRACE)
+        for _ in range(runs):
+            metadata = tf.compat.v1.RunMetadata()
+            session.run(fetch, feed, options=options, run_metadata=metadata)
+            for device in metadata.step_stats.dev_stats:
+                for node in device.node_stats:  # timeline_label: "name = OpType(inputs)"
+                    op_type = node.timeline_label.split(" = ", 1)[-1].split("(", 1)[0]
+                    kinds[op_kind(op_type)] += node.all_end_rel_micros / 1000 / runs
+    result = {kind: {"ms": round(ms, 2)} for kind, ms in kinds.items()}
+    for kind in ("convolution", "depthwise"):
+        macs = multiply_adds(keras_model, kind)
+        result[kind].update(multiply_adds_M=round(macs / 1e6, 1), GMAC_per_s=round(macs / kinds[kind] / 1e6, 1))
+    return result
 
 
 def xnnpack_network(concrete_function, keras_model):
@@ -120,6 +165,7 @@ def parts_ms(images: list, keras_model, image_size: int) -> dict:
             "network": p50_ms(lambda image: network(image).numpy(), decoded),
             "network_constants": p50_ms(lambda image: constants(image)[0].numpy(), decoded),
             "network_xnnpack": p50_ms(lambda image: xnnpack(image.numpy()), decoded),
+            "network_by_op_kind": network_by_op_kind(constants, decoded[0].numpy(), keras_model),
             "xnnpack_largest_difference": difference,
             "jpeg_via_xnnpack": percentiles_ms(lambda data: xnnpack(decode(tf.constant(data))[tf.newaxis].numpy()),
                                                images[:200])}
