@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline import configs  # pylint: disable=wrong-import-position  # first: picks the Keras flavour
+from pipeline import configs  # pylint: disable=wrong-import-position
 
 BFLOAT16 = "--precision=mixed_bfloat16"
 DEFAULT_ROWS = ["efficientnet_lite1", "efficientnet_lite0",

@@ -14,7 +14,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 CHILD = """
 import json, sys, time
 sys.path.insert(0, {root!r})
-from pipeline import configs  # the Keras flavour first
+from pipeline import configs
 import numpy as np, tensorflow as tf
 from modules import model as models
 tf.keras.utils.set_random_seed(111)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline import configs  # pylint: disable=wrong-import-position  # first: picks the Keras flavour
+from pipeline import configs  # pylint: disable=wrong-import-position
 
 IN_MEMORY = " ".join(configs.DEFAULT_BEAM_PIPELINE_ARGS)
 MULTI_PROCESS = "--direct_running_mode=multi_processing --direct_num_workers=2"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import pipeline  # pylint: disable=wrong-import-position,unused-import  # first: picks the Keras flavour
+import pipeline  # pylint: disable=wrong-import-position,unused-import  # chooses the Keras flavour
 from modules import settings  # pylint: disable=wrong-import-position,wrong-import-order
 
 FOLDS = 5

@@ -37,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline import configs  # pylint: disable=wrong-import-position  # first: picks the Keras flavour
+from pipeline import configs  # pylint: disable=wrong-import-position
 from modules import settings  # pylint: disable=wrong-import-position,wrong-import-order
 
 

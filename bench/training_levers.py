@@ -59,7 +59,7 @@ TRAINING_FIELDS = ("precision", "frozen_blocks")
 def measure(model_name: str, lever: dict, steps: int, batch_size: int) -> dict:
     batch_size = lever.get("batch_size", batch_size)
     """One lever, in this process: seconds of the first epoch and of each later step."""
-    import pipeline  # pylint: disable=g-import-not-at-top,unused-import  # first: picks the Keras flavour
+    import pipeline  # pylint: disable=g-import-not-at-top,unused-import  # chooses the Keras flavour
     import numpy as np  # pylint: disable=g-import-not-at-top
     import dataclasses  # pylint: disable=g-import-not-at-top
     import tensorflow as tf  # pylint: disable=g-import-not-at-top

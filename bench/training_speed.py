@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline import configs  # pylint: disable=wrong-import-position  # first: picks the Keras flavour
+from pipeline import configs  # pylint: disable=wrong-import-position
 from modules import settings  # pylint: disable=wrong-import-position,wrong-import-order
 
 

@@ -7,7 +7,6 @@ import dataclasses
 from pathlib import Path
 from typing import Optional
 
-# First import: pipeline/__init__.py picks the Keras flavour before anything loads TensorFlow.
 from pipeline import configs
 from modules.settings import Settings  # pylint: disable=wrong-import-order
 

@@ -6,6 +6,7 @@ Wrong arguments or paths print one line, `image-pipeline: error: ...`, and exit 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -14,11 +15,13 @@ import shlex
 import sys
 import time
 import warnings
+from importlib import metadata, util
 from pathlib import Path
 from typing import Optional, Sequence
 
-from pipeline import configs  # first: picks the Keras flavour
-from modules import outputs, settings  # pylint: disable=wrong-import-order
+import modules
+from modules import outputs, settings
+from pipeline import configs
 from modules.errors import InputError  # pylint: disable=wrong-import-order
 
 # The defaults every flag below starts from: modules/settings.py's.
@@ -522,8 +525,18 @@ class _StepLines(logging.Filter):
         return True
 
 
+@functools.lru_cache(maxsize=None)
+def _project_paths() -> tuple:
+    """Where this project's modules are, however it is installed (editable, a wheel, the image): the
+    folders of its distribution's top-level packages and the files of its top-level modules."""
+    names = metadata.distribution(modules.DISTRIBUTION).read_text("top_level.txt").split()
+    specs = [spec for spec in map(util.find_spec, names) if spec and spec.origin]
+    return tuple(os.path.dirname(spec.origin) + os.sep if spec.submodule_search_locations is not None
+                 else spec.origin for spec in specs)
+
+
 def _is_ours(path: str) -> bool:
-    return path.startswith(str(configs.REPO_ROOT)) and f"{os.sep}site-packages{os.sep}" not in path
+    return path.startswith(_project_paths())
 
 
 def configure_logging(verbose: bool = False) -> None:

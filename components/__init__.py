@@ -1,10 +1,7 @@
 """Custom TFX components, each with the job it runs: ImageExampleGen (the ingestion Beam job),
 LatestPushedModel, the Evaluator and Pusher executors, RunReport (the HTML report)."""
-import os
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # before TFX loads TensorFlow: see pipeline/__init__.py
-
-from tfx import types  # pylint: disable=wrong-import-position
+import modules  # noqa: F401  # first: chooses the Keras flavour (modules/__init__.py)
+from tfx import types  # pylint: disable=wrong-import-order
 
 
 class RunReport(types.Artifact):

@@ -1,14 +1,13 @@
 """Plain constants: the pipeline's defaults. Nothing here reads the environment; the CLI does, once,
 and its flags win (cli/main.py, ENVIRONMENT)."""
+from importlib import resources
 from pathlib import Path
-
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 PIPELINE_NAME = "image-classification"
 
-# The small sample of the real data bundled in the repository (data/sample/README.md).
-SAMPLE_DATA_ROOT = REPO_ROOT / "data" / "sample"
+# The small sample of the real data, shipped inside the package (pipeline/sample/README.md), so that a
+# bare `image-pipeline run` works from any folder of any install.
+SAMPLE_DATA_ROOT = Path(str(resources.files("pipeline") / "sample"))
 # A run on the bundled sample is a smoke run of the whole pipeline: 240 training images teach
 # little (the notebook's CNN stays at chance, ~0.15 eval accuracy after 12 epochs), so it trains
 # briefly, with no accuracy or recall floor: it gates only on "no regression". Its own
@@ -16,9 +15,11 @@ SAMPLE_DATA_ROOT = REPO_ROOT / "data" / "sample"
 # explicitly still win.
 SAMPLE_RUN_OVERRIDES = {"epochs": 5, "accuracy_floor": 0.0, "class_recall_floor": 0.0,
                         "pipeline_name": f"{PIPELINE_NAME}-sample"}
-# Everything a local run writes: ingested data, pipeline artifacts, ML Metadata, pushed models.
-OUTPUT_ROOT = REPO_ROOT / "outputs"
-SCHEMA_DIR = REPO_ROOT / "schema"
+# Everything a local run writes: ingested data, pipeline artifacts, ML Metadata, pushed models;
+# relative to the working directory.
+OUTPUT_ROOT = Path("outputs")
+# The curated schema, package data of the `schema` package.
+SCHEMA_DIR = Path(str(resources.files("schema")))
 
 # Model code, referenced by module path so that the installed package is all a worker needs.
 PREPROCESSING_FN = "modules.preprocessing.preprocessing_fn"

@@ -1,9 +1,9 @@
-"""Builds the small sample bundled in data/sample from the full clothing dataset.
+"""Builds the small sample bundled in pipeline/sample from the full clothing dataset.
 
 Stratified by class, chosen with seed 111, downscaled to 256 px on the long side so
 the repository stays small; the model resizes to its own input size anyway.
 
-    .venv/bin/python scripts/make_sample.py ../shared/datasets/clothing-dataset-small data/sample
+    .venv/bin/python scripts/make_sample.py ../shared/datasets/clothing-dataset-small pipeline/sample
 """
 import random
 import sys

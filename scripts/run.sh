@@ -3,5 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
-export TF_USE_LEGACY_KERAS=1
 exec .venv/bin/python local_runner.py "$@"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Builds the project's virtualenv (.venv) from requirements.lock alone, then installs
-# this project into it (editable, no dependencies). Idempotent: when the lock and
-# setup.py are unchanged since the last successful build, it only checks and exits.
+# Builds the project's virtualenv (.venv) from requirements-dev.lock alone (the run-time lock plus
+# tests and benchmarks), then installs this project into it (editable, no dependencies).
+# Idempotent: when the lock and the build files are unchanged since the last successful build, it
+# only checks and exits.
 #
 #   PYTHON310=/path/to/python3.10 bash scripts/setup_env.sh   # to choose the interpreter
+#   bash scripts/setup_env.sh --print-python                  # print the Python 3.10 it would use
 set -euo pipefail
 SELF="$(realpath "$0")"
 cd "$(dirname "$0")/.."
@@ -41,7 +43,11 @@ find_python310() {
   return 1
 }
 
-fingerprint() { cat requirements.lock setup.py "$SELF" | sha256sum | cut -d' ' -f1; }
+if [ "${1:-}" = "--print-python" ]; then  # the interpreter this script would use, for other scripts
+  find_python310; exit
+fi
+
+fingerprint() { cat requirements-dev.lock setup.py pyproject.toml image_classification_pipeline.pth "$SELF" | sha256sum | cut -d' ' -f1; }
 
 if [ -x "$VENV/bin/python" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(fingerprint)" ] \
    && "$VENV/bin/python" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then
@@ -60,10 +66,12 @@ UV="$TOOLS/bin/uv"
 
 rm -f "$STAMP"
 [ -x "$VENV/bin/python" ] || "$UV" venv --quiet --python "$PYTHON" "$VENV"
-log "syncing $VENV with requirements.lock (first build downloads ~1.5 GB)"
+log "syncing $VENV with requirements-dev.lock (first build downloads ~1.5 GB)"
 # Compiled now, because many shells (CI images among them) set PYTHONDONTWRITEBYTECODE: without
 # .pyc files every process recompiles TFX's sources, and `from tfx import v1` took 40 s instead of 5.
-VIRTUAL_ENV="$VENV" "$UV" pip sync --quiet --compile-bytecode requirements.lock
+VIRTUAL_ENV="$VENV" "$UV" pip sync --quiet --compile-bytecode requirements-dev.lock
 VIRTUAL_ENV="$VENV" "$UV" pip install --quiet --no-deps --editable .
+# The wheel carries this start-up file (setup.py, STARTUP_FILE); an editable install does not.
+cp image_classification_pipeline.pth "$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/"
 fingerprint > "$STAMP"
 log "ready: $VENV ($("$VENV/bin/python" --version))"

@@ -3,13 +3,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
-# tests/test_report_browser.py opens the run report in headless Chromium (a Debian package).
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "test: installing chromium (Debian package) for the report's browser test"
-  SUDO=$([ "$(id -u)" -eq 0 ] && echo "" || echo "sudo")
+# Debian packages some tests need: headless Chromium for the report's browser test
+# (tests/test_report_browser.py); podman and mmdebstrap to build the Kubeflow image and run the
+# pipeline's steps in it (tests/test_kubeflow_execution.py, scripts/container/).
+install() {  # Debian packages, as root or through sudo
+  local sudo; sudo=$([ "$(id -u)" -eq 0 ] && echo "" || echo "sudo")
+  echo "test: installing $* (Debian packages)"
   export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null \
-    || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
-fi
-export TF_USE_LEGACY_KERAS=1 TF_CPP_MIN_LOG_LEVEL=2
+  $sudo apt-get install -y -qq "$@" >/dev/null || { $sudo apt-get update -qq && $sudo apt-get install -y -qq "$@" >/dev/null; }
+}
+command -v chromium >/dev/null 2>&1 || install --no-install-recommends chromium
+missing=()
+for tool in podman buildah mmdebstrap runc; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+[ ${#missing[@]} -eq 0 ] || install "${missing[@]}"
+export TF_CPP_MIN_LOG_LEVEL=2
 exec .venv/bin/python -m pytest "$@"

@@ -14,13 +14,13 @@ import numpy as np  # pylint: disable=wrong-import-position
 import pytest  # pylint: disable=wrong-import-position
 from PIL import Image  # pylint: disable=wrong-import-position
 
-# Imported before any test module loads TensorFlow: pipeline/__init__.py picks the Keras flavour.
 from pipeline import configs  # pylint: disable=wrong-import-position
 
+REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout the tests run from
 SAMPLE = configs.SAMPLE_DATA_ROOT
 # The command-line tool that setup.py installs beside this interpreter.
 CLI = str(Path(sys.executable).parent / "image-pipeline")
-LOCAL_RUNNER = str(configs.REPO_ROOT / "local_runner.py")
+LOCAL_RUNNER = str(REPO_ROOT / "local_runner.py")
 
 
 def run_cli_in_process(*args) -> subprocess.CompletedProcess:

@@ -15,8 +15,9 @@ run here (kubeflow-and-beam field notes). What it follows, from kubeflow/pipelin
   and image (cacheutils.GenerateCacheKey). Its recorded outputs are reused instead;
 - importer tasks register their artifact URI with its metadata, without running anything.
 
-Paths inside the image (the schema at /pipeline/schema) are mapped onto this checkout, as the image
-would hold them, and the container command runs with this virtualenv's `python`.
+Each container task runs in a new container of the image the spec names (tests/containers.py: podman,
+no network), with the pipeline root and the data root mounted at the same paths, as a cluster's
+shared storage would give them; nothing else from this machine.
 """
 from __future__ import annotations
 
@@ -25,13 +26,12 @@ import copy
 import dataclasses
 import hashlib
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Sequence
+
+from tests import containers
 
 SUPPORTED_EXECUTORS = ("container", "importer")
 
@@ -81,9 +81,14 @@ def task_order(tasks: Mapping[str, dict]) -> list[str]:
     return order
 
 
-def run_pipeline(pipeline_job: dict, cluster: Cluster, run_id: str, image_paths: Mapping[str, str],
+class TaskFailed(RuntimeError):
+    """A task's container exited non-zero: the run stops there, as Argo stops the workflow."""
+
+
+def run_pipeline(pipeline_job: dict, cluster: Cluster, run_id: str, mounts: Sequence[tuple[str, bool]],
                  log_dir: Path, timeout: float = 900, parallel: int = 3) -> dict[str, TaskRun]:
-    """Runs every task of the job; returns each task's TaskRun. Raises RuntimeError if a task fails.
+    """Runs every task of the job; returns each task's TaskRun. Raises TaskFailed, naming the task and
+    with its log's last lines, if a task fails; the tasks after it do not run.
 
     Like Argo, a task starts as soon as the tasks it depends on have succeeded (up to `parallel` at once).
     """
@@ -96,7 +101,7 @@ def run_pipeline(pipeline_job: dict, cluster: Cluster, run_id: str, image_paths:
         while len(runs) < len(tasks):
             for name in sorted(tasks):
                 if name not in runs and name not in running and set(tasks[name].get("dependentTasks", [])) <= set(runs):
-                    running[name] = pool.submit(_run_task, pipeline_job, name, runs, cluster, run_id, image_paths,
+                    running[name] = pool.submit(_run_task, pipeline_job, name, runs, cluster, run_id, mounts,
                                                 log_dir, timeout)
             done, _ = concurrent.futures.wait(running.values(), return_when=concurrent.futures.FIRST_COMPLETED)
             for name in [n for n, future in running.items() if future in done]:
@@ -105,13 +110,13 @@ def run_pipeline(pipeline_job: dict, cluster: Cluster, run_id: str, image_paths:
 
 
 def _run_task(pipeline_job: dict, name: str, runs: Mapping[str, TaskRun], cluster: Cluster, run_id: str,
-              image_paths: Mapping[str, str], log_dir: Path, timeout: float) -> TaskRun:
+              mounts: Sequence[tuple[str, bool]], log_dir: Path, timeout: float) -> TaskRun:
     spec = pipeline_job["pipelineSpec"]
     root = pipeline_job["runtimeConfig"]["gcsOutputDirectory"].rstrip("/")
     task = spec["root"]["dag"]["tasks"][name]
     component = spec["components"][task["componentRef"]["name"]]
     executor = spec["deploymentSpec"]["executors"][component["executorLabel"]]
-    parameters = {key: _map_paths(value["runtimeValue"]["constant"], image_paths)
+    parameters = {key: value["runtimeValue"]["constant"]
                   for key, value in task.get("inputs", {}).get("parameters", {}).items()}
     inputs = {key: runs[value["taskOutputArtifact"]["producerTask"]].outputs[
                   value["taskOutputArtifact"]["outputArtifactKey"]]
@@ -135,16 +140,13 @@ def _run_task(pipeline_job: dict, name: str, runs: Mapping[str, TaskRun], cluste
         "inputs": {"artifacts": {k: {"artifacts": v} for k, v in inputs.items()}, "parameterValues": parameters},
         "outputs": {"artifacts": planned, "outputFile": f"{task_root}/executor_output.json"},
     }
-    command = [sys.executable if part == "python" else part for part in container["command"]]
     args = [json.dumps(executor_input) if part == "{{$}}" else part for part in container["args"]]
     log = log_dir / f"{run_id}-{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "w") as out:
-        result = subprocess.run(command + args, stdout=out, stderr=subprocess.STDOUT, timeout=timeout,
-                                env=_container_environment())
-    if result.returncode != 0:
-        raise RuntimeError(f"task {name} failed with exit code {result.returncode}; log: {log}\n"
-                           + log.read_text()[-3000:])
+    code = containers.run(container["image"], container["command"] + args, log, timeout, mounts)
+    if code != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+        raise TaskFailed(f"task {name} failed with exit code {code}; log: {log}; last lines:\n{tail}")
     outcome = TaskRun(name, "COMPLETE", time.time() - started,
                       _published_outputs(executor_input, Path(executor_input["outputs"]["outputFile"])))
     if caching:
@@ -176,20 +178,6 @@ def _cache_key(inputs: dict, parameters: dict, output_types: dict, container: di
            "inputParameterValues": parameters, "outputArtifactsSpec": output_types,
            "container": {"image": container["image"], "cmdArgs": container["command"] + container["args"]}}
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
-
-
-def _map_paths(value, image_paths: Mapping[str, str]):
-    if isinstance(value, str):
-        for inside, here in image_paths.items():
-            value = value.replace(inside, here)
-    return value
-
-
-def _container_environment() -> dict:
-    # The image's environment (kubeflow/Dockerfile): tf_keras, and this virtualenv's python first.
-    env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2")
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return env
 
 
 def artifact(runs: Mapping[str, TaskRun], task: str, key: str) -> Optional[dict]:

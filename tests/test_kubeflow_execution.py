@@ -1,6 +1,11 @@
-"""The compiled Kubeflow spec executes: every task run from its JSON, in DAG order, the way open-source
-KFP v2's driver and launcher run it (tests/kfp_harness.py), twice on the bundled sample."""
+"""The Kubeflow image is built from kubeflow/Dockerfile (no network: the locked wheelhouse only), and the
+compiled spec executes in it: every task's command run in a container of that image, in DAG order, the
+way open-source KFP v2's driver and launcher run it (tests/kfp_harness.py), twice on the bundled sample.
+Only the pipeline root and the data root are mounted into the containers."""
 import json
+import os
+import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -8,35 +13,70 @@ import pytest
 import tensorflow_model_analysis as tfma
 
 from pipeline import configs
-from tests import kfp_harness
+from tests import containers, kfp_harness
 from tests.conftest import CLI
 
-pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.container]
 
-IMAGE = "registry.example/image-pipeline:1.0"
+IMAGE = "localhost/image-pipeline:test"
 TASKS = {"ImageExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "Transform", "Trainer",
          "LatestPushedModel", "Evaluator", "Pusher", "RunReport"}
 
 
 @pytest.fixture(scope="module")
-def compiled(tmp_path_factory):
+def wheelhouse():
+    print("\n" + containers.script("scripts/container/base.sh").strip().splitlines()[-1])
+    print(containers.script("kubeflow/wheelhouse.sh").strip().splitlines()[-1])
+    return containers.WHEELHOUSE
+
+
+@pytest.fixture(scope="module")
+def image(wheelhouse):
+    build = containers.build(IMAGE)
+    assert build.returncode == 0, build.log[-5000:]
+    assert "installing from the wheelhouse, offline" in build.log
+    size = containers.image_size(IMAGE)
+    print(f"image {IMAGE}: built in {build.seconds:.0f} s, {size / 2**30:.2f} GiB")  # the closing note quotes it
+    return IMAGE
+
+
+def test_the_image_has_the_cli_and_the_schema_and_chooses_tf_keras(image):
+    result = containers.podman("run", "--rm", "--network=none", image, "image-pipeline", "--help")
+    assert result.returncode == 0 and "compile-kubeflow" in result.stdout
+    probe = ("import modules, tensorflow as tf; from pipeline import configs; "
+             "print(tf.keras.__name__, configs.SCHEMA_DIR, configs.SAMPLE_DATA_ROOT.is_dir())")
+    result = containers.podman("run", "--rm", "--network=none", image, "python", "-c", probe)
+    keras, schema_dir, sample = result.stdout.split()
+    assert keras.startswith("tf_keras") and "site-packages" in schema_dir and sample == "True"
+    result = containers.podman("run", "--rm", "--network=none", image, "test", "-f", "/pipeline/schema/schema.pbtxt",
+                               check=False)
+    assert result.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory, image):
     base = tmp_path_factory.mktemp("kfp-run")
+    data = shutil.copytree(configs.SAMPLE_DATA_ROOT, base / "data", ignore=shutil.ignore_patterns("*.md", "LICENSE"))
     output = base / "pipeline.json"
     result = subprocess.run([CLI, "compile-kubeflow", "--output", str(output), "--pipeline-root", str(base / "root"),
-                             "--image", IMAGE, "--data-root", str(configs.SAMPLE_DATA_ROOT), "--model", "arch_1",
+                             "--image", image, "--data-root", str(data), "--model", "arch_1",
                              "--epochs", "1", "--accuracy-floor", "0", "--class-recall-floor", "0"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
+    (base / "root").mkdir()
     return base, json.loads(output.read_text())
+
+
+def mounts(base):
+    return [(str(base / "root"), True), (str(base / "data"), False)]
 
 
 @pytest.fixture(scope="module")
 def two_runs(compiled):
     base, job = compiled
     cluster = kfp_harness.Cluster()
-    image_paths = {"/pipeline/schema": str(configs.SCHEMA_DIR)}
-    first = kfp_harness.run_pipeline(job, cluster, "run-1", image_paths, base / "logs")
-    second = kfp_harness.run_pipeline(job, cluster, "run-2", image_paths, base / "logs")
+    first = kfp_harness.run_pipeline(job, cluster, "run-1", mounts(base), base / "logs")
+    second = kfp_harness.run_pipeline(job, cluster, "run-2", mounts(base), base / "logs")
     for name, runs in (("first", first), ("second", second)):  # the closing note quotes these
         print(f"\n{name} run: " + ", ".join(f"{t.name} {t.state} {t.seconds:.1f} s" for t in runs.values()))
     return base, first, second
@@ -53,15 +93,16 @@ def test_the_first_run_pushes_a_serving_version_and_writes_the_report(two_runs):
     assert metadata(first, "Evaluator", "blessing")["blessed"] == 1
     pushed = metadata(first, "Pusher", "pushed_model")
     assert pushed["pushed"] == 1
-    version = Path(pushed["pushed_destination"])
-    assert version.parent == base / "root" / "serving_model" and version.name.isdigit()
+    version = base / "root" / "serving_model" / pushed["pushed_destination"].rsplit("/", 1)[-1]
+    assert pushed["pushed_destination"] == str(version) and version.name.isdigit()
     assert (version / "saved_model.pb").is_file()
     examples = metadata(first, "ImageExampleGen", "examples")
     assert examples["files_found"] == examples["files_ingested"] == 320
     assert json.loads(examples["split_names"]) == ["train", "eval"]
-    report = Path(kfp_harness.artifact(first, "RunReport", "report")["uri"]) / "report.html"
-    assert report.is_file() and str(report).startswith(str(base / "root"))
-    assert "BLESSED: pushed to" in report.read_text(encoding="utf-8")
+    report = kfp_harness.artifact(first, "RunReport", "report")["uri"] + "/report.html"
+    assert report.startswith(str(base / "root"))
+    with open(report, encoding="utf-8") as page:
+        assert "BLESSED: pushed to" in page.read()
 
 
 def test_the_second_run_evaluates_against_the_first_runs_pushed_model(two_runs):
@@ -84,6 +125,18 @@ def test_the_second_run_evaluates_against_the_first_runs_pushed_model(two_runs):
     assert metadata(second, "Pusher", "pushed_model")["pushed_destination"] == first_version
 
 
+def test_a_task_failing_in_its_container_fails_the_run_by_name_and_pushes_nothing(compiled, tmp_path):
+    base, job = compiled
+    # The data root is not mounted: ingestion, the first task, cannot read it inside the container.
+    root = tmp_path / "root"
+    root.mkdir()
+    job = json.loads(json.dumps(job).replace(str(base / "root"), str(root)))
+    with pytest.raises(kfp_harness.TaskFailed, match=r"task ImageExampleGen failed with exit code 1") as failure:
+        kfp_harness.run_pipeline(job, kfp_harness.Cluster(), "run-1", [(str(root), True)], tmp_path / "logs")
+    assert "last lines:" in str(failure.value) and str(base / "data") in str(failure.value)
+    assert not (root / "serving_model").exists()
+
+
 def test_a_job_with_a_resolver_task_is_refused(compiled):
     _, job = compiled
     refused = json.loads(json.dumps(job))
@@ -91,3 +144,43 @@ def test_a_job_with_a_resolver_task_is_refused(compiled):
     with pytest.raises(kfp_harness.JobRefused, match="resolver executors not implemented"):
         kfp_harness.check_accepted(refused)
     kfp_harness.check_accepted(job)  # the compiled job itself is accepted
+
+
+def context_with(tmp_path, change) -> Path:
+    """A build context of the Dockerfile, the lock and a copy of the wheelhouse (hard links), changed."""
+    context = tmp_path / "context"
+    (context / "kubeflow").mkdir(parents=True)
+    shutil.copy(containers.REPO_ROOT / "kubeflow" / "Dockerfile", context / "kubeflow")
+    shutil.copy(containers.REPO_ROOT / "requirements.lock", context)
+    shutil.copytree(containers.WHEELHOUSE, context / "kubeflow" / "wheelhouse", copy_function=os.link)
+    change(context / "kubeflow" / "wheelhouse")
+    return context
+
+
+def first_wheel(wheelhouse):
+    return sorted(wheelhouse.glob("*.whl"))[0]
+
+
+def test_a_tampered_wheel_fails_the_build_naming_it(wheelhouse, tmp_path):
+    def tamper(folder):
+        wheel = first_wheel(folder)
+        data = wheel.read_bytes()
+        wheel.unlink()  # a new file, not the hard-linked original
+        wheel.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    context = context_with(tmp_path, tamper)
+    build = containers.build("localhost/image-pipeline:tampered", context, timeout=600, cache=False)
+    assert build.returncode != 0
+    assert "DO NOT MATCH THE HASHES" in build.log and first_wheel(wheelhouse).name in build.log, build.log[-3000:]
+
+
+def test_a_missing_wheel_fails_the_build_naming_it(wheelhouse, tmp_path):
+    context = context_with(tmp_path, lambda folder: first_wheel(folder).unlink())
+    build = containers.build("localhost/image-pipeline:missing", context, timeout=600, cache=False)
+    assert build.returncode != 0
+    named = re.findall(r"No matching distribution found for ([\w.-]+)==", build.log)
+    assert [normalised(name) for name in named] == [normalised(first_wheel(wheelhouse).name.split("-")[0])], \
+        build.log[-3000:]
+
+
+def normalised(project: str) -> str:
+    return re.sub(r"[-_.]+", "_", project).lower()

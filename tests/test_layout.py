@@ -3,7 +3,7 @@ modules, the model client beside the pipeline; and no module imports itself back
 import ast
 from pathlib import Path
 
-from pipeline import configs
+from tests.conftest import REPO_ROOT
 
 # Lower ranks are imported by higher ones, never the reverse.
 RANKS = {"modules": 0, "components": 1, "pipeline": 2, "client": 2, "kubeflow": 3, "cli.local": 3, "cli": 4,
@@ -12,7 +12,7 @@ PACKAGES = ("modules", "components", "pipeline", "client", "kubeflow", "cli")
 
 
 def module_name(path: Path) -> str:
-    parts = path.relative_to(configs.REPO_ROOT).with_suffix("").parts
+    parts = path.relative_to(REPO_ROOT).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -36,8 +36,8 @@ def project_imports(path: Path) -> set:
 
 
 def graph() -> dict:
-    files = [configs.REPO_ROOT / "local_runner.py"] + [
-        p for package in PACKAGES for p in (configs.REPO_ROOT / package).rglob("*.py")]
+    files = [REPO_ROOT / "local_runner.py"] + [
+        p for package in PACKAGES for p in (REPO_ROOT / package).rglob("*.py")]
     modules = {module_name(p): p for p in files}
     # "from components import ids" names a module; "from pipeline import configs" too: keep what exists.
     return {name: {i for i in project_imports(path) if i in modules and i != name} for name, path in modules.items()}

@@ -7,10 +7,11 @@ from nbclient import NotebookClient
 
 from components.run_report import run_summary
 from pipeline import configs
+from tests.conftest import REPO_ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.notebook]
 
-NOTEBOOK = configs.REPO_ROOT / "notebooks" / "tfma_evaluation.ipynb"
+NOTEBOOK = REPO_ROOT / "notebooks" / "tfma_evaluation.ipynb"
 
 
 def test_tfma_evaluation_notebook_runs_on_the_sample_run(sample_settings, sample_run, monkeypatch):

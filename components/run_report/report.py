@@ -20,6 +20,7 @@ from typing import Optional
 
 import numpy as np
 
+import modules
 from components import ids
 from components.image_example_gen import duplicates, ingestion
 from components.run_report import evaluation_results, run_summary
@@ -31,8 +32,6 @@ MISTAKES_SHOWN = 8
 SAMPLES_PER_CLASS = 5
 # Which eval images the prediction grid shows: fixed, so that reports of two runs show the same images.
 GRID_SEED = 111
-# The checkout this code runs from, whose git commit the lineage names.
-CODE_ROOT = Path(__file__).resolve().parents[2]
 DUPLICATE_PAIRS_SHOWN = 8
 DUPLICATE_ROWS = 100
 THUMBNAIL = 160        # pixels, longest side, of images drawn in figures
@@ -355,15 +354,22 @@ def _thumbnail(image_bytes: bytes) -> np.ndarray:
 
 
 def _code_version() -> str:
+    """The installed distribution's version, and for an editable install its checkout's git commit."""
+    from importlib import metadata  # pylint: disable=g-import-not-at-top
+    distribution = metadata.distribution(modules.DISTRIBUTION)
+    installed = f"{modules.DISTRIBUTION} {distribution.version}"
+    origin = json.loads(distribution.read_text("direct_url.json") or "{}")  # PEP 610
+    if not origin.get("dir_info", {}).get("editable"):
+        return installed
+    checkout = origin["url"].removeprefix("file://")
     try:
-        commit = subprocess.run(["git", "-C", str(CODE_ROOT), "rev-parse", "--short", "HEAD"],
+        commit = subprocess.run(["git", "-C", checkout, "rev-parse", "--short", "HEAD"],
                                 capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(CODE_ROOT), "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "-C", checkout, "status", "--porcelain", "--untracked-files=no"],
                                capture_output=True, text=True, check=True).stdout.strip()
-        return f"git {commit}" + (" with uncommitted changes" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
-        from importlib import metadata  # pylint: disable=g-import-not-at-top
-        return f"image-classification-pipeline {metadata.version('image-classification-pipeline')} (not a git checkout)"
+        return f"{installed}, editable from {checkout} (not a git checkout)"
+    return f"git {commit}" + (" with uncommitted changes" if dirty else "")
 
 
 # ---- HTML ----------------------------------------------------------------------------------------
