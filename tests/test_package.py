@@ -97,7 +97,7 @@ def test_predict_evaluate_and_report_on_the_installed_run(installed, bare_run):
     assert json.loads(evaluated.stdout)["n"] == 80
     reported = run(installed, "image-pipeline", "report")
     assert reported.returncode == 0, reported.stderr[-2000:]
-    page = Path(reported.stdout.strip())
+    page = work / reported.stdout.strip()  # relative to the working folder, or absolute
     assert page.is_file() and page.is_relative_to(work / "outputs" / "pipelines" / "image-classification-sample")
     assert "image-classification-pipeline 0.1.0" in page.read_text(encoding="utf-8")  # lineage: not a checkout
 
