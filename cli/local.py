@@ -4,6 +4,7 @@ wires that environment around pipeline.create_pipeline; the pipeline itself inge
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from pathlib import Path
 from typing import Optional
 
@@ -35,8 +36,11 @@ class LocalRunSettings:
 
 
 def run(local: LocalRunSettings):
-    """Runs the pipeline and returns its RunSummary (components/run_report/run_summary.py)."""
+    """Runs the pipeline and returns its RunSummary (components/run_report/run_summary.py): of this
+    run, named by the id it was given here, even if another process ran the pipeline meanwhile."""
     from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+    from tfx.dsl.compiler import compiler, constants  # pylint: disable=g-import-not-at-top
+    from tfx.orchestration.portable import runtime_parameter_utils  # pylint: disable=g-import-not-at-top
     from components.image_example_gen import ingestion  # pylint: disable=g-import-not-at-top
     from components.run_report import run_summary  # pylint: disable=g-import-not-at-top
     from pipeline import pipeline  # pylint: disable=g-import-not-at-top
@@ -45,7 +49,7 @@ def run(local: LocalRunSettings):
     # Checked before any work, so that a bad layout is one clear line (the pipeline checks again).
     layout = ingestion.scan(data_root)
     local.pipeline_root.mkdir(parents=True, exist_ok=True)
-    tfx.orchestration.LocalDagRunner().run(pipeline.create_pipeline(
+    compiled = compiler.Compiler().compile(pipeline.create_pipeline(
         pipeline_name=local.pipeline_name, pipeline_root=str(local.pipeline_root), data_root=data_root,
         splits=layout.splits, class_names=layout.class_names, schema_dir=str(configs.SCHEMA_DIR),
         serving_model_dir=str(local.serving_dir), settings=local.settings,
@@ -53,4 +57,8 @@ def run(local: LocalRunSettings):
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             str(local.metadata_path)),
         enable_cache=local.enable_cache))
-    return run_summary.latest_run(str(local.metadata_path), local.pipeline_name)
+    # The id LocalDagRunner would give it (the start time), given here so that we know it.
+    run_id = datetime.datetime.now().isoformat()
+    runtime_parameter_utils.substitute_runtime_parameter(compiled, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
+    tfx.orchestration.LocalDagRunner().run_with_ir(compiled)
+    return run_summary.summarize(run_summary.find_run(str(local.metadata_path), local.pipeline_name, run_id))

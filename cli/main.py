@@ -15,7 +15,7 @@ import shlex
 import sys
 import time
 import warnings
-from importlib import metadata, util
+from importlib import util
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -43,12 +43,6 @@ class _Parser(argparse.ArgumentParser):
 def _existing_dir(value: str) -> Path:
     if not Path(value).is_dir():
         raise argparse.ArgumentTypeError(f"{value}: no such directory")
-    return Path(value)
-
-
-def _existing_file(value: str) -> Path:
-    if not Path(value).is_file():
-        raise argparse.ArgumentTypeError(f"{value}: no such file")
     return Path(value)
 
 
@@ -214,7 +208,8 @@ def build_parser(environ=None, command: Optional[str] = None) -> argparse.Argume
     predict = commands.add_parser("predict", help="top classes of images under a pushed model")
     predict.add_argument("--model", required=True, help="a pushed model's version directory or the serving directory")
     predict.add_argument("--top-k", type=_positive_int, default=3)
-    predict.add_argument("images", nargs="+", type=_existing_file, metavar="IMAGE")
+    # Not checked here: each file is predicted or listed with its reason (_predict).
+    predict.add_argument("images", nargs="+", metavar="IMAGE")
 
     evaluate = commands.add_parser("evaluate", help="score a pushed model on a folder of class subfolders")
     evaluate.add_argument("--model", required=True, help="a pushed model's version directory or the serving directory")
@@ -295,6 +290,9 @@ def _add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
                              f"(default: {DEFAULT_GATES.class_recall_floor})")
     parser.add_argument("--regression-tolerance", type=_fraction, default=DEFAULT_GATES.regression_tolerance,
                         help="blessing allows this much accuracy below the model serving now (default: %(default)s)")
+    parser.add_argument("--replace-class-list", action="store_true",
+                        help="push even if the model serving now classifies other classes, replacing it (default: "
+                             "such a push is refused; give other data its own --pipeline-name)")
     parser.add_argument("--no-cache", action="store_true", help="re-execute every component")
 
 
@@ -352,7 +350,7 @@ def pipeline_settings(args, sample: bool = False) -> tuple[settings.Settings, st
         batch_size=args.batch_size, precision=args.precision)
     _check_frozen_blocks(training)
     gates = settings.Gates(accuracy_floor=chosen["accuracy_floor"], regression_tolerance=args.regression_tolerance,
-                           class_recall_floor=chosen["class_recall_floor"])
+                           class_recall_floor=chosen["class_recall_floor"], replace_class_list=args.replace_class_list)
     return settings.Settings(training, gates, _tuning(args, training)), chosen["pipeline_name"]
 
 
@@ -391,6 +389,9 @@ def _run(args) -> int:
         return 1
     # A line per step was logged as it ran; --verbose did not print those, so the table comes here.
     print(summary.format(steps=args.verbose))
+    if summary.push_refused:
+        print(f"{PROG}: error: {summary.push_refused}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -404,20 +405,30 @@ def _ingest(args) -> int:
 
 
 def _predict(args) -> int:
+    """A line per image, in order: its top classes, or (on stderr) why it could not be predicted.
+    Exit code 2 if any image could not be."""
     from client import pushed_model  # pylint: disable=g-import-not-at-top
     from components.image_example_gen import image_files  # pylint: disable=g-import-not-at-top
+    # As ingestion reads them (EXIF rotation applied, clear reasons for what is not an image).
+    read = [image_files.read_image_file(image) for image in args.images]
     model = pushed_model.PushedModel(args.model)
-    for image in args.images:
-        # As ingestion reads it (EXIF rotation applied, clear reasons for what is not an image).
-        reason, data = image_files.read_image_file(str(image))
+    failed = 0
+    for image, (reason, data) in zip(args.images, read):
         try:
             if reason:
                 raise InputError(reason)
             top = model.top_classes(data, k=args.top_k)
         except InputError as e:
-            raise InputError(f"{image}: {e}") from None
-        print(f"{image}: " + ", ".join(f"{name} {probability:.3f}" for name, probability in top))
-    return 0
+            print(f"{PROG}: error: {_one_line(image)}: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{_one_line(image)}: " + ", ".join(f"{name} {probability:.3f}" for name, probability in top))
+    return USAGE_ERROR if failed else 0
+
+
+def _one_line(text: str) -> str:
+    """`text` with control characters (a newline in a file name) escaped: one output line per input."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _evaluate(args) -> int:
@@ -462,7 +473,13 @@ def _compile_kubeflow(args) -> int:
     if args.class_names:
         class_names, splits = args.class_names, list(ingestion.REQUIRED_SPLITS)
     else:  # the folders as ingestion will read them; a bad layout is one line here, not a failed cluster run
-        layout = ingestion.scan(data_root)
+        try:
+            layout = ingestion.scan(data_root)
+        except ingestion.IngestionError as e:
+            if ingestion.is_local(data_root):
+                raise
+            raise InputError(f"{e}; give --class-names to compile without reading it") from None
+        layout.warn_of_missing_classes(data_root)
         class_names, splits = layout.class_names, layout.splits
     run, pipeline_name = pipeline_settings(args)
     print(runner.compile_pipeline(args.output, image=args.image, pipeline_root=args.pipeline_root,
@@ -529,7 +546,7 @@ class _StepLines(logging.Filter):
 def _project_paths() -> tuple:
     """Where this project's modules are, however it is installed (editable, a wheel, the image): the
     folders of its distribution's top-level packages and the files of its top-level modules."""
-    names = metadata.distribution(modules.DISTRIBUTION).read_text("top_level.txt").split()
+    names = modules.distribution().read_text("top_level.txt").split()
     specs = [spec for spec in map(util.find_spec, names) if spec and spec.origin]
     return tuple(os.path.dirname(spec.origin) + os.sep if spec.submodule_search_locations is not None
                  else spec.origin for spec in specs)

@@ -45,7 +45,11 @@ class PushedModel:
         if not class_names_file.is_file():
             raise ModelPathError(f"{self.directory}: no {exporter.CLASS_NAMES_FILE}; not a model this pipeline pushed")
         self.class_names = exporter.read_class_names(str(self.directory))
-        self._loaded = tf.saved_model.load(str(self.directory))
+        try:
+            self._loaded = tf.saved_model.load(str(self.directory))
+        except (OSError, ValueError, tf.errors.OpError) as e:
+            first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise ModelPathError(f"{self.directory / 'saved_model.pb'}: not a readable SavedModel ({first_line})") from None
         self._serve = self._loaded.signatures[exporter.SERVING_JPEG]
         self._tf = tf
 
@@ -65,7 +69,8 @@ class PushedModel:
 
 
 def score_folder(model: PushedModel, data_dir: str | os.PathLike) -> dict:
-    """Accuracy, macro F1 and per-class precision/recall/support of `model` on DIR/<class>/<image>.
+    """Accuracy, macro F1 and per-class precision (None for a class never predicted), recall and support
+    of `model` on DIR/<class>/<image>.
 
     Files that ingestion would reject are not scored but listed, with their reasons.
     """
@@ -97,8 +102,10 @@ def score_folder(model: PushedModel, data_dir: str | os.PathLike) -> dict:
         "n": len(labels),
         "accuracy": float(metrics.accuracy_score(labels, predicted)),
         "macro_f1": float(np.mean([f1[i] for i in class_ids if support[i] > 0])),
+        # A class never predicted has no precision: None (JSON null), as the report's "-" and TFMA's absent value.
         "per_class": {
-            name: {"precision": float(precision[i]), "recall": float(recall[i]), "support": int(support[i])}
+            name: {"precision": float(precision[i]) if (predicted == i).any() else None, "recall": float(recall[i]),
+                   "support": int(support[i])}
             for i, name in enumerate(model.class_names)},
         "confusion_matrix": metrics.confusion_matrix(labels, predicted, labels=class_ids).tolist(),
         "rejected": [{"path": path, "reason": reason} for path, reason in sorted(rejected)],

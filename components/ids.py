@@ -15,3 +15,9 @@ RUN_REPORT = "RunReport"
 
 # The page inside RunReport's artifact.
 REPORT_FILE = "report.html"
+
+# Custom properties that say why a step set something aside, read by the summary and the report:
+# on the Evaluator's evaluation, why the serving model was no baseline (components/evaluator.py);
+# on the Pusher's pushed_model, why a blessed model was not pushed (components/atomic_pusher.py).
+BASELINE_REFUSED = "baseline_refused"
+PUSH_REFUSED = "push_refused"

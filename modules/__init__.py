@@ -18,6 +18,16 @@ LEGACY_KERAS = "TF_USE_LEGACY_KERAS"
 DISTRIBUTION = "image-classification-pipeline"
 
 
+def distribution():
+    """The project's installed distribution: the one with a RECORD of its files, not the .egg-info a
+    build leaves in a checkout (which a process started there finds first)."""
+    from importlib import metadata  # pylint: disable=g-import-not-at-top
+    found = list(metadata.distributions(name=DISTRIBUTION))
+    if not found:
+        raise metadata.PackageNotFoundError(DISTRIBUTION)
+    return next((d for d in found if d.read_text("RECORD")), found[0])
+
+
 def keras_in_use():
     """'tf_keras' or 'keras_3' once TensorFlow has resolved `tf.keras`; None before."""
     keras = vars(sys.modules["tensorflow"]).get("keras") if "tensorflow" in sys.modules else None

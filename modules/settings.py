@@ -66,6 +66,9 @@ class Gates:
     regression_tolerance: float = 0.02
     # Below the weakest class of every registered model on validation (docs/benchmarks.md, Accuracy).
     class_recall_floor: float = 0.4
+    # Push even when the model serving now classifies another list of classes, replacing it. Off: a
+    # run on other data must not switch a serving folder to another model by accident.
+    replace_class_list: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -161,6 +161,7 @@ def create_pipeline(
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)),
+        custom_config={atomic_pusher.REPLACE_CLASS_LIST: settings.gates.replace_class_list},
     ).with_id(ids.PUSHER)
 
     # Last: the run's HTML report, from the artifacts above (no ML Metadata store needed).

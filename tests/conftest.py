@@ -80,6 +80,23 @@ def tree(directory: Path) -> dict:
     return {p.relative_to(directory).as_posix(): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
+def record_another_run(metadata_path: str, pipeline_name: str, name: str = "another-run") -> str:
+    """Records in ML Metadata a newer run of the pipeline that stopped after its first step, as
+    another process's run (or a crashed one) leaves it; returns its id."""
+    from ml_metadata.metadata_store import metadata_store  # pylint: disable=g-import-not-at-top
+    from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
+    from components.run_report import run_summary  # pylint: disable=g-import-not-at-top
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = metadata_path
+    store = metadata_store.MetadataStore(config)
+    first_step = run_summary.find_run(metadata_path, pipeline_name).executions[0]
+    run_type = store.get_context_type("pipeline_run")
+    (context_id,) = store.put_contexts([metadata_store_pb2.Context(type_id=run_type.id, name=name)])
+    store.put_attributions_and_associations(
+        [], [metadata_store_pb2.Association(context_id=context_id, execution_id=first_step.id)])
+    return name
+
+
 @pytest.fixture
 def small_dataset(tmp_path) -> Path:
     return copy_sample(tmp_path / "data")

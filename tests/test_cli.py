@@ -7,7 +7,7 @@ import pytest
 from cli import main as cli
 from pipeline import configs
 from modules import settings
-from tests.conftest import CLI, LOCAL_RUNNER, run_cli_in_process
+from tests.conftest import CLI, LOCAL_RUNNER, copy_sample, run_cli_in_process
 
 
 def run_cli(*args):
@@ -46,7 +46,7 @@ def assert_usage_error(result, *fragments):
     (["run", "--data-root", "/no/such/folder"], ["/no/such/folder: no such directory"]),
     (["ingest", "--data-root", "/no/such/folder", "--output", "/tmp/x"], ["no such directory"]),
     (["evaluate", "--model", "/tmp", "--data", "/no/such/folder"], ["/no/such/folder: no such directory"]),
-    (["predict", "--model", "/tmp", "/no/such/image.jpg"], ["/no/such/image.jpg: no such file"]),
+    (["predict", "--model", "/tmp", "/no/such/image.jpg"], ["/tmp: neither a SavedModel"]),
     (["compile-kubeflow", "--output", "x.json"], ["required", "--pipeline-root"]),
     (["run", "--pipeline-name", "My Pipeline"], ["--pipeline-name", "lower-case letters"]),
     (["frobnicate"], ["invalid choice: 'frobnicate'"]),
@@ -74,6 +74,13 @@ def test_data_root_without_class_folders(tmp_path, command):
     assert_usage_error(run_cli(command, "--data-root", str(tmp_path), "--output" if command == "ingest" else "--output-root",
                                str(tmp_path / "out")),
                        f"{tmp_path / 'train'}: no class subfolders")
+
+
+def test_a_data_root_with_one_class_is_refused_before_any_work(tmp_path):
+    copy_sample(tmp_path / "data", classes=("hat",))
+    assert_usage_error(run_cli("run", "--data-root", tmp_path / "data", "--output-root", tmp_path / "out"),
+                       f"{tmp_path / 'data' / 'train'}: only class folder 'hat'; a classifier needs at least 2")
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("variable, value, fragment", [

@@ -1,4 +1,6 @@
-"""The exported SavedModel: two signatures, one answer, class names inside."""
+"""The exported SavedModel: two signatures, one answer, class names inside; `predict` on it."""
+import shutil
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -7,7 +9,7 @@ from PIL import Image
 from modules import exporter, model as models
 from client import pushed_model
 from tests import corpus
-from tests.conftest import SMALL_IMAGE_SIZE, copy_sample, jpeg_bytes
+from tests.conftest import SMALL_IMAGE_SIZE, copy_sample, jpeg_bytes, run_cli_in_process
 
 # Any folder name is a class name: spaces, Unicode, HTML metacharacters.
 CLASS_NAMES = ["hat", "long sleeve", "Ünterhemd & <top>"]
@@ -94,3 +96,46 @@ def test_garbage_fails_its_own_request_and_serving_goes_on(saved_model_dir, garb
     with pytest.raises(tf.errors.InvalidArgumentError):
         serve(image_bytes=tf.constant([garbage()]))
     np.testing.assert_array_equal(serve(image_bytes=good)["probabilities"].numpy(), before)
+
+
+def test_predict_answers_every_image_and_lists_each_bad_one(saved_model_dir, tmp_path):
+    good = tmp_path / "good.jpg"
+    good.write_bytes(jpeg_bytes())
+    newline = tmp_path / "two\nlines.jpg"
+    newline.write_bytes(jpeg_bytes())
+    text = tmp_path / "text.jpg"
+    text.write_text("not a photo")
+    folder = tmp_path / "folder.jpg"
+    folder.mkdir()
+    result = run_cli_in_process("predict", "--model", saved_model_dir, text, good, folder, tmp_path / "gone.jpg",
+                                newline)
+    assert result.returncode == 2
+    assert [line.split(": ")[0] for line in result.stdout.splitlines()] == [str(good), str(tmp_path / "two\\nlines.jpg")]
+    assert result.stderr.splitlines() == [
+        f"image-pipeline: error: {text}: not an image: content is text",
+        f"image-pipeline: error: {folder}: unreadable: Is a directory",
+        f"image-pipeline: error: {tmp_path / 'gone.jpg'}: unreadable: No such file or directory"]
+
+
+def test_a_corrupt_saved_model_is_one_line_naming_the_file(saved_model_dir, tmp_path):
+    broken = tmp_path / "model"
+    shutil.copytree(saved_model_dir, broken)
+    (broken / "saved_model.pb").write_bytes(b"not a protocol buffer")
+    image = tmp_path / "good.jpg"
+    image.write_bytes(jpeg_bytes())
+    result = run_cli_in_process("predict", "--model", broken, image)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"image-pipeline: error: {broken / 'saved_model.pb'}: not a readable SavedModel (")
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_evaluate_leaves_the_precision_of_a_class_never_predicted_undefined(saved_model_dir, tmp_path):
+    # Two images can be given at most two of the three classes: one class at least is never predicted.
+    (tmp_path / "hat").mkdir()
+    for index, colour in enumerate([(200, 30, 30), (30, 30, 200)]):
+        (tmp_path / "hat" / f"{index}.jpg").write_bytes(jpeg_bytes(colour))
+    scores = pushed_model.score_folder(pushed_model.PushedModel(saved_model_dir), tmp_path)
+    predicted = np.array(scores["confusion_matrix"]).sum(axis=0)
+    precisions = [scores["per_class"][name]["precision"] for name in CLASS_NAMES]
+    assert [p is None for p in precisions] == [count == 0 for count in predicted]
+    assert None in precisions

@@ -144,8 +144,23 @@ def add_class_named_with_a_newline(root):
     (root / "train" / "long\nsleeve" / "a.jpg").write_bytes(jpeg_bytes())
 
 
+def keep_one_class(root):
+    for split in ("train", "validation"):
+        for name in ("shoes", "skirt"):
+            shutil.rmtree(root / split / name)
+
+
+def hide_all_classes_but_one(root):
+    # Folders whose names start with a dot are hidden: their files are rejected, they are no class.
+    (root / "train" / "shoes").rename(root / "train" / "..shoes")
+    (root / "train" / "skirt").rename(root / "train" / "...")
+
+
 @pytest.mark.parametrize("damage, message", [
     (remove_validation, "validation: required split folder is missing"),
+    (keep_one_class, "train: only class folder 'hat'; a classifier needs at least 2$"),
+    (hide_all_classes_but_one, r"train: only class folder 'hat'; a classifier needs at least 2 \(skipped as hidden, "
+                               r"their files rejected: \.\.\., \.\.shoes\)"),
     (add_image_of_unknown_eval_class, "class 'scarf' is not one of hat, shoes, skirt"),
     (add_empty_train_class, "train/scarf: class folder holds no image files"),
     (add_class_named_with_a_newline, r"long\\nsleeve'?: class folder name holds a control character"),
@@ -175,12 +190,15 @@ def test_manifest_is_json_with_content_hash(small_dataset, tmp_path):
     assert len(manifest["content_hash"]) == 64
 
 
-def test_a_class_missing_from_validation_is_a_warning(small_dataset, tmp_path, caplog):
+def test_a_class_missing_from_validation_is_one_warning(small_dataset, tmp_path, caplog):
     shutil.rmtree(small_dataset / "validation" / "skirt")
     with caplog.at_level(logging.WARNING):
+        ingestion.scan(str(small_dataset))  # as a run checks the layout before it starts the pipeline
         manifest = ingestion.read_manifest(ingestion.run(small_dataset, tmp_path / "out", BEAM_ARGS))
     assert manifest["counts"]["eval"]["skirt"] == 0
-    assert "has no images of class(es) skirt" in caplog.text
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [f"ingest: {small_dataset / 'validation'} has no images of class(es) skirt; its metrics will "
+                        "lack them"]
 
 
 def test_killed_ingestion_leaves_no_dataset_and_the_next_run_completes(small_dataset, tmp_path):

@@ -226,3 +226,13 @@ def test_a_data_root_without_the_layout_is_refused_before_compiling(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("image-pipeline: error: ")
     assert "required split folder is missing" in result.stderr and not output.exists()
+
+
+@pytest.mark.parametrize("data_root", ["ram://no-such-bucket/data", "s3://no-such-bucket/data"])
+def test_a_remote_data_root_that_cannot_be_read_suggests_the_class_names(tmp_path, data_root):
+    output = tmp_path / "pipeline.json"
+    result = run_cli_in_process(*compile_args(output, data_root=data_root))
+    assert result.returncode == 2 and not output.exists()
+    assert result.stderr.strip().splitlines() == [
+        f"image-pipeline: error: {data_root}: data root could not be read (missing, unreachable or not permitted); "
+        "give --class-names to compile without reading it"]

@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from PIL import Image, ImageOps
+from tfx import v1 as tfx
 
 from cli import local
 from modules import features
@@ -17,7 +18,7 @@ from client import pushed_model
 from components.run_report import evaluation_results, run_summary
 from pipeline import configs
 from client.pushed_model import version_dirs
-from tests.conftest import CLI
+from tests.conftest import CLI, record_another_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -90,8 +91,8 @@ def test_per_class_metrics_are_those_of_the_arg_max_prediction(first_run, settin
         assert metrics["accuracy"] == pytest.approx(expected["recall"], abs=1e-6), name  # the gated figure
         if matrix[:, class_id].sum():
             assert metrics["precision"] == pytest.approx(expected["precision"], abs=1e-6), name
-        else:  # never predicted: TFMA leaves precision undefined where sklearn writes 0
-            assert "precision" not in metrics
+        else:  # never predicted: precision undefined, in TFMA's figures and `evaluate`'s alike
+            assert "precision" not in metrics and expected["precision"] is None
     assert evaluation.overall[evaluation_results.MACRO_F1] == pytest.approx(scores["macro_f1"], abs=1e-6)
     assert evaluation.overall["sparse_categorical_accuracy"] == pytest.approx(scores["accuracy"], abs=1e-6)
 
@@ -108,6 +109,25 @@ def test_rerun_reuses_ingestion_and_cached_components(first_run, settings):
     # The same model, re-blessed against itself, is not published a second time.
     assert second.blessed is True and second.pushed_destination == first_run.pushed_destination
     assert version_dirs(settings.serving_dir) == [Path(first_run.pushed_destination)]
+
+
+def test_a_run_summarises_itself_even_when_a_newer_run_was_recorded_meanwhile(settings, tmp_path, monkeypatch):
+    # A copy of the run's state, where "another process" records a run while ours is running.
+    copy = local.LocalRunSettings(data_root=settings.data_root, output_root=tmp_path, pipeline_name=settings.pipeline_name,
+                                  settings=settings.settings)
+    shutil.copytree(settings.pipeline_root, copy.pipeline_root)
+    run_with_ir = tfx.orchestration.LocalDagRunner.run_with_ir
+
+    def run_as_another_starts(runner, compiled, *args, **kwargs):
+        run_with_ir(runner, compiled, *args, **kwargs)
+        record_another_run(str(copy.metadata_path), settings.pipeline_name)  # newer than ours
+
+    monkeypatch.setattr(tfx.orchestration.LocalDagRunner, "run_with_ir", run_as_another_starts)
+    summary = local.run(copy)
+    assert run_summary.find_run(str(copy.metadata_path), settings.pipeline_name).run_id == "another-run"
+    assert summary.run_id != "another-run"
+    assert {c.component_id for c in summary.components} == COMPONENTS  # every step of ours, not one of theirs
+    assert summary.blessed is True and Path(summary.pushed_destination).parent == copy.serving_dir
 
 
 def flipped_copies(source: Path, target: Path, per_class: int = 2) -> int:

@@ -94,6 +94,17 @@ class Scan:
     def files_found(self) -> int:
         return len(self.candidates) + len(self.rejected)
 
+    def missing_classes(self) -> dict:
+        """{split: [classes that train has and it lacks]} for the eval/test splits that lack any."""
+        missing = {split: sorted(set(self.class_names) - {c.class_name for c in self.candidates if c.split == split})
+                   for split in self.splits if split != "train"}
+        return {split: names for split, names in missing.items() if names}
+
+    def warn_of_missing_classes(self, root: str) -> None:
+        for split, names in self.missing_classes().items():
+            logging.warning("ingest: %s has no images of class(es) %s; its metrics will lack them",
+                            _join(root, SPLIT_FOLDERS[split]), ", ".join(names))
+
 
 def scan(data_root: str | os.PathLike, split_folders: Mapping[str, str] = SPLIT_FOLDERS) -> Scan:
     """Lists every file under the split folders and decides which are image candidates.
@@ -101,12 +112,13 @@ def scan(data_root: str | os.PathLike, split_folders: Mapping[str, str] = SPLIT_
     `split_folders` maps split names to folder names under the data root. Raises IngestionError
     for input that cannot make a dataset: a missing data root or required split, no class
     folders, an empty train class folder, or an eval/test class that train does not have (its
-    label index would be meaningless). A class that train has and eval/test lack is logged as a
-    warning: that split then has no metrics for it.
+    label index would be meaningless). A class that train has and eval/test lack is allowed (that
+    split then has no metrics for it): `run` warns of it, once (Scan.warn_of_missing_classes).
     """
     root = str(data_root)
     if not _is_dir(root):
-        raise IngestionError(f"{root}: data root is not a directory")
+        raise IngestionError(f"{root}: data root is not a directory" if is_local(root) else
+                             f"{root}: data root could not be read (missing, unreachable or not permitted)")
     splits = [s for s, folder in split_folders.items() if _is_dir(_join(root, folder))]
     for split in REQUIRED_SPLITS:
         if split not in splits:
@@ -114,10 +126,15 @@ def scan(data_root: str | os.PathLike, split_folders: Mapping[str, str] = SPLIT_
 
     train_dir = _join(root, split_folders["train"])
     # A linked class folder is not followed (its files could be anywhere): it is rejected, not a class.
-    class_names = sorted(name for name in _subfolders(train_dir)
+    folders = _subfolders(train_dir)
+    class_names = sorted(name for name in folders
                          if not _hidden(name) and not (is_local(train_dir) and Path(train_dir, name).is_symlink()))
-    if not class_names:
-        raise IngestionError(f"{train_dir}: no class subfolders")
+    if len(class_names) < 2:
+        # One class trains a model that cannot be evaluated (TFMA needs two): refused before any work.
+        hidden = sorted(name for name in folders if _hidden(name))
+        found = f"only class folder '{class_names[0]}'" if class_names else "no class subfolders"
+        raise IngestionError(f"{train_dir}: {found}; a classifier needs at least 2"
+                             + (f" (skipped as hidden, their files rejected: {', '.join(hidden)})" if hidden else ""))
     for name in class_names:
         if any(unicodedata.category(c) == "Cc" for c in name):
             # A class name is a line of the model's class_names.txt and a TFMA slice value.
@@ -131,10 +148,6 @@ def scan(data_root: str | os.PathLike, split_folders: Mapping[str, str] = SPLIT_
         split_candidates, split_rejected = scan_class_folders(split_dir, root, class_names, split)
         candidates += split_candidates
         rejected += split_rejected
-        missing = sorted(set(class_names) - {c.class_name for c in split_candidates})
-        if split != "train" and missing:
-            logging.warning("ingest: %s has no images of class(es) %s; its metrics will lack them",
-                            split_dir, ", ".join(missing))
     return Scan(class_names, candidates, rejected, splits)
 
 
@@ -172,7 +185,12 @@ def _relative(path: str, start: str) -> str:
 
 
 def _is_dir(path: str) -> bool:
-    return Path(path).is_dir() if is_local(path) else _gfile().isdir(path)
+    if is_local(path):
+        return Path(path).is_dir()
+    try:
+        return _gfile().isdir(path)
+    except Exception:  # pylint: disable=broad-except  # tf.errors.* of a filesystem this build lacks
+        return False
 
 
 def _subfolders(directory: str) -> list[str]:
@@ -300,7 +318,9 @@ def run(data_root: str | os.PathLike, output_dir: str | os.PathLike,
     """
     started = time.time()
     root = str(Path(data_root).resolve()) if is_local(data_root) else str(data_root)
-    digest, scanned, found = read_fingerprints(scan(root), root)
+    scanned = scan(root)
+    scanned.warn_of_missing_classes(root)
+    digest, scanned, found = read_fingerprints(scanned, root)
     target = Path(output_dir).resolve() / digest[:16]
     if (target / MANIFEST).is_file():
         logging.info("ingest: input unchanged (content hash %s), reusing %s", digest[:16], target)

@@ -43,3 +43,19 @@ def state(serving_dir: str) -> str:
     fingerprint = posixpath.join(version, FINGERPRINT)
     content = fileio.open(fingerprint, "rb").read() if fileio.exists(fingerprint) else b""
     return f"{posixpath.basename(version)}:{hashlib.sha256(content).hexdigest()[:16]}"
+
+
+def other_classes(model_dir: str, version_dir: str) -> Optional[str]:
+    """How the class list of the model at `version_dir` differs from the one at `model_dir` (its
+    assets.extra/class_names.txt, modules/exporter.py), or None when they agree or either lacks one."""
+    from modules import exporter  # pylint: disable=g-import-not-at-top
+    lists = [exporter.read_class_names(d) if fileio.exists(posixpath.join(d, exporter.CLASS_NAMES_FILE)) else None
+             for d in (str(model_dir), str(version_dir))]
+    if None in lists or lists[0] == lists[1]:
+        return None
+    ours, theirs = lists
+    return (f"{version_dir} classifies other classes ({_classes(theirs)}; this model: {_classes(ours)})")
+
+
+def _classes(names: list) -> str:
+    return f"{len(names)} classes: " + ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")

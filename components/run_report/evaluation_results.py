@@ -46,12 +46,15 @@ def of_run(run) -> Optional[Evaluation]:
     artifact = run.output(ids.EVALUATOR, "evaluation")
     if artifact is None:
         return None
-    return load(artifact.uri, run.eval_config(), run_summary.class_names(run))
+    return load(artifact.uri, run.eval_config(), run_summary.class_names(run),
+                run_summary.property_value(artifact, ids.BASELINE_REFUSED))
 
 
-def load(evaluation_uri: str, eval_config_json: str, class_names: Sequence[str]) -> Evaluation:
+def load(evaluation_uri: str, eval_config_json: str, class_names: Sequence[str],
+         baseline_refused: Optional[str] = None) -> Evaluation:
     """The Evaluator's output at `evaluation_uri` (metrics, plots, validation result) as an
-    Evaluation, given the EvalConfig it ran with (JSON) and the class list in label order."""
+    Evaluation, given the EvalConfig it ran with (JSON), the class list in label order and, if the
+    Evaluator dropped the serving model as a baseline, why (components/evaluator.py)."""
     import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
     from google.protobuf import json_format  # pylint: disable=g-import-not-at-top
     class_names = list(class_names)
@@ -95,7 +98,8 @@ def load(evaluation_uri: str, eval_config_json: str, class_names: Sequence[str])
         validation = None
     validation_ok = validation.validation_ok if validation else None
     overall[MACRO_F1] = macro_f1(per_class)
-    gates = list(_gates(eval_config, overall, baseline, per_class, class_names, _failures(validation)))
+    no_baseline = f"no baseline: {baseline_refused}" if baseline_refused else "no blessed baseline yet"
+    gates = list(_gates(eval_config, overall, baseline, per_class, class_names, _failures(validation), no_baseline))
     return Evaluation(class_names, overall, baseline, per_class, confusion, calibration, gates, validation_ok)
 
 
@@ -126,7 +130,8 @@ def _failures(validation) -> set:
     return failed
 
 
-def _gates(eval_config, overall: dict, baseline: dict, per_class: dict, class_names: list, failures: set):
+def _gates(eval_config, overall: dict, baseline: dict, per_class: dict, class_names: list, failures: set,
+           no_baseline: str):
     """Every threshold in the config, with the value it was compared with; whether it passed is TFMA's
     verdict (its validation result), never recomputed here."""
     for spec in eval_config.metrics_specs:
@@ -150,7 +155,7 @@ def _gates(eval_config, overall: dict, baseline: dict, per_class: dict, class_na
                         yield Gate(name, "change vs. baseline", overall[name] - baseline[name], f">= {bound:g}",
                                    (name, True, None) not in failures)
                     else:
-                        yield Gate(name, "change vs. baseline", None, f">= {bound:g} (no blessed baseline yet)", None)
+                        yield Gate(name, "change vs. baseline", None, f">= {bound:g} ({no_baseline})", None)
 
 
 # TFMA metric class -> the name its values are stored under.

@@ -89,6 +89,8 @@ def render(run: run_summary.RunRecord, pipeline_name: str) -> str:
 def _verdict_section(summary: run_summary.RunSummary, evaluation) -> str:
     verdict = {None: ("NOT EVALUATED", "neutral"), True: ("BLESSED", "pass"), False: ("NOT BLESSED", "fail")}
     label, css = verdict[summary.blessed]
+    if summary.failed_steps:
+        label += f" ({', '.join(summary.failed_steps)} failed)"
     pushed = (f"pushed to <code>{_escape(summary.pushed_destination)}</code>" if summary.pushed_destination
               else "nothing pushed")
     body = [f'<p class="verdict {css}" id="verdict">{label}: {pushed}</p>']
@@ -138,8 +140,10 @@ def _predictions_section(examples: EvalExamples, class_names: list, figures) -> 
     predicted = examples.probabilities.argmax(axis=1)
     wrong = np.flatnonzero(predicted != examples.labels)
     worst = wrong[np.argsort(-examples.probabilities[wrong].max(axis=1))][:MISTAKES_SHOWN]
-    parts = ["<p>15 eval images drawn with seed 111: title green when the prediction is right, red when wrong; "
-             "the bars are the class probabilities, the true class outlined in blue.</p>",
+    drawn = "every eval image" if len(shown) == len(examples.images) else f"{len(shown)} eval images drawn"
+    parts = [f"<p>{drawn.capitalize()} ({len(shown)}, in an order drawn with seed {GRID_SEED}): title green when the "
+             "prediction is right, red when wrong; the bars are the class probabilities, the true class outlined in "
+             "blue.</p>",
              _figure(grid, "prediction grid")]
     if len(worst):
         parts += ["<h3>Most confident mistakes</h3>",
@@ -355,8 +359,7 @@ def _thumbnail(image_bytes: bytes) -> np.ndarray:
 
 def _code_version() -> str:
     """The installed distribution's version, and for an editable install its checkout's git commit."""
-    from importlib import metadata  # pylint: disable=g-import-not-at-top
-    distribution = metadata.distribution(modules.DISTRIBUTION)
+    distribution = modules.distribution()
     installed = f"{modules.DISTRIBUTION} {distribution.version}"
     origin = json.loads(distribution.read_text("direct_url.json") or "{}")  # PEP 610
     if not origin.get("dir_info", {}).get("editable"):

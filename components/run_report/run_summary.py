@@ -21,6 +21,10 @@ class ComponentRun:
     seconds: float
 
 
+# The failed gates a summary prints (a run with many classes can fail hundreds; the report has them all).
+FAILED_GATES_SHOWN = 10
+
+
 @dataclasses.dataclass
 class RunSummary:
     run_id: str
@@ -30,6 +34,11 @@ class RunSummary:
     failed_gates: list[str] = dataclasses.field(default_factory=list)  # why it was not blessed
     report: Optional[str] = None  # the run's HTML report (components/run_report/report.py)
     duplicates: Optional[str] = None  # what ingestion found, when it found any (components/image_example_gen/duplicates.py)
+    push_refused: Optional[str] = None  # why a blessed model was not pushed (components/atomic_pusher.py)
+
+    @property
+    def failed_steps(self) -> list[str]:
+        return [c.component_id for c in self.components if c.state == "FAILED"]
 
     def format(self, steps: bool = False) -> str:
         """The run's outcome in a few lines; with `steps`, a line per component (state, seconds) too."""
@@ -40,8 +49,15 @@ class RunSummary:
             lines.append(f"  {'component':<34}{'state':<10}{'seconds':>8}")
             lines += [f"  {c.component_id:<34}{c.state:<10}{c.seconds:>8.1f}" for c in self.components]
         verdict = {None: "no evaluation", True: "BLESSED", False: "NOT BLESSED"}[self.blessed]
+        if self.failed_steps:
+            verdict += f" ({', '.join(self.failed_steps)} failed)"
         lines.append(f"  model: {verdict}; pushed to: {self.pushed_destination or 'nothing pushed'}")
-        lines += [f"  failed gate: {gate}" for gate in self.failed_gates]
+        if self.push_refused:
+            lines.append(f"  push: {self.push_refused}")
+        lines += [f"  failed gate: {gate}" for gate in self.failed_gates[:FAILED_GATES_SHOWN]]
+        if len(self.failed_gates) > FAILED_GATES_SHOWN:
+            lines.append(f"  ... and {len(self.failed_gates) - FAILED_GATES_SHOWN} more failed gates (the report lists "
+                         "every one)")
         if self.duplicates:
             lines.append(f"  data: {self.duplicates}")
         if self.report:
@@ -89,15 +105,35 @@ def pipeline_names(metadata_path: str) -> list[str]:
 def find_run(metadata_path: str, pipeline_name: str, run_id: Optional[str] = None) -> RunRecord:
     """The run `run_id` of `pipeline_name` (default: its newest run) recorded in the SQLite store."""
     store = open_store(metadata_path)
-    pipeline_executions = {e.id for e in _executions_of(store, "pipeline", pipeline_name)}
-    runs = [c for c in store.get_contexts_by_type("pipeline_run")
-            if {e.id for e in store.get_executions_by_context(c.id)} & pipeline_executions]
+    runs = _runs_of(store, pipeline_name)
     if run_id is not None:
         runs = [c for c in runs if c.name == run_id]
     if not runs:
         which = f"run '{run_id}'" if run_id else "run"
         raise LookupError(f"{metadata_path}: no {which} of pipeline '{pipeline_name}' recorded")
-    run = max(runs, key=lambda c: c.create_time_since_epoch)
+    return _record(store, runs[0])
+
+
+def newest_evaluated_run(metadata_path: str, pipeline_name: str) -> RunRecord:
+    """The newest run of `pipeline_name` whose Evaluator wrote an evaluation (a run can stop before it)."""
+    store = open_store(metadata_path)
+    for context in _runs_of(store, pipeline_name):
+        run = _record(store, context)
+        if run.output(ids.EVALUATOR, "evaluation") is not None:
+            return run
+    raise LookupError(f"{metadata_path}: no run of pipeline '{pipeline_name}' has an evaluation (none reached the "
+                      "Evaluator, or it failed)")
+
+
+def _runs_of(store, pipeline_name: str) -> list:
+    """The pipeline's run contexts, newest first."""
+    pipeline_executions = {e.id for e in _executions_of(store, "pipeline", pipeline_name)}
+    runs = [c for c in store.get_contexts_by_type("pipeline_run")
+            if {e.id for e in store.get_executions_by_context(c.id)} & pipeline_executions]
+    return sorted(runs, key=lambda c: c.create_time_since_epoch, reverse=True)
+
+
+def _record(store, run) -> RunRecord:
     executions = sorted(store.get_executions_by_context(run.id), key=lambda e: e.create_time_since_epoch)
     component_of = {}
     for execution in executions:
@@ -136,7 +172,8 @@ def summarize(run: RunRecord) -> RunSummary:
                             if pushed and flag(pushed, "pushed") else None),
         failed_gates=failed_gates(evaluation.uri if evaluation else None),
         report=report_file if report_file and os.path.isfile(report_file) else None,
-        duplicates=_duplicates(run.output(ids.IMAGE_EXAMPLE_GEN, "examples")))
+        duplicates=_duplicates(run.output(ids.IMAGE_EXAMPLE_GEN, "examples")),
+        push_refused=(property_value(pushed, ids.PUSH_REFUSED) or None) if pushed else None)
 
 
 def _duplicates(examples) -> Optional[str]:
@@ -180,7 +217,6 @@ def failed_gates(evaluation_uri: Optional[str]) -> list[str]:
     if not evaluation_uri:
         return []
     import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
-    from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
     try:
         validation = tfma.load_validation_result(evaluation_uri)
     except OSError:  # no validation result written (no thresholds configured)
@@ -192,9 +228,23 @@ def failed_gates(evaluation_uri: Optional[str]) -> list[str]:
             for key in per_slice.slice_key.single_slice_keys:  # a label_name slice: that class's recall
                 name = f"recall of class {key.bytes_value.decode()} ({name} on its {key.column} slice)"
             value = failure.metric_value.double_value.value
-            threshold = text_format.MessageToString(failure.metric_threshold, as_one_line=True)
-            lines.append(f"{name} = {value:.4f} fails {threshold}")
+            lines.append(f"{name} = {value:.4f}, needs {threshold_text(failure.metric_threshold)}")
     return lines
+
+
+def threshold_text(threshold) -> str:
+    """A tfma MetricThreshold as the report writes it: '>= 0.4', '<= 0.1', 'a change >= -0.02'."""
+    from tensorflow_model_analysis.proto import config_pb2  # pylint: disable=g-import-not-at-top
+    if threshold.HasField("change_threshold"):
+        change = threshold.change_threshold
+        bound = change.absolute.value if change.HasField("absolute") else change.relative.value
+        kind = "a change" if change.HasField("absolute") else "a relative change"
+        higher = change.direction != config_pb2.MetricDirection.LOWER_IS_BETTER
+        return f"{kind} {'>=' if higher else '<='} {bound:g}"
+    bounds = threshold.value_threshold
+    parts = ([f">= {bounds.lower_bound.value:g}"] if bounds.HasField("lower_bound") else []) + (
+        [f"<= {bounds.upper_bound.value:g}"] if bounds.HasField("upper_bound") else [])
+    return " and ".join(parts)
 
 
 def _executions_of(store, context_type: str, name: str):
