@@ -20,10 +20,9 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from pipeline import configs
 
-from pipeline import configs  # pylint: disable=wrong-import-position
+REPO = Path(__file__).resolve().parents[1]
 
 BFLOAT16 = "--precision=mixed_bfloat16"
 DEFAULT_ROWS = ["efficientnet_lite1", "efficientnet_lite0",
@@ -37,7 +36,7 @@ def row_name(row: str) -> str:
 
 def run_row(row: str, data_root: Path, output: Path, index: int) -> dict:
     """One pipeline run in a process of its own (a fresh TensorFlow), then its Evaluator's numbers."""
-    from components.run_report import evaluation_results, run_summary  # pylint: disable=g-import-not-at-top
+    from components.run_report import evaluation_results, run_summary
     model, _, flags = row.partition(":")
     pipeline_name = f"accuracy-{index}-{model.replace('_', '-')}"
     log = output / "runs" / f"{pipeline_name}.log"
@@ -71,7 +70,7 @@ def run_row(row: str, data_root: Path, output: Path, index: int) -> dict:
 
 
 def _image_size(model: str) -> int:
-    from modules import model as models  # pylint: disable=g-import-not-at-top
+    from modules import model as models
     return models.get_spec(model).image_size
 
 
@@ -83,7 +82,8 @@ def markdown(results: list, data_root: Path) -> str:
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in results:
         weakest = min(r["recall"], key=r["recall"].get)
-        lines.append(f"| {r['row']} | {r['image_size']} | {r['validation_accuracy']:.4f} | {r['balanced_accuracy']:.4f} "
+        lines.append(f"| {r['row']} | {r['image_size']} | {r['validation_accuracy']:.4f} "
+                     f"| {r['balanced_accuracy']:.4f} "
                      f"| {r['macro_f1']:.4f} | {weakest} {r['recall'][weakest]:.3f} | {r['trainer_seconds'] / 60:.1f} "
                      f"| {r['run_seconds'] / 60:.1f} | {r['epochs']} |")
     lines += ["", "Recall per class:", "", "| model (flags) | " + " | ".join(classes) + " |",
@@ -93,10 +93,10 @@ def markdown(results: list, data_root: Path) -> str:
 
 
 def plot_recall(results: list, path: Path) -> None:
-    import matplotlib  # pylint: disable=g-import-not-at-top
+    import matplotlib
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-    import numpy as np  # pylint: disable=g-import-not-at-top
+    import matplotlib.pyplot as plt
+    import numpy as np
     classes = list(results[0]["recall"])
     width = 0.8 / len(results)
     figure, axes = plt.subplots(figsize=(12, 4.5))

@@ -15,14 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline import configs  # pylint: disable=wrong-import-position
-from modules import settings  # pylint: disable=wrong-import-position,wrong-import-order
+from pipeline import configs
+from modules import settings
 
 
 def evaluation_metrics(pipeline_root: Path) -> dict:
-    import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
+    import tensorflow_model_analysis as tfma
     evaluation = max((pipeline_root / "Evaluator" / "evaluation").iterdir(), key=lambda p: int(p.name))
     result = tfma.load_eval_result(str(evaluation))
     return {f"{slice_key or 'overall'} {name}": value.get("doubleValue")
@@ -31,7 +30,7 @@ def evaluation_metrics(pipeline_root: Path) -> dict:
 
 def trained_state(pipeline_root: Path, pushed_dir: str) -> dict:
     """The Trainer's per-epoch history and every variable of the pushed model."""
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
     history = json.loads(next((pipeline_root / "Trainer" / "model_run").glob("*/history.json")).read_text())["history"]
     reader = tf.train.load_checkpoint(str(Path(pushed_dir) / "variables" / "variables"))
     variables = {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
@@ -40,7 +39,7 @@ def trained_state(pipeline_root: Path, pushed_dir: str) -> dict:
 
 
 def main() -> int:
-    from cli import local  # pylint: disable=g-import-not-at-top
+    from cli import local
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=configs.SAMPLE_DATA_ROOT)
     parser.add_argument("--epochs", type=int, default=configs.SAMPLE_RUN_OVERRIDES["epochs"])

@@ -11,16 +11,14 @@ import argparse
 import io
 import json
 import random
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from components.image_example_gen import duplicates, ingestion  # pylint: disable=wrong-import-position
+from components.image_example_gen import duplicates, ingestion
 
 
 def main() -> None:

@@ -2,7 +2,8 @@
 more Beam configurations, each from scratch (its own output root, no cache).
 
     .venv/bin/python bench/pipeline_overhead.py --data-root ../shared/datasets/clothing-dataset-small
-    .venv/bin/python bench/pipeline_overhead.py --data-root DIR --beam "--direct_running_mode=multi_processing --direct_num_workers=2"
+    .venv/bin/python bench/pipeline_overhead.py --data-root DIR \
+        --beam "--direct_running_mode=multi_processing --direct_num_workers=2"
 
 The Trainer runs one epoch (its time is listed, not counted), and the HTML report, written after
 the run, is listed apart. Prints a Markdown table.
@@ -14,9 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline import configs  # pylint: disable=wrong-import-position
+from pipeline import configs
 
 IN_MEMORY = " ".join(configs.DEFAULT_BEAM_PIPELINE_ARGS)
 MULTI_PROCESS = "--direct_running_mode=multi_processing --direct_num_workers=2"
@@ -24,9 +24,9 @@ REPORT = "report (after the run)"
 
 
 def measure(data_root: Path, beam: str, scratch: Path) -> dict:
-    from cli import local  # pylint: disable=g-import-not-at-top
-    from modules import settings as run_settings  # pylint: disable=g-import-not-at-top
-    from components.run_report import report  # pylint: disable=g-import-not-at-top
+    from cli import local
+    from modules import settings as run_settings
+    from components.run_report import report
     settings = local.LocalRunSettings(
         data_root=data_root, output_root=scratch, pipeline_name="overhead",
         settings=run_settings.Settings(run_settings.Training(epochs=1),
@@ -55,11 +55,12 @@ def main() -> int:
         print(f"{beam}: {results[beam]}", flush=True)
 
     steps = list(next(iter(results.values())))
-    print(f"\n| step | " + " | ".join(f"`{beam}`" for beam in results) + " |")
+    print("\n| step | " + " | ".join(f"`{beam}`" for beam in results) + " |")
     print("|---|" + "---|" * len(results))
     for step in steps:
         print(f"| {step} | " + " | ".join(f"{r.get(step, 0):.1f}" for r in results.values()) + " |")
-    overhead = {beam: sum(s for step, s in r.items() if step not in ("Trainer", "wall", REPORT)) for beam, r in results.items()}
+    overhead = {beam: sum(s for step, s in r.items() if step not in ("Trainer", "wall", REPORT))
+                for beam, r in results.items()}
     print("| **all but the Trainer** | " + " | ".join(f"**{v:.1f}**" for v in overhead.values()) + " |")
     return 0
 

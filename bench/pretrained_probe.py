@@ -14,17 +14,15 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import pipeline  # pylint: disable=wrong-import-position,unused-import  # chooses the Keras flavour
-from modules import settings  # pylint: disable=wrong-import-position,wrong-import-order
+from modules import settings
 
 FOLDS = 5
 
 
 def load_split(folder: Path, size: int, class_names: list):
-    import numpy as np  # pylint: disable=g-import-not-at-top
-    from PIL import Image  # pylint: disable=g-import-not-at-top
+    import numpy as np
+    from PIL import Image
     images, labels = [], []
     for label, name in enumerate(class_names):
         for path in sorted((folder / name).glob("*.jpg")):
@@ -35,13 +33,13 @@ def load_split(folder: Path, size: int, class_names: list):
 
 
 def probe(train_features, train_labels, features, class_weight=None):
-    from sklearn import linear_model  # pylint: disable=g-import-not-at-top
+    from sklearn import linear_model
     model = linear_model.LogisticRegression(max_iter=3000, C=0.5, class_weight=class_weight)
     return model.fit(train_features, train_labels).predict(features)
 
 
 def backbone_features(name: str, size: int, data_root: Path, class_names: list) -> dict:
-    from modules import efficientnet_lite  # pylint: disable=g-import-not-at-top
+    from modules import efficientnet_lite
     model = efficientnet_lite.imagenet_model(size, variant=efficientnet_lite.VARIANTS[name])
     features = {}
     for split in ("train", "validation"):
@@ -51,7 +49,7 @@ def backbone_features(name: str, size: int, data_root: Path, class_names: list) 
 
 
 def validation_report(features: dict, class_names: list) -> dict:
-    from sklearn import metrics  # pylint: disable=g-import-not-at-top
+    from sklearn import metrics
     truth, report = features["validation"][1], {}
     for class_weight in (None, "balanced"):
         predicted = probe(*features["train"], features["validation"][0], class_weight)
@@ -66,8 +64,8 @@ def validation_report(features: dict, class_names: list) -> dict:
 
 def fold_accuracies(features: dict):
     """Accuracy of the probe on each of the FOLDS folds of train + validation."""
-    import numpy as np  # pylint: disable=g-import-not-at-top
-    from sklearn import model_selection  # pylint: disable=g-import-not-at-top
+    import numpy as np
+    from sklearn import model_selection
     x = np.concatenate([features["train"][0], features["validation"][0]])
     y = np.concatenate([features["train"][1], features["validation"][1]])
     folds = model_selection.StratifiedKFold(FOLDS, shuffle=True, random_state=settings.Training().seed)
@@ -75,14 +73,14 @@ def fold_accuracies(features: dict):
 
 
 def main() -> int:
-    from modules import efficientnet_lite  # pylint: disable=g-import-not-at-top
+    from modules import efficientnet_lite
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, required=True)
     parser.add_argument("--backbones", nargs="+", default=["efficientnet_lite0"],
                         choices=sorted(efficientnet_lite.VARIANTS))
     parser.add_argument("--size", type=int, help="input pixels (default: each backbone's own)")
     args = parser.parse_args()
-    import numpy as np  # pylint: disable=g-import-not-at-top
+    import numpy as np
 
     class_names = sorted(p.name for p in (args.data_root / "train").iterdir() if p.is_dir())
     reports, baseline = {}, None

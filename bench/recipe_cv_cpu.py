@@ -2,7 +2,7 @@
 validation, on CPU, with the pipeline's own Keras model and training code: the table that chose
 the default recipe of efficientnet_lite1 (docs/recipe_cv.md, "efficientnet_lite1 on CPU").
 
-bench/recipe_cv.py does the same for Lite0 in PyTorch on a GPU, five folds a recipe. This one
+A PyTorch port did the same for Lite0 on a GPU, five folds a recipe (docs/recipe_cv.md). This one
 needs nothing the pipeline's lock file lacks, at the price of CPU time: at 3 folds, a fold of the
 default recipe (7 frozen blocks, 5 epochs) trains 8 to 10 minutes on 2 cores, so a recipe takes
 about half an hour; 5 folds (--folds 5) took 34 minutes for the default. Each recipe runs
@@ -29,10 +29,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import pipeline  # pylint: disable=wrong-import-position,unused-import  # chooses the Keras flavour
-from modules import settings  # pylint: disable=wrong-import-position,wrong-import-order
+from modules import settings
 
 SPLITS = ("train", "validation")
 
@@ -40,9 +38,9 @@ SPLITS = ("train", "validation")
 def load_images(data_root: Path, image_size: int, cache: Path | None):
     """(images float32 [n, size, size, 3] in [0, 1], labels, class names) of train + validation,
     decoded as the Transform graph decodes; kept in `cache` (a .npz) for the next recipe."""
-    import numpy as np  # pylint: disable=g-import-not-at-top
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    from modules import preprocessing  # pylint: disable=g-import-not-at-top
+    import numpy as np
+    import tensorflow as tf
+    from modules import preprocessing
     class_names = sorted(p.name for p in (data_root / "train").iterdir() if p.is_dir())
     if cache and cache.exists():
         stored = np.load(cache)
@@ -64,7 +62,7 @@ def load_images(data_root: Path, image_size: int, cache: Path | None):
 def batches(images, labels, indices, batch_size: int, seed: int):
     """Shuffled training batches of images[indices], a new order every pass, repeated without end
     (as the Trainer's fit sees them); batches are gathered from memory, not embedded in the graph."""
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
 
     def gather(positions):
         chosen = indices[positions]
@@ -83,10 +81,10 @@ def train_fold(config: settings.Training, images, labels, fit, held, num_classes
                flip_average: bool = False) -> dict:
     """One fold: trains on images[fit] as the Trainer does, scores images[held] (with flip_average,
     as the mean of each image's and its mirror image's probabilities)."""
-    import numpy as np  # pylint: disable=g-import-not-at-top
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    from sklearn import metrics  # pylint: disable=g-import-not-at-top
-    from modules import learning_rate, trainer  # pylint: disable=g-import-not-at-top
+    import numpy as np
+    import tensorflow as tf
+    from sklearn import metrics
+    from modules import learning_rate, trainer
     tf.keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     model, scored = trainer.compiled_model(config, num_classes)
@@ -122,10 +120,10 @@ def train_fold(config: settings.Training, images, labels, fit, held, num_classes
 
 
 def run_recipe(args) -> int:
-    import dataclasses  # pylint: disable=g-import-not-at-top
-    import logging  # pylint: disable=g-import-not-at-top
-    from sklearn import model_selection  # pylint: disable=g-import-not-at-top
-    from modules import model as models  # pylint: disable=g-import-not-at-top
+    import dataclasses
+    import logging
+    from sklearn import model_selection
+    from modules import model as models
     logging.getLogger().setLevel(logging.INFO)
     name, overrides = args.recipe[0], json.loads(args.recipe[1])
     config = dataclasses.replace(settings.Training(), **overrides).resolved()
@@ -135,8 +133,9 @@ def run_recipe(args) -> int:
                                               args.cache)
     folds = model_selection.StratifiedKFold(args.folds, shuffle=True, random_state=args.fold_seed)
     results = json.loads(args.output.read_text()) if args.output.exists() else {}
-    entry = {"recipe": overrides, "flip_average": args.flip_average, "config": dataclasses.asdict(config), "folds": args.folds,
-             "fold_seed": args.fold_seed, "images": len(labels), "class_names": class_names, "per_fold": []}
+    entry = {"recipe": overrides, "flip_average": args.flip_average, "config": dataclasses.asdict(config),
+             "folds": args.folds, "fold_seed": args.fold_seed, "images": len(labels), "class_names": class_names,
+             "per_fold": []}
     for number, (fit, held) in enumerate(folds.split(images, labels), start=1):
         if args.only_folds and number > args.only_folds:
             break
@@ -152,7 +151,7 @@ def run_recipe(args) -> int:
 
 def table(path: Path) -> str:
     """The recipes of `path` as a Markdown table, each against the first recipe fold by fold."""
-    import numpy as np  # pylint: disable=g-import-not-at-top
+    import numpy as np
     results = json.loads(path.read_text())
     rows = ["| recipe | folds | CV accuracy | vs the first (paired, ± s.e.) | balanced acc | macro F1 | "
             "weakest class (mean recall) | training s a fold |", "|---|---|---|---|---|---|---|---|"]
@@ -170,7 +169,8 @@ def table(path: Path) -> str:
             spread = gain.std(ddof=1) / np.sqrt(shared) if shared > 1 else float("nan")
             versus = f"{gain.mean():+.2f} ± {spread:.2f}"
         scoring = " scored with flip averaging" if entry.get("flip_average") else ""
-        rows.append(f"| {name} `{json.dumps(entry['recipe'])}`{scoring} | {len(folds)}/{entry['folds']} | {accuracy.mean():.4f} | "
+        rows.append(f"| {name} `{json.dumps(entry['recipe'])}`{scoring} | {len(folds)}/{entry['folds']} "
+                    f"| {accuracy.mean():.4f} | "
                     f"{versus} | {np.mean([f['balanced_accuracy'] for f in folds]):.4f} | "
                     f"{np.mean([f['macro_f1'] for f in folds]):.4f} | {entry['class_names'][weakest]} "
                     f"{recall[weakest]:.3f} | {np.mean([f['train_seconds'] for f in folds]):.0f} |")

@@ -41,7 +41,7 @@ print(json.dumps({c.component_id: c.seconds for c in summary.components}))
 
 def perturbed_copies(job) -> int:
     """Writes `copies` perturbed re-encodings of one image; returns how many."""
-    from PIL import Image, ImageEnhance, ImageOps  # pylint: disable=g-import-not-at-top
+    from PIL import Image, ImageEnhance, ImageOps
     source, target_dir, copies, seed = job
     rng = random.Random(seed)
     original = Image.open(source).convert("RGB")

@@ -35,17 +35,16 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline import configs  # pylint: disable=wrong-import-position
-from modules import settings  # pylint: disable=wrong-import-position,wrong-import-order
+from pipeline import configs
+from modules import settings
 
 
 def multiply_adds(keras_model, kind: str | None = None) -> int:
     """Multiply-adds of one forward pass: Conv2D, DepthwiseConv2D and Dense layers, in nested
     models too (the rest is negligible); with `kind` ("depthwise", "convolution" or "dense"),
     that kind's alone."""
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
     total = 0
     for layer in keras_model.layers:
         if isinstance(layer, tf.keras.Model):
@@ -69,7 +68,7 @@ def multiply_adds(keras_model, kind: str | None = None) -> int:
 
 
 def peak_multiply_adds_per_second(size: int = 2048, repeats: int = 10) -> float:
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
     a = tf.random.uniform((size, size))
     b = tf.random.uniform((size, size))
     tf.linalg.matmul(a, b).numpy()  # warm-up
@@ -104,7 +103,7 @@ def op_kind(op_type: str) -> str:
 def network_by_op_kind(constants_function, image, keras_model, runs: int = 20) -> dict:
     """Where the network's forward pass goes: each kind of op's time in TensorFlow's own per-op
     trace of the frozen graph (the mean of `runs`), its multiply-adds and the rate it reaches."""
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
     graph = tf.Graph()
     with graph.as_default():
         tf.graph_util.import_graph_def(constants_function.graph.as_graph_def(), name="")
@@ -132,7 +131,7 @@ def network_by_op_kind(constants_function, image, keras_model, runs: int = 20) -
 def xnnpack_network(concrete_function, keras_model):
     """The network as TensorFlow Lite, on XNNPACK (the interpreter's default CPU delegate) with
     every core; returns image -> probabilities."""
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
     converted = tf.lite.TFLiteConverter.from_concrete_functions([concrete_function], keras_model).convert()
     interpreter = tf.lite.Interpreter(model_content=converted, num_threads=os.cpu_count())
     interpreter.allocate_tensors()
@@ -149,9 +148,9 @@ def xnnpack_network(concrete_function, keras_model):
 def parts_ms(images: list, keras_model, image_size: int) -> dict:
     """p50 of each part of a request alone: decoding and resizing, then the network, as it is,
     with its weights as constants and on XNNPACK; and a whole request with the network on XNNPACK."""
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    from tensorflow.python.framework import convert_to_constants  # pylint: disable=g-import-not-at-top
-    from modules import preprocessing  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
+    from tensorflow.python.framework import convert_to_constants
+    from modules import preprocessing
     decode = tf.function(lambda data: preprocessing.decode_and_resize(data, image_size))
     network = tf.function(lambda image: keras_model(image, training=False)).get_concrete_function(
         tf.TensorSpec([1, image_size, image_size, 3], tf.float32))
@@ -172,9 +171,9 @@ def parts_ms(images: list, keras_model, image_size: int) -> dict:
 
 
 def main() -> int:
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    from modules import exporter, model as models  # pylint: disable=g-import-not-at-top
-    from client import pushed_model  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
+    from modules import exporter, model as models
+    from client import pushed_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a pushed version directory or serving directory")

@@ -5,7 +5,8 @@ model"). Accuracy is not measured here: see bench/accuracy.py and docs/models.md
     .venv/bin/python bench/training_levers.py
     .venv/bin/python bench/training_levers.py --model efficientnet_lite1 --steps 12 --output docs/training_levers.json
 
-Run it on an otherwise idle machine: levers are compared by wall time. Each lever trains the model as the Trainer does (augmentation layers in front, Adam, batch 32,
+Run it on an otherwise idle machine: levers are compared by wall time. Each lever trains the model as
+the Trainer does (augmentation layers in front, Adam, batch 32,
 sparse cross-entropy) on random 0-1 images of the model's input size held in memory, so only the
 step itself is timed: no decoding, no input pipeline. The first epoch (tracing, first steps) is
 timed apart; the figure is the median step of the second. A lever is a set of Trainer settings:
@@ -28,7 +29,6 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 BASE = {"precision": "float32", "frozen_blocks": 0}
 LEVERS = {
@@ -59,11 +59,10 @@ TRAINING_FIELDS = ("precision", "frozen_blocks")
 def measure(model_name: str, lever: dict, steps: int, batch_size: int) -> dict:
     batch_size = lever.get("batch_size", batch_size)
     """One lever, in this process: seconds of the first epoch and of each later step."""
-    import pipeline  # pylint: disable=g-import-not-at-top,unused-import  # chooses the Keras flavour
-    import numpy as np  # pylint: disable=g-import-not-at-top
-    import dataclasses  # pylint: disable=g-import-not-at-top
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    from modules import model as models, settings, trainer  # pylint: disable=g-import-not-at-top
+    import numpy as np
+    import dataclasses
+    import tensorflow as tf
+    from modules import model as models, settings, trainer
 
     if lever.get("op_determinism"):
         tf.config.experimental.enable_op_determinism()

@@ -18,15 +18,14 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline import configs  # pylint: disable=wrong-import-position
-from modules import settings  # pylint: disable=wrong-import-position,wrong-import-order
+from pipeline import configs
+from modules import settings
 
 
 class EpochTimer:
     def __new__(cls):
-        import tensorflow as tf  # pylint: disable=g-import-not-at-top
+        import tensorflow as tf
 
         class _Timer(tf.keras.callbacks.Callback):
             def on_train_begin(self, logs=None):
@@ -41,27 +40,27 @@ class EpochTimer:
 
 
 def notebook_dataset(data_root: Path, batch_size: int):
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
     keras = tf.keras
-    train = keras.utils.image_dataset_from_directory(str(data_root / "train"), shuffle=True, seed=settings.Training().seed,
-                                                     batch_size=batch_size)
+    train = keras.utils.image_dataset_from_directory(str(data_root / "train"), shuffle=True,
+                                                     seed=settings.Training().seed, batch_size=batch_size)
     preprocess = keras.Sequential([keras.layers.Resizing(128, 128), keras.layers.Rescaling(1.0 / 255)])
     return train.map(lambda x, y: (preprocess(x), y), num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def our_dataset(data_root: Path, scratch: Path, batch_size: int, class_names_out: list):
     """The Trainer's input: ingestion's TFRecords, a real Transform graph, modules.trainer.make_dataset."""
-    import apache_beam as beam  # pylint: disable=g-import-not-at-top
-    import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
-    import tensorflow_transform.beam as tft_beam  # pylint: disable=g-import-not-at-top
-    from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
-    from tensorflow_metadata.proto.v0 import schema_pb2  # pylint: disable=g-import-not-at-top
-    from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io  # pylint: disable=g-import-not-at-top
-    from tfx.components.trainer import fn_args_utils  # pylint: disable=g-import-not-at-top
-    from tfx_bsl.tfxio import tf_example_record  # pylint: disable=g-import-not-at-top
+    import apache_beam as beam
+    import tensorflow_transform as tft
+    import tensorflow_transform.beam as tft_beam
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+    from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
+    from tfx.components.trainer import fn_args_utils
+    from tfx_bsl.tfxio import tf_example_record
 
-    from modules import preprocessing, trainer  # pylint: disable=g-import-not-at-top
-    from components.image_example_gen import ingestion  # pylint: disable=g-import-not-at-top
+    from modules import preprocessing, trainer
+    from components.image_example_gen import ingestion
 
     ingested = ingestion.run(data_root, scratch / "ingested", configs.DEFAULT_BEAM_PIPELINE_ARGS)
     class_names_out.extend(ingestion.read_manifest(ingested)["class_names"])
@@ -82,17 +81,18 @@ def our_dataset(data_root: Path, scratch: Path, batch_size: int, class_names_out
     accessor = fn_args_utils.DataAccessor(tf_dataset_factory=dataset_factory, record_batch_factory=None,
                                           data_view_decode_fn=None)
     train_files = [str(ingestion.split_uri(ingested, "train") / "*")]
-    return trainer.make_dataset(train_files, accessor, tft_output, class_names_out, batch_size, shuffle_seed=settings.Training().seed)
+    return trainer.make_dataset(train_files, accessor, tft_output, class_names_out, batch_size,
+                                shuffle_seed=settings.Training().seed)
 
 
 def train(dataset, epochs: int, jit_compile: bool, policy: str = "float32") -> list:
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    from modules import model as models  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
+    from modules import model as models
     tf.keras.mixed_precision.set_global_policy(policy)
     tf.keras.utils.set_random_seed(settings.Training().seed)
     model = models.build("arch_2", num_classes=10)
-    model.compile(optimizer=tf.keras.optimizers.Adam(models.get_spec("arch_2").learning_rate), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"], jit_compile=jit_compile)
+    model.compile(optimizer=tf.keras.optimizers.Adam(models.get_spec("arch_2").learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=jit_compile)
     timer = EpochTimer()
     model.fit(dataset, epochs=epochs, callbacks=[timer], verbose=0)
     return timer.seconds

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 from pipeline import configs
-from modules.settings import Settings  # pylint: disable=wrong-import-order
+from modules.settings import Settings
 
 
 @dataclasses.dataclass
@@ -38,12 +38,12 @@ class LocalRunSettings:
 def run(local: LocalRunSettings):
     """Runs the pipeline and returns its RunSummary (components/run_report/run_summary.py): of this
     run, named by the id it was given here, even if another process ran the pipeline meanwhile."""
-    from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
-    from tfx.dsl.compiler import compiler, constants  # pylint: disable=g-import-not-at-top
-    from tfx.orchestration.portable import runtime_parameter_utils  # pylint: disable=g-import-not-at-top
-    from components.image_example_gen import ingestion  # pylint: disable=g-import-not-at-top
-    from components.run_report import run_summary  # pylint: disable=g-import-not-at-top
-    from pipeline import pipeline  # pylint: disable=g-import-not-at-top
+    from tfx import v1 as tfx
+    from tfx.dsl.compiler import compiler, constants
+    from tfx.orchestration.portable import runtime_parameter_utils
+    from components.image_example_gen import ingestion
+    from components.run_report import run_summary
+    from pipeline import pipeline
 
     data_root = str(Path(local.data_root).resolve())
     # Checked before any work, so that a bad layout is one clear line (the pipeline checks again).

@@ -39,7 +39,7 @@ class PushedModel:
     """A pushed SavedModel, called through its `serving_jpeg` signature."""
 
     def __init__(self, path: str | os.PathLike):
-        import tensorflow as tf  # pylint: disable=g-import-not-at-top
+        import tensorflow as tf
         self.directory = resolve_model_dir(path)
         class_names_file = self.directory / exporter.CLASS_NAMES_FILE
         if not class_names_file.is_file():
@@ -49,7 +49,8 @@ class PushedModel:
             self._loaded = tf.saved_model.load(str(self.directory))
         except (OSError, ValueError, tf.errors.OpError) as e:
             first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            raise ModelPathError(f"{self.directory / 'saved_model.pb'}: not a readable SavedModel ({first_line})") from None
+            raise ModelPathError(
+                f"{self.directory / 'saved_model.pb'}: not a readable SavedModel ({first_line})") from None
         self._serve = self._loaded.signatures[exporter.SERVING_JPEG]
         self._tf = tf
 
@@ -74,7 +75,7 @@ def score_folder(model: PushedModel, data_dir: str | os.PathLike) -> dict:
 
     Files that ingestion would reject are not scored but listed, with their reasons.
     """
-    from sklearn import metrics  # pylint: disable=g-import-not-at-top
+    from sklearn import metrics
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise ingestion.IngestionError(f"{data_dir}: not a directory")

@@ -1,7 +1,7 @@
 """Custom TFX components, each with the job it runs: ImageExampleGen (the ingestion Beam job),
 LatestPushedModel, the Evaluator and Pusher executors, RunReport (the HTML report)."""
 import modules  # noqa: F401  # first: chooses the Keras flavour (modules/__init__.py)
-from tfx import types  # pylint: disable=wrong-import-order
+from tfx import types
 
 
 class RunReport(types.Artifact):

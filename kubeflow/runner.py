@@ -35,9 +35,9 @@ def compile_pipeline(output_file: str | os.PathLike, *, image: str, pipeline_roo
     `settings` (modules/settings.py) go to create_pipeline whole; the pipeline name defaults to
     configs.PIPELINE_NAME and the serving directory to PIPELINE_ROOT/serving_model.
     """
-    from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
-    from modules import outputs  # pylint: disable=g-import-not-at-top
-    from pipeline import configs, pipeline  # pylint: disable=g-import-not-at-top
+    from tfx import v1 as tfx
+    from modules import outputs
+    from pipeline import configs, pipeline
 
     output_file = Path(output_file).resolve()
     root = pipeline_root.rstrip("/")

@@ -21,7 +21,7 @@ DISTRIBUTION = "image-classification-pipeline"
 def distribution():
     """The project's installed distribution: the one with a RECORD of its files, not the .egg-info a
     build leaves in a checkout (which a process started there finds first)."""
-    from importlib import metadata  # pylint: disable=g-import-not-at-top
+    from importlib import metadata
     found = list(metadata.distributions(name=DISTRIBUTION))
     if not found:
         raise metadata.PackageNotFoundError(DISTRIBUTION)

@@ -45,7 +45,7 @@ class Training:
 
     def resolved(self) -> "Training":
         """These settings with the model's own recipe wherever a field is None."""
-        from modules import model as models  # pylint: disable=g-import-not-at-top  # loads TensorFlow
+        from modules import model as models  # loads TensorFlow
         spec = models.get_spec(self.model_name)
         return dataclasses.replace(self, **{name: getattr(spec, name) for name in RECIPE_FIELDS
                                             if getattr(self, name) is None})

@@ -222,7 +222,8 @@ def train(config: settings.Training, train_ds, eval_ds, work_dir: str,
                         callbacks=make_callbacks(config, checkpoint, work_dir, steps), verbose=0)
     if tf.io.gfile.exists(checkpoint + ".index"):  # absent when no epoch ran
         model.load_weights(checkpoint).expect_partial()
-    return in_float32(exported, config, len(label_counts)), {k: [float(v) for v in vs] for k, vs in history.history.items()}
+    per_epoch = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+    return in_float32(exported, config, len(label_counts)), per_epoch
 
 
 def in_float32(model: keras.Model, config: settings.Training, num_classes: int) -> keras.Model:
@@ -267,7 +268,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     model_run directory and exports the serving model (modules/exporter.py)."""
     config, class_names, _ = settings.from_custom_config(fn_args.custom_config)
     if fn_args.hyperparameters:  # the Tuner's best, when the pipeline has a Tuner
-        import keras_tuner  # pylint: disable=g-import-not-at-top
+        import keras_tuner
         config = config.with_hyperparameters(keras_tuner.HyperParameters.from_config(fn_args.hyperparameters).values)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     train_ds, eval_ds, label_counts = make_datasets(config, class_names, fn_args, tft_output)

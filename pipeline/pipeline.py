@@ -83,7 +83,7 @@ def make_data_components(data_root: str, splits: Sequence[str], schema_dir: str,
     `splits` are the split names to read (train, eval and optionally test), each from its folder
     in components/image_example_gen/ingestion.py's SPLIT_FOLDERS.
     """
-    from components.image_example_gen import ingestion  # pylint: disable=g-import-not-at-top
+    from components.image_example_gen import ingestion
     example_gen = ImageExampleGen(data_root, {split: ingestion.SPLIT_FOLDERS[split] for split in splits})
     examples = example_gen.outputs["examples"]
     schema_gen = tfx.components.ImportSchemaGen(schema_file=f"{schema_dir}/schema.pbtxt")

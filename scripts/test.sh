@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up the environment (idempotent) and runs the test suite.
+# Sets up the environment (idempotent), runs the linter, then the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
@@ -16,5 +16,7 @@ command -v chromium >/dev/null 2>&1 || install --no-install-recommends chromium
 missing=()
 for tool in podman buildah mmdebstrap runc; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
 [ ${#missing[@]} -eq 0 ] || install "${missing[@]}"
+# The linter first (pyproject.toml, [tool.ruff]): a second, and a finding fails the run as a test would.
+.venv/bin/ruff check --quiet .
 export TF_CPP_MIN_LOG_LEVEL=2
 exec .venv/bin/python -m pytest "$@"

@@ -10,11 +10,11 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # pylint: disable=wrong-import-position
-import pytest  # pylint: disable=wrong-import-position
-from PIL import Image  # pylint: disable=wrong-import-position
+import numpy as np
+import pytest
+from PIL import Image
 
-from pipeline import configs  # pylint: disable=wrong-import-position
+from pipeline import configs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout the tests run from
 SAMPLE = configs.SAMPLE_DATA_ROOT
@@ -27,7 +27,7 @@ def run_cli_in_process(*args) -> subprocess.CompletedProcess:
     """`image-pipeline ARGS` through cli.main in this process: what a subprocess would print and return,
     without the seconds a new interpreter takes to import TensorFlow. Environment variables are read
     at import (pipeline/configs.py), so tests of them start a real process."""
-    from cli import main as cli  # pylint: disable=g-import-not-at-top
+    from cli import main as cli
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         code = cli.main([str(a) for a in args])
@@ -83,9 +83,9 @@ def tree(directory: Path) -> dict:
 def record_another_run(metadata_path: str, pipeline_name: str, name: str = "another-run") -> str:
     """Records in ML Metadata a newer run of the pipeline that stopped after its first step, as
     another process's run (or a crashed one) leaves it; returns its id."""
-    from ml_metadata.metadata_store import metadata_store  # pylint: disable=g-import-not-at-top
-    from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
-    from components.run_report import run_summary  # pylint: disable=g-import-not-at-top
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+    from components.run_report import run_summary
     config = metadata_store_pb2.ConnectionConfig()
     config.sqlite.filename_uri = metadata_path
     store = metadata_store.MetadataStore(config)
@@ -144,17 +144,18 @@ def sample_settings(tmp_path_factory):
     """A run of the whole pipeline, with the default model, on the bundled sample: one epoch shows
     the mechanics (the sample cannot train a useful model, configs.py), no floors, so it is blessed
     and pushed."""
-    from cli import local  # pylint: disable=g-import-not-at-top
-    from modules import settings  # pylint: disable=g-import-not-at-top
+    from cli import local
+    from modules import settings
     return local.LocalRunSettings(data_root=SAMPLE, output_root=tmp_path_factory.mktemp("sample-run"),
-                                  settings=settings.Settings(settings.Training(epochs=1),
-                                                             settings.Gates(accuracy_floor=0.0, class_recall_floor=0.0)))
+                                  settings=settings.Settings(
+                                      settings.Training(epochs=1),
+                                      settings.Gates(accuracy_floor=0.0, class_recall_floor=0.0)))
 
 
 @pytest.fixture(scope="session")
 def sample_run(sample_settings):
     """Its RunSummary; shared by the end-to-end, report and notebook tests."""
-    from cli import local  # pylint: disable=g-import-not-at-top
+    from cli import local
     return local.run(sample_settings)
 
 
@@ -168,13 +169,14 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         path = item.nodeid.split("::", 1)[0]
         if "sample_run" in item.fixturenames and path not in SAMPLE_RUN_FILES:
-            raise pytest.UsageError(f"{path} uses the sample_run fixture: add it to SAMPLE_RUN_FILES in tests/conftest.py")
+            raise pytest.UsageError(
+                f"{path} uses the sample_run fixture: add it to SAMPLE_RUN_FILES in tests/conftest.py")
 
 
 def pytest_xdist_make_scheduler(config, log):
     """Like --dist loadfile (a file's tests, and its module fixtures, on one worker), with the files
     of the sample run as one unit."""
-    from xdist.scheduler import LoadScopeScheduling  # pylint: disable=g-import-not-at-top
+    from xdist.scheduler import LoadScopeScheduling
 
     class Scheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid):

@@ -54,7 +54,8 @@ def assert_usage_error(result, *fragments):
     (["run", "--output-root", "/etc/passwd"], ["--output-root", "/etc/passwd: exists and is not a directory"]),
     (["run", "--serving-dir", "/etc/passwd/models"], ["--serving-dir", "/etc/passwd is not a directory"]),
     (["ingest", "--data-root", "/tmp", "--output", "/etc/passwd"], ["/etc/passwd: exists and is not a directory"]),
-    (["evaluate", "--model", "/tmp", "--data", "/tmp", "--json", "/tmp"], ["--json", "/tmp: is a directory, not a file"]),
+    (["evaluate", "--model", "/tmp", "--data", "/tmp", "--json", "/tmp"],
+     ["--json", "/tmp: is a directory, not a file"]),
     (["report", "--output", "/tmp"], ["--output", "/tmp: is a directory, not a file"]),
     (["compile-kubeflow", "--output", "/tmp", "--pipeline-root", "gs://b/root", "--image", "r/i:1", "--data-root",
       "gs://b/data"], ["--output", "/tmp: is a directory, not a file"]),
@@ -71,7 +72,8 @@ def test_the_installed_command_reports_a_usage_error_the_same_way():
 def test_data_root_without_class_folders(tmp_path, command):
     (tmp_path / "train").mkdir()
     (tmp_path / "validation").mkdir()
-    assert_usage_error(run_cli(command, "--data-root", str(tmp_path), "--output" if command == "ingest" else "--output-root",
+    assert_usage_error(run_cli(command, "--data-root", str(tmp_path),
+                               "--output" if command == "ingest" else "--output-root",
                                str(tmp_path / "out")),
                        f"{tmp_path / 'train'}: no class subfolders")
 
@@ -107,7 +109,8 @@ def test_the_environment_fills_in_what_the_flags_leave_out(monkeypatch, tmp_path
         3, tmp_path.resolve(), ["--direct_num_workers=2"])
     flagged = cli.run_settings(cli.build_parser(command="run").parse_args(
         ["run", "--data-root", str(tmp_path), "--epochs", "4", "--beam-arg=--direct_num_workers=1"]))
-    assert (flagged.settings.training.epochs, flagged.beam_pipeline_args) == (4, ["--direct_num_workers=1"])  # flags win
+    # Flags win.
+    assert (flagged.settings.training.epochs, flagged.beam_pipeline_args) == (4, ["--direct_num_workers=1"])
     assert cli.build_parser().parse_args(["run"]).epochs is None  # read only for the command being run
 
 
@@ -168,7 +171,7 @@ def test_recipe_and_tuning_flags():
 
 
 def test_a_failed_write_leaves_no_temporary_file(tmp_path):
-    from modules import outputs  # pylint: disable=g-import-not-at-top
+    from modules import outputs
     (tmp_path / "taken").mkdir()
     with pytest.raises(OSError):
         outputs.write_text(tmp_path / "taken", "x" * 1_000_000)
@@ -187,8 +190,8 @@ def test_help_lists_every_command_in_whole_sentences():
 
 def test_a_diverged_training_ends_the_run_in_one_line(monkeypatch, capsys, tmp_path):
     # Real divergence is tests/test_trainer.py's; here, what the command line makes of it.
-    from cli import local  # pylint: disable=g-import-not-at-top
-    from modules import trainer  # pylint: disable=g-import-not-at-top
+    from cli import local
+    from modules import trainer
 
     def diverge(run):
         raise trainer.TrainingDiverged("training diverged: the loss is nan at epoch 2, batch 7; try a lower "

@@ -20,7 +20,7 @@ import tensorflow_model_analysis as tfma
 
 from components import atomic_pusher
 from components import crash_points
-from components.run_report import report, run_summary
+from components.run_report import run_summary
 from client.pushed_model import version_dirs
 from tests.conftest import LOCAL_RUNNER, tree, write_colour_dataset
 from tests.report_page import Report

@@ -110,7 +110,8 @@ def test_predict_answers_every_image_and_lists_each_bad_one(saved_model_dir, tmp
     result = run_cli_in_process("predict", "--model", saved_model_dir, text, good, folder, tmp_path / "gone.jpg",
                                 newline)
     assert result.returncode == 2
-    assert [line.split(": ")[0] for line in result.stdout.splitlines()] == [str(good), str(tmp_path / "two\\nlines.jpg")]
+    answered = [line.split(": ")[0] for line in result.stdout.splitlines()]
+    assert answered == [str(good), str(tmp_path / "two\\nlines.jpg")]
     assert result.stderr.splitlines() == [
         f"image-pipeline: error: {text}: not an image: content is text",
         f"image-pipeline: error: {folder}: unreadable: Is a directory",

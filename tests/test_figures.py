@@ -61,3 +61,15 @@ def test_a_single_epoch_still_draws_its_points():
     blue = (31, 119, 180)  # matplotlib's first colour: the train curve
     one_epoch = figures.training_curves({"loss": [1.2], "val_loss": [1.3], "accuracy": [0.4], "val_accuracy": [0.3]})
     assert pixels(one_epoch, blue) > 20
+
+
+def test_the_legend_of_a_short_run_covers_none_of_its_points():
+    history = {"loss": [1.2], "val_loss": [1.3], "accuracy": [0.4], "val_accuracy": [0.3]}
+    figure = figures.training_curves_figure(history)
+    figure.canvas.draw()
+    for axis in figure.axes:
+        legend, frame = axis.get_legend().get_window_extent(), axis.get_window_extent()
+        assert legend.y1 <= frame.y0  # under the plotting area, not on it
+        low, high = axis.get_xlim()
+        assert low < 1 - 0.25 and high > 1 + 0.25  # the one epoch's points away from the frame
+    figures.plt.close(figure)

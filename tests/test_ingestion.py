@@ -69,7 +69,8 @@ def test_corpus_every_file_is_ingested_or_rejected_with_its_reason(small_dataset
     cases = corpus.build(small_dataset, tmp_path / "outside")
     output = ingestion.run(small_dataset, tmp_path / "out", BEAM_ARGS)
     manifest, reasons = ingestion.read_manifest(output), read_rejected(output)
-    stored = {feature(e, "filename").decode(): feature(e, "image_raw") for e in read_examples(ingestion.split_uri(output, "train"))}
+    stored = {feature(e, "filename").decode(): feature(e, "image_raw")
+              for e in read_examples(ingestion.split_uri(output, "train"))}
 
     for case in cases:
         if case.expected == corpus.INGESTED:
@@ -92,7 +93,8 @@ def test_corpus_every_file_is_ingested_or_rejected_with_its_reason(small_dataset
 def test_every_stored_image_is_an_upright_rgb_jpeg(small_dataset, tmp_path):
     corpus.build(small_dataset, tmp_path / "outside")
     output = ingestion.run(small_dataset, tmp_path / "out", BEAM_ARGS)
-    for example in read_examples(ingestion.split_uri(output, "train")) + read_examples(ingestion.split_uri(output, "eval")):
+    examples = read_examples(ingestion.split_uri(output, "train")) + read_examples(ingestion.split_uri(output, "eval"))
+    for example in examples:
         image = Image.open(io.BytesIO(feature(example, "image_raw")))
         assert (image.format, image.mode) == ("JPEG", "RGB"), feature(example, "filename")
         assert image.getexif().get(0x0112, 1) == 1
@@ -261,7 +263,8 @@ def test_duplicates_are_found_and_handled_by_the_policy(with_duplicates):
     manifest, rejected = ingestion.read_manifest(output), read_rejected(output)
     hat0, hat1 = (f"train/hat/{p.name}" for p in hats[:2])
     assert rejected[hat0] == "exact duplicate with conflicting labels: the same bytes are train/shoes/hat-in-shoes.jpg"
-    assert rejected["train/shoes/hat-in-shoes.jpg"] == f"exact duplicate with conflicting labels: the same bytes are {hat0}"
+    assert rejected["train/shoes/hat-in-shoes.jpg"] == (
+        f"exact duplicate with conflicting labels: the same bytes are {hat0}")
     assert rejected["train/hat/zz-copy.jpg"] == f"exact duplicate of {hat1}"
     assert hat1 not in rejected and "validation/skirt/leaked.jpg" not in rejected
     found = manifest["duplicates"]
@@ -277,9 +280,9 @@ def test_duplicates_are_found_and_handled_by_the_policy(with_duplicates):
 
 
 def test_the_report_lists_the_duplicates_and_shows_the_near_copies(with_duplicates):
-    from components.run_report import figures, report  # pylint: disable=g-import-not-at-top
+    from components.run_report import figures, report
     output, _, skirts = with_duplicates
-    section = report._duplicates(ingestion.read_manifest(output), str(output), figures)  # pylint: disable=protected-access
+    section = report._duplicates(ingestion.read_manifest(output), str(output), figures)
     assert "Duplicates (3 sets of exact copies, 1 near-copy pair)" in section
     assert section.count("<tr") == 1 + 3 + 1  # header, exact sets, near pairs
     assert f"train/skirt/{skirts[1].name}, validation/skirt/re-encoded.jpg" in section
@@ -287,7 +290,7 @@ def test_the_report_lists_the_duplicates_and_shows_the_near_copies(with_duplicat
 
 
 def test_near_pairs_finds_what_comparing_every_pair_finds():
-    from components.image_example_gen import duplicates  # pylint: disable=g-import-not-at-top
+    from components.image_example_gen import duplicates
     rng = np.random.default_rng(111)
     base = rng.integers(0, 256, (40, 32), dtype=np.uint8)
     # Near copies of the first ten: a few bits flipped each.
@@ -296,14 +299,16 @@ def test_near_pairs_finds_what_comparing_every_pair_finds():
         for bit in rng.choice(256, size=rng.integers(0, 12), replace=False):
             row[bit // 8] ^= 1 << (bit % 8)
     hashes = [bytes(row) for row in np.concatenate([base, copies])]
+    def distance(a: bytes, b: bytes) -> int:
+        return int(np.unpackbits(np.frombuffer(a, np.uint8) ^ np.frombuffer(b, np.uint8)).sum())
+
     brute = sorted((i, j, d) for i in range(len(hashes)) for j in range(i + 1, len(hashes))
-                   for d in [int(np.unpackbits(np.frombuffer(hashes[i], np.uint8) ^ np.frombuffer(hashes[j], np.uint8)).sum())]
-                   if d <= 10)
+                   for d in [distance(hashes[i], hashes[j])] if d <= 10)
     assert duplicates.near_pairs(hashes, 10) == brute and len(brute) >= 5
 
 
 def test_the_manifest_lists_a_bounded_number_of_pairs_and_counts_them_all(monkeypatch):
-    from components.image_example_gen import duplicates  # pylint: disable=g-import-not-at-top
+    from components.image_example_gen import duplicates
     files = [duplicates.File(f"train/a/{i}.jpg", "train", "a") for i in range(5)]
     # Different bytes, the same picture: every pair is a near copy, 10 in all.
     found = duplicates.find(files, {f.relative_path: str(i) for i, f in enumerate(files)},

@@ -53,4 +53,5 @@ def test_asking_for_keras_3_is_one_clear_error():
     result = python("import modules", TF_USE_LEGACY_KERAS="0")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
-        "ImportError: TF_USE_LEGACY_KERAS=0: this project needs tf_keras (TFT and TFMA 1.16 do); unset it or set it to 1")
+        "ImportError: TF_USE_LEGACY_KERAS=0: this project needs tf_keras (TFT and TFMA 1.16 do); "
+        "unset it or set it to 1")

@@ -16,7 +16,7 @@ def layer_types(model):
 
 def test_arch_2_is_the_notebooks_tuned_cnn():
     model = models.build("arch_2", num_classes=10)
-    convs = [l for l in model.layers if isinstance(l, layers.Conv2D)]
+    convs = [layer for layer in model.layers if isinstance(layer, layers.Conv2D)]
     assert [c.filters for c in convs] == [16, 32, 64, 128, 256]
     assert all(c.kernel_size == (3, 3) and c.padding == "same" for c in convs)
     assert all(abs(float(c.kernel_regularizer.l2) - 1e-3) < 1e-9 for c in convs)
@@ -24,7 +24,7 @@ def test_arch_2_is_the_notebooks_tuned_cnn():
     assert layer_types(model).count("BatchNormalization") == 6
     assert layer_types(model)[-6:] == ["GlobalAveragePooling2D", "Dense", "Activation", "BatchNormalization",
                                        "Dropout", "Dense"]
-    dropout = next(l for l in model.layers if isinstance(l, layers.Dropout))
+    dropout = next(layer for layer in model.layers if isinstance(layer, layers.Dropout))
     assert dropout.rate == 0.5
     assert model.layers[-1].activation.__name__ == "softmax"
     assert model.input_shape == (None, 128, 128, 3)
@@ -52,7 +52,7 @@ def test_unknown_model_names_the_known_ones():
 
 @pytest.mark.parametrize("name, image_size", [("efficientnet_lite0", 224), ("efficientnet_lite1", 240)])
 def test_efficientnet_lite_is_the_imagenet_backbone_under_a_new_softmax(name, image_size, tmp_path, monkeypatch):
-    from modules import efficientnet_lite, torch_weights  # pylint: disable=g-import-not-at-top
+    from modules import efficientnet_lite, torch_weights
     monkeypatch.setenv(efficientnet_lite.CACHE_ENVIRONMENT_VARIABLE, str(tmp_path))
     spec = models.get_spec(name)
     assert (spec.image_size, spec.learning_rate, spec.learning_rate_schedule) == (image_size, 5e-4, "warmup_cosine")
@@ -68,7 +68,7 @@ def test_efficientnet_lite_is_the_imagenet_backbone_under_a_new_softmax(name, im
 
 
 def test_frozen_blocks_keep_the_stem_and_first_blocks_as_they_are(tmp_path, monkeypatch):
-    from modules import efficientnet_lite  # pylint: disable=g-import-not-at-top
+    from modules import efficientnet_lite
     monkeypatch.setenv(efficientnet_lite.CACHE_ENVIRONMENT_VARIABLE, str(tmp_path))
     monkeypatch.setitem(models.MODELS, "lite_small", dataclasses.replace(models.get_spec("efficientnet_lite0"),
                                                                          image_size=64))

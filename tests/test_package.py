@@ -48,7 +48,8 @@ def run(installed, *args, timeout=TIMEOUT) -> subprocess.CompletedProcess:
 def test_nothing_is_imported_from_the_checkout(installed):
     probe = ("import cli, client, components, kubeflow, local_runner, modules, pipeline, schema\n"
              "from pipeline import configs\n"
-             "print(*[m.__file__ for m in (cli, client, components, kubeflow, local_runner, modules, pipeline, schema)],"
+             "print(*[m.__file__ for m in"
+             " (cli, client, components, kubeflow, local_runner, modules, pipeline, schema)],"
              " configs.SCHEMA_DIR, configs.SAMPLE_DATA_ROOT, sep='\\n')")
     result = run(installed, "python", "-c", probe)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -104,7 +105,8 @@ def test_predict_evaluate_and_report_on_the_installed_run(installed, bare_run):
 
 def test_ingest_and_compile_kubeflow_from_the_installed_copy(installed):
     _, work = installed
-    sample = run(installed, "python", "-c", "from pipeline import configs; print(configs.SAMPLE_DATA_ROOT)").stdout.strip()
+    sample = run(installed, "python", "-c",
+                 "from pipeline import configs; print(configs.SAMPLE_DATA_ROOT)").stdout.strip()
     ingested = run(installed, "image-pipeline", "ingest", "--data-root", sample, "--output", work / "ingested")
     assert ingested.returncode == 0, ingested.stderr[-2000:]
     assert json.loads(ingested.stdout)["files_ingested"] == 320

@@ -113,8 +113,8 @@ def test_rerun_reuses_ingestion_and_cached_components(first_run, settings):
 
 def test_a_run_summarises_itself_even_when_a_newer_run_was_recorded_meanwhile(settings, tmp_path, monkeypatch):
     # A copy of the run's state, where "another process" records a run while ours is running.
-    copy = local.LocalRunSettings(data_root=settings.data_root, output_root=tmp_path, pipeline_name=settings.pipeline_name,
-                                  settings=settings.settings)
+    copy = local.LocalRunSettings(data_root=settings.data_root, output_root=tmp_path,
+                                  pipeline_name=settings.pipeline_name, settings=settings.settings)
     shutil.copytree(settings.pipeline_root, copy.pipeline_root)
     run_with_ir = tfx.orchestration.LocalDagRunner.run_with_ir
 
@@ -182,7 +182,8 @@ def test_cli_rejects_a_saved_model_it_did_not_push(pushed_dir, tmp_path):
     foreign = tmp_path / "foreign"
     shutil.copytree(pushed_dir, foreign)
     shutil.rmtree(foreign / "assets.extra")
-    result = subprocess.run([CLI, "evaluate", "--model", str(foreign), "--data", str(configs.SAMPLE_DATA_ROOT / "validation")],
+    result = subprocess.run([CLI, "evaluate", "--model", str(foreign),
+                             "--data", str(configs.SAMPLE_DATA_ROOT / "validation")],
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert "not a model this pipeline pushed" in result.stderr.strip().splitlines()[-1]

@@ -80,3 +80,16 @@ def test_screenshot_shows_the_verdict_and_figures(sample_run, tmp_path):
     assert (np.abs(top.astype(int) - BLESSED_GREEN).sum(axis=1) <= 6).sum() > 10_000  # the BLESSED banner
     colours = {tuple(p) for p in pixels[::4, ::4].reshape(-1, 3)}
     assert len(colours) > 2_000  # photos and charts, not a page of text on white
+
+
+def test_a_very_long_class_name_keeps_the_gate_table_on_the_page(tmp_path):
+    name = "recall of class " + "x" * 250  # a folder name with no space to break at
+    table = report._table(["gate", "kind", "value", "threshold", "result"],
+                          [[name, "value", "0.5000", ">= 0.4", "pass"]], "gates")
+    page = tmp_path / "long.html"
+    page.write_text(report._page("long names", [table])
+                    .replace("</body>", "<script>document.body.dataset.width = "
+                                        "document.documentElement.scrollWidth;</script></body>"), encoding="utf-8")
+    result = open_in_chromium(page, "--dump-dom")
+    width = int(re.search(r'data-width="(\d+)"', result.stdout).group(1))
+    assert width <= WIDTH, width

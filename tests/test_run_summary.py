@@ -54,7 +54,7 @@ def test_a_failed_step_is_named_in_the_summary_and_the_reports_verdict():
 
 
 def test_the_prediction_grid_says_how_many_images_it_shows():
-    from components.run_report import figures  # pylint: disable=g-import-not-at-top
+    from components.run_report import figures
     images = [np.full((8, 8, 3), 128, np.uint8)] * 3
     examples = report.EvalExamples(images, np.array([0, 1, 0]), ["a.jpg", "b.jpg", "c.jpg"],
                                    np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6]]))

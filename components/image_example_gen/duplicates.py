@@ -50,12 +50,12 @@ def digest(data: bytes) -> str:
 
 def perceptual_hash(data: bytes) -> Optional[bytes]:
     """The 256-bit difference hash of an image's bytes, or None when PIL cannot read them."""
-    from PIL import Image  # pylint: disable=g-import-not-at-top
+    from PIL import Image
     try:
         image = Image.open(io.BytesIO(data))
         image.draft("L", (4 * HASH_SIDE, 4 * HASH_SIDE))  # JPEG: decode at a fraction of the size
         samples = np.asarray(image.convert("L").resize((HASH_SIDE + 1, HASH_SIDE), Image.BILINEAR), np.int16)
-    except Exception:  # pylint: disable=broad-except  # not an image: ingestion rejects it later
+    except Exception:  # not an image: ingestion rejects it later
         return None
     return np.packbits(samples[:, 1:] > samples[:, :-1]).tobytes()
 

@@ -48,7 +48,8 @@ def describe_non_image(data: bytes) -> str:
         if data.startswith(signature):
             return f"not a supported image: content is {what}"
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WebP image: TensorFlow 2.16 cannot decode WebP, so the served model could not read it; convert to JPEG or PNG"
+        return ("WebP image: TensorFlow 2.16 cannot decode WebP, so the served model could not read it; "
+                "convert to JPEG or PNG")
     if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypavif"):
         return "HEIC/AVIF image: TensorFlow cannot decode it; convert to JPEG or PNG"
     head = data[:512]
@@ -65,14 +66,14 @@ def read_bytes(path: str) -> tuple[Optional[str], bytes]:
     """(None, the file's bytes), or (why it cannot be read, b""); any tf.io.gfile filesystem."""
     try:
         if "://" in path:
-            import tensorflow as tf  # pylint: disable=g-import-not-at-top
+            import tensorflow as tf
             with tf.io.gfile.GFile(path, "rb") as f:
                 return None, f.read()
         with open(path, "rb") as f:
             return None, f.read()
     except OSError as e:
         return e.strerror or str(e), b""
-    except Exception as e:  # pylint: disable=broad-except  # tf.errors.* from remote filesystems
+    except Exception as e:  # tf.errors.* from remote filesystems
         return _first_line(e), b""
 
 
@@ -96,7 +97,7 @@ def normalize(data: bytes) -> tuple[Optional[str], bytes]:
         width, height = image.size
     except Image.UnidentifiedImageError:
         return f"corrupt {image_format}: a {image_format} signature, but no decodable {image_format} data", b""
-    except Exception as e:  # pylint: disable=broad-except  # Pillow raises many types for bad data
+    except Exception as e:  # Pillow raises many types for bad data
         return f"corrupt or truncated {image_format}: {_first_line(e)}", b""
     if width * height > MAX_PIXELS:
         return (f"{image_format} of {width}x{height} pixels is over the limit of {MAX_PIXELS:,} "
@@ -112,7 +113,7 @@ def normalize(data: bytes) -> tuple[Optional[str], bytes]:
         return None, data
     try:
         return None, _re_encode(ImageOps.exif_transpose(image))
-    except Exception as e:  # pylint: disable=broad-except
+    except Exception as e:
         return f"corrupt or truncated {image_format}: {_first_line(e)}", b""
 
 
@@ -137,7 +138,7 @@ def _re_encode(image: Image.Image) -> bytes:
 
 
 def _tensorflow_rejects(data: bytes) -> Optional[str]:
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
     try:
         tf.io.decode_image(data, channels=3, expand_animations=False)
     except (tf.errors.InvalidArgumentError, ValueError) as e:

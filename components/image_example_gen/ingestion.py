@@ -66,7 +66,7 @@ def _join(root: str, *parts: str) -> str:
 
 
 def _gfile():
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top  # only for non-local filesystems
+    import tensorflow as tf  # only for non-local filesystems
     return tf.io.gfile
 
 
@@ -189,7 +189,7 @@ def _is_dir(path: str) -> bool:
         return Path(path).is_dir()
     try:
         return _gfile().isdir(path)
-    except Exception:  # pylint: disable=broad-except  # tf.errors.* of a filesystem this build lacks
+    except Exception:  # tf.errors.* of a filesystem this build lacks
         return False
 
 
@@ -345,7 +345,7 @@ def run(data_root: str | os.PathLike, output_dir: str | os.PathLike,
 
 
 def _beam_pipeline(beam_pipeline_args: Sequence[str]):
-    from apache_beam.options.pipeline_options import PipelineOptions  # pylint: disable=g-import-not-at-top
+    from apache_beam.options.pipeline_options import PipelineOptions
     return beam.Pipeline(options=PipelineOptions(list(beam_pipeline_args)))
 
 
@@ -397,7 +397,7 @@ def _process_alive(pid: int) -> bool:
 
 def _write_accounting(scanned: Scan, output_dir: str, root: str, digest: str, found: duplicates.Findings) -> dict:
     """Writes rejected.csv and manifest.json, checking that every file found is accounted for."""
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
     gfile = tf.io.gfile
     rejected = list(scanned.rejected)
     rejected_by_content = _join(output_dir, "_rejected")
@@ -447,7 +447,7 @@ def _write_accounting(scanned: Scan, output_dir: str, root: str, digest: str, fo
 
 
 def read_manifest(ingested_dir: str | os.PathLike) -> dict:
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
     with tf.io.gfile.GFile(_join(str(ingested_dir), MANIFEST)) as f:
         return json.loads(f.read())
 

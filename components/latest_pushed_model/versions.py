@@ -48,7 +48,7 @@ def state(serving_dir: str) -> str:
 def other_classes(model_dir: str, version_dir: str) -> Optional[str]:
     """How the class list of the model at `version_dir` differs from the one at `model_dir` (its
     assets.extra/class_names.txt, modules/exporter.py), or None when they agree or either lacks one."""
-    from modules import exporter  # pylint: disable=g-import-not-at-top
+    from modules import exporter
     lists = [exporter.read_class_names(d) if fileio.exists(posixpath.join(d, exporter.CLASS_NAMES_FILE)) else None
              for d in (str(model_dir), str(version_dir))]
     if None in lists or lists[0] == lists[1]:

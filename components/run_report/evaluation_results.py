@@ -42,7 +42,7 @@ class Evaluation:
 
 def of_run(run) -> Optional[Evaluation]:
     """The Evaluation of a run_summary.RunRecord, with the EvalConfig its Evaluator ran; None if it has none."""
-    from components.run_report import run_summary  # pylint: disable=g-import-not-at-top
+    from components.run_report import run_summary
     artifact = run.output(ids.EVALUATOR, "evaluation")
     if artifact is None:
         return None
@@ -55,8 +55,8 @@ def load(evaluation_uri: str, eval_config_json: str, class_names: Sequence[str],
     """The Evaluator's output at `evaluation_uri` (metrics, plots, validation result) as an
     Evaluation, given the EvalConfig it ran with (JSON), the class list in label order and, if the
     Evaluator dropped the serving model as a baseline, why (components/evaluator.py)."""
-    import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
-    from google.protobuf import json_format  # pylint: disable=g-import-not-at-top
+    import tensorflow_model_analysis as tfma
+    from google.protobuf import json_format
     class_names = list(class_names)
     overall, baseline, per_class = {}, {}, {name: {} for name in class_names}
     for metrics_for_slice in tfma.load_metrics(evaluation_uri):
@@ -148,7 +148,8 @@ def _gates(eval_config, overall: dict, baseline: dict, per_class: dict, class_na
                             yield Gate(f"recall of class {class_name}", "value", value, f">= {bound:g}",
                                        (name, False, class_name) not in failures)
                     else:
-                        yield Gate(name, "value", overall.get(name), f">= {bound:g}", (name, False, None) not in failures)
+                        yield Gate(name, "value", overall.get(name), f">= {bound:g}",
+                                   (name, False, None) not in failures)
                 if threshold.HasField("change_threshold"):
                     bound = threshold.change_threshold.absolute.value
                     if name in baseline:

@@ -25,7 +25,7 @@ INPUTS = {
 class Executor(base_executor.BaseExecutor):
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:
-        from components.run_report import report, run_summary  # pylint: disable=g-import-not-at-top
+        from components.run_report import report, run_summary
         outputs = {}
         for key, (component_id, output_key) in INPUTS.items():
             if input_dict.get(key):
@@ -40,7 +40,7 @@ class Executor(base_executor.BaseExecutor):
         target = os.path.join(output_uri, ids.REPORT_FILE)
         try:
             document = report.render(run, exec_properties["pipeline_name"])
-        except Exception as error:  # pylint: disable=broad-except  # the run's outcome stands without its report
+        except Exception as error:  # the run's outcome stands without its report
             logging.error("run report failed (%s: %s); write it again with: image-pipeline report",
                           type(error).__name__, error)
             return

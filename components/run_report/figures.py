@@ -8,8 +8,8 @@ from typing import Sequence
 import matplotlib
 
 matplotlib.use("Agg")  # headless: no display on pipeline machines
-import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
-import numpy as np  # pylint: disable=wrong-import-position
+import matplotlib.pyplot as plt
+import numpy as np
 
 RIGHT, WRONG = "#1a7f37", "#cf222e"  # the notebook's green and red
 # Class names are folder names: any length, any script. Matplotlib falls back glyph by glyph through
@@ -23,7 +23,7 @@ LABEL_CHARACTERS = 16
 @functools.lru_cache(maxsize=None)
 def _fonts() -> tuple[tuple[str, ...], frozenset]:
     """The installed families of FONT_FAMILIES, and the code points they cover together."""
-    from matplotlib import font_manager, ft2font  # pylint: disable=g-import-not-at-top
+    from matplotlib import font_manager, ft2font
     families, covered = [], set()
     for family in FONT_FAMILIES:
         try:
@@ -97,16 +97,24 @@ def class_distribution(counts: dict) -> bytes:
 
 def training_curves(history: dict) -> bytes:
     """Accuracy and loss per epoch, train against validation."""
+    return to_png(training_curves_figure(history))
+
+
+def training_curves_figure(history: dict):
     figure, (accuracy, loss) = _figure(1, 2, figsize=(11, 3.5))
     epochs = np.arange(1, len(history.get("loss", [])) + 1)
     for axis, metric in ((accuracy, "accuracy"), (loss, "loss")):
         # Markers: a one-epoch run is a single point, which a line alone does not draw.
-        axis.plot(epochs, history.get(metric, []), marker="o", markersize=3, label=f"train {metric}")
-        axis.plot(epochs, history.get(f"val_{metric}", []), marker="o", markersize=3, label=f"validation {metric}")
+        axis.plot(epochs, history.get(metric, []), marker="o", markersize=4, label=f"train {metric}")
+        axis.plot(epochs, history.get(f"val_{metric}", []), marker="o", markersize=4, label=f"validation {metric}")
         axis.set_xlabel("epoch")
         axis.set_title(metric.title())
-        axis.legend()
-    return to_png(figure)
+        # Whole epochs, with room at both ends: a few points are never on the frame.
+        axis.set_xlim(0.5, max(len(epochs), 1) + 0.5)
+        axis.xaxis.get_major_locator().set_params(integer=True)
+        # Below the axes, where it cannot cover a point.
+        axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
+    return figure
 
 
 def prediction_grid(images: Sequence[np.ndarray], probabilities: np.ndarray, labels: Sequence[int],

@@ -61,7 +61,7 @@ def write_report(pipeline_root: str | os.PathLike, pipeline_name: str, run_id: O
 
 
 def render(run: run_summary.RunRecord, pipeline_name: str) -> str:
-    from components.run_report import figures  # pylint: disable=g-import-not-at-top
+    from components.run_report import figures
     summary = run_summary.summarize(run)
     class_names = run_summary.class_names(run)
     examples = run.output(ids.IMAGE_EXAMPLE_GEN, "examples")
@@ -191,8 +191,8 @@ def _data_section(run: run_summary.RunRecord, manifest: dict, examples_uri: str,
 
 
 def _lineage_section(run, summary, manifest: Optional[dict], model) -> str:
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    import tfx  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
+    import tfx
     rows = [["run id", run.run_id],
             ["data (manifest content hash)", manifest["content_hash"] if manifest else "-"],
             ["model artifact", f"{model.uri} (ML Metadata id {model.id})" if model else "-"],
@@ -212,7 +212,7 @@ def _lineage_section(run, summary, manifest: Optional[dict], model) -> str:
 
 def _predict_eval_split(model_uri: str, examples_uri: str, num_classes: int) -> Optional[EvalExamples]:
     """The candidate model's probabilities on the eval split, through its serving_default signature."""
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
     records = list(_split_records(examples_uri, "eval"))
     if not records:
         return None
@@ -240,7 +240,8 @@ def _duplicates(manifest: dict, examples_uri: str, figures) -> str:
                  "copies across splits are kept (they inflate that split's metrics); near copies (at most "
                  f"{found['near_distance']} of 256 bits of a difference hash apart) are reported only.</p>")
     rows = [[item["kind"], "same bytes", ", ".join(item["paths"])] for item in exact[:DUPLICATE_ROWS]]
-    rows += [[item["kind"], f"{item['distance']} bits apart", ", ".join(item["paths"])] for item in near[:DUPLICATE_ROWS]]
+    rows += [[item["kind"], f"{item['distance']} bits apart", ", ".join(item["paths"])]
+             for item in near[:DUPLICATE_ROWS]]
     if sum(duplicates.totals(found)) > len(rows):
         parts.append(f"<p>The worst {DUPLICATE_ROWS} of each are listed here; manifest.json lists up to "
                      f"{duplicates.LISTED} of each.</p>")
@@ -255,7 +256,7 @@ def _duplicates(manifest: dict, examples_uri: str, figures) -> str:
 
 
 def _thumbnails_by_filename(examples_uri: str, splits: list, wanted: set) -> dict:
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
     found = {}
     for split in splits:
         for record in _split_records(examples_uri, split):
@@ -269,7 +270,7 @@ def _thumbnails_by_filename(examples_uri: str, splits: list, wanted: set) -> dic
 
 
 def _samples_per_class(examples_uri: str, class_names: list) -> dict:
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
     samples = {name: [] for name in class_names}
     for record in _split_records(examples_uri, "train"):
         example = tf.train.Example.FromString(record)
@@ -283,14 +284,14 @@ def _samples_per_class(examples_uri: str, class_names: list) -> dict:
 
 def _split_records(examples_uri: str, split: str):
     """The serialized tf.Examples of one ingested split, in file order."""
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
     files = sorted(tf.io.gfile.glob(f"{examples_uri}/Split-{split}/*"))
     for record in tf.data.TFRecordDataset(files, compression_type="GZIP") if files else []:
         yield record.numpy()
 
 
 def _read_rejected(examples_uri: str) -> list:
-    import csv  # pylint: disable=g-import-not-at-top
+    import csv
     path = f"{examples_uri}/{ingestion.REJECTED}"
     if not _gfile().exists(path):
         return []
@@ -298,7 +299,7 @@ def _read_rejected(examples_uri: str) -> list:
 
 
 def _statistics_table(run) -> str:
-    import tensorflow_data_validation as tfdv  # pylint: disable=g-import-not-at-top
+    import tensorflow_data_validation as tfdv
     statistics = run.output(ids.STATISTICS_GEN, "statistics")
     if not statistics:
         return "<p>No statistics recorded.</p>"
@@ -313,7 +314,7 @@ def _statistics_table(run) -> str:
 
 
 def _anomalies(run) -> str:
-    from tensorflow_metadata.proto.v0 import anomalies_pb2  # pylint: disable=g-import-not-at-top
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
     anomalies = run.output(ids.EXAMPLE_VALIDATOR, "anomalies")
     if not anomalies:
         return "<p>No validation recorded.</p>"
@@ -331,7 +332,7 @@ def _anomalies(run) -> str:
 
 
 def _gfile():
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top  # artifacts may be on gs:// (Kubeflow)
+    import tensorflow as tf  # artifacts may be on gs:// (Kubeflow)
     return tf.io.gfile
 
 
@@ -351,7 +352,7 @@ def _feature(example, key):
 
 
 def _thumbnail(image_bytes: bytes) -> np.ndarray:
-    from PIL import Image  # pylint: disable=g-import-not-at-top
+    from PIL import Image
     image = Image.open(io.BytesIO(image_bytes)).convert("RGB")
     image.thumbnail((THUMBNAIL, THUMBNAIL))
     return np.asarray(image)
@@ -380,7 +381,7 @@ def _code_version() -> str:
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #1f2328; }
 table { border-collapse: collapse; margin: 0.5em 0 1em; }
-th, td { border: 1px solid #d0d7de; padding: 3px 8px; text-align: left; font-size: 14px; }
+th, td { border: 1px solid #d0d7de; padding: 3px 8px; text-align: left; font-size: 14px; overflow-wrap: anywhere; }
 th { background: #f6f8fa; }
 tr.fail td, .verdict.fail { background: #ffebe9; }
 tr.pass td:last-child, .verdict.pass { background: #dafbe1; }
@@ -412,7 +413,8 @@ def _section(title: str, anchor: str, body: str) -> str:
 def _table(header: list, rows: list, table_id: str, row_classes: Optional[list] = None) -> str:
     head = "".join(f"<th>{_escape(h)}</th>" for h in header)
     body = "".join(
-        f'<tr class="{row_classes[i] if row_classes else ""}">' + "".join(f"<td>{_escape(c)}</td>" for c in row) + "</tr>"
+        f'<tr class="{row_classes[i] if row_classes else ""}">'
+        + "".join(f"<td>{_escape(c)}</td>" for c in row) + "</tr>"
         for i, row in enumerate(rows))
     return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 

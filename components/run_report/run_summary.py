@@ -33,7 +33,8 @@ class RunSummary:
     pushed_destination: Optional[str]  # the pushed model's version directory
     failed_gates: list[str] = dataclasses.field(default_factory=list)  # why it was not blessed
     report: Optional[str] = None  # the run's HTML report (components/run_report/report.py)
-    duplicates: Optional[str] = None  # what ingestion found, when it found any (components/image_example_gen/duplicates.py)
+    # What ingestion found, when it found any (components/image_example_gen/duplicates.py).
+    duplicates: Optional[str] = None
     push_refused: Optional[str] = None  # why a blessed model was not pushed (components/atomic_pusher.py)
 
     @property
@@ -190,7 +191,7 @@ def property_value(artifact, name: str):
 
     Under Kubeflow every property arrives as JSON, which TFX stores as a struct {"__value__": v}.
     """
-    from google.protobuf import json_format  # pylint: disable=g-import-not-at-top
+    from google.protobuf import json_format
     if name not in artifact.custom_properties:
         return None
     value = artifact.custom_properties[name]
@@ -207,7 +208,7 @@ def flag(artifact, name: str) -> bool:
 
 def class_names(run: RunRecord) -> list[str]:
     """The run's class list in label order, from the ingested dataset's manifest ([] if none)."""
-    from components.image_example_gen import ingestion  # pylint: disable=g-import-not-at-top
+    from components.image_example_gen import ingestion
     examples = run.output(ids.IMAGE_EXAMPLE_GEN, "examples")
     return ingestion.read_manifest(examples.uri)["class_names"] if examples else []
 
@@ -216,7 +217,7 @@ def failed_gates(evaluation_uri: Optional[str]) -> list[str]:
     """One line per quality gate the Evaluator's candidate failed, from TFMA's validation result."""
     if not evaluation_uri:
         return []
-    import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
+    import tensorflow_model_analysis as tfma
     try:
         validation = tfma.load_validation_result(evaluation_uri)
     except OSError:  # no validation result written (no thresholds configured)
@@ -234,7 +235,7 @@ def failed_gates(evaluation_uri: Optional[str]) -> list[str]:
 
 def threshold_text(threshold) -> str:
     """A tfma MetricThreshold as the report writes it: '>= 0.4', '<= 0.1', 'a change >= -0.02'."""
-    from tensorflow_model_analysis.proto import config_pb2  # pylint: disable=g-import-not-at-top
+    from tensorflow_model_analysis.proto import config_pb2
     if threshold.HasField("change_threshold"):
         change = threshold.change_threshold
         bound = change.absolute.value if change.HasField("absolute") else change.relative.value
