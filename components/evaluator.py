@@ -17,7 +17,7 @@ from tfx.utils import path_utils
 
 from components import ids
 from components.latest_pushed_model import versions
-from components.latest_pushed_model.executor import has_model
+from components.latest_pushed_model.executor import PUSHED_DESTINATION, has_model
 
 BASELINE_KEY = standard_component_specs.BASELINE_MODEL_KEY
 
@@ -28,7 +28,9 @@ class Executor(evaluator_executor.Executor):
         candidate = path_utils.serving_model_dir(artifact_utils.get_single_uri(input_dict["model"]))
         baselines, refused = [], None
         for model in input_dict.get(BASELINE_KEY, []):
-            differs = has_model(model) and versions.other_classes(candidate, path_utils.serving_model_dir(model.uri))
+            pushed = model.get_string_custom_property(PUSHED_DESTINATION)
+            differs = has_model(model) and versions.other_classes(candidate, path_utils.serving_model_dir(model.uri),
+                                                                  pushed)
             if differs:
                 refused = f"the serving model {differs}"
                 logging.warning("evaluator: %s: not a baseline for this model; the no-regression gate is skipped",

@@ -45,16 +45,17 @@ def state(serving_dir: str) -> str:
     return f"{posixpath.basename(version)}:{hashlib.sha256(content).hexdigest()[:16]}"
 
 
-def other_classes(model_dir: str, version_dir: str) -> Optional[str]:
-    """How the class list of the model at `version_dir` differs from the one at `model_dir` (its
-    assets.extra/class_names.txt, modules/exporter.py), or None when they agree or either lacks one."""
+def other_classes(model_dir: str, version_dir: str, version_name: Optional[str] = None) -> Optional[str]:
+    """How the class list of the model at `version_dir` (called `version_name`, default that path)
+    differs from the one at `model_dir` (their assets.extra/class_names.txt, modules/exporter.py), or
+    None when they agree or either lacks one."""
     from modules import exporter
     lists = [exporter.read_class_names(d) if fileio.exists(posixpath.join(d, exporter.CLASS_NAMES_FILE)) else None
              for d in (str(model_dir), str(version_dir))]
     if None in lists or lists[0] == lists[1]:
         return None
     ours, theirs = lists
-    return (f"{version_dir} classifies other classes ({_classes(theirs)}; this model: {_classes(ours)})")
+    return f"{version_name or version_dir} classifies other classes ({_classes(theirs)}; this model: {_classes(ours)})"
 
 
 def _classes(names: list) -> str:

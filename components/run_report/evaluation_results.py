@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from components import ids
-from modules import features
+from components.run_report import gates
 
 BASELINE = "baseline"  # the model name TFX's Evaluator gives the latest blessed model
 MACRO_F1 = "macro_f1"
@@ -60,7 +60,7 @@ def load(evaluation_uri: str, eval_config_json: str, class_names: Sequence[str],
     class_names = list(class_names)
     overall, baseline, per_class = {}, {}, {name: {} for name in class_names}
     for metrics_for_slice in tfma.load_metrics(evaluation_uri):
-        label_name = _label_slice(metrics_for_slice.slice_key)
+        label_name = gates.label_slice(metrics_for_slice.slice_key)
         for item in metrics_for_slice.metric_keys_and_values:
             key, value = item.key, _metric_value(item.value)
             if key.is_diff or value is None:
@@ -92,15 +92,12 @@ def load(evaluation_uri: str, eval_config_json: str, class_names: Sequence[str],
                     for b in item.value.calibration_histogram_buckets.buckets if b.num_weighted_examples.value > 0]
 
     eval_config = json_format.Parse(eval_config_json, tfma.EvalConfig())
-    try:
-        validation = tfma.load_validation_result(evaluation_uri)
-    except OSError:  # no thresholds configured
-        validation = None
+    validation = gates.validation(evaluation_uri)
     validation_ok = validation.validation_ok if validation else None
     overall[MACRO_F1] = macro_f1(per_class)
     no_baseline = f"no baseline: {baseline_refused}" if baseline_refused else "no blessed baseline yet"
-    gates = list(_gates(eval_config, overall, baseline, per_class, class_names, _failures(validation), no_baseline))
-    return Evaluation(class_names, overall, baseline, per_class, confusion, calibration, gates, validation_ok)
+    gate_rows = list(_gates(eval_config, overall, baseline, per_class, class_names, _failures(validation), no_baseline))
+    return Evaluation(class_names, overall, baseline, per_class, confusion, calibration, gate_rows, validation_ok)
 
 
 def macro_f1(per_class: dict) -> Optional[float]:
@@ -123,11 +120,7 @@ def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bi
 
 def _failures(validation) -> set:
     """(metric name, is a change, class name or None) of every threshold TFMA's validation failed."""
-    failed = set()
-    for per_slice in validation.metric_validations_per_slice if validation else []:
-        for failure in per_slice.failures:
-            failed.add((failure.metric_key.name, failure.metric_key.is_diff, _label_slice(per_slice.slice_key)))
-    return failed
+    return {(f.metric, f.is_change, f.class_name) for f in gates.failures(validation)}
 
 
 def _gates(eval_config, overall: dict, baseline: dict, per_class: dict, class_names: list, failures: set,
@@ -170,13 +163,6 @@ def _metric_name(class_name: str) -> str:
 
 def _short(name: str) -> str:
     return "accuracy" if name == "sparse_categorical_accuracy" else name
-
-
-def _label_slice(slice_key) -> Optional[str]:
-    for single in slice_key.single_slice_keys:
-        if single.column == features.LABEL_NAME_KEY:
-            return single.bytes_value.decode()
-    return None
 
 
 def _metric_value(value) -> Optional[float]:

@@ -10,6 +10,7 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from components import ids
+from components.run_report import gates
 from components.image_example_gen import duplicates
 
 
@@ -215,37 +216,7 @@ def class_names(run: RunRecord) -> list[str]:
 
 def failed_gates(evaluation_uri: Optional[str]) -> list[str]:
     """One line per quality gate the Evaluator's candidate failed, from TFMA's validation result."""
-    if not evaluation_uri:
-        return []
-    import tensorflow_model_analysis as tfma
-    try:
-        validation = tfma.load_validation_result(evaluation_uri)
-    except OSError:  # no validation result written (no thresholds configured)
-        return []
-    lines = []
-    for per_slice in validation.metric_validations_per_slice:
-        for failure in per_slice.failures:
-            name = failure.metric_key.name + (" (change vs. baseline)" if failure.metric_key.is_diff else "")
-            for key in per_slice.slice_key.single_slice_keys:  # a label_name slice: that class's recall
-                name = f"recall of class {key.bytes_value.decode()} ({name} on its {key.column} slice)"
-            value = failure.metric_value.double_value.value
-            lines.append(f"{name} = {value:.4f}, needs {threshold_text(failure.metric_threshold)}")
-    return lines
-
-
-def threshold_text(threshold) -> str:
-    """A tfma MetricThreshold as the report writes it: '>= 0.4', '<= 0.1', 'a change >= -0.02'."""
-    from tensorflow_model_analysis.proto import config_pb2
-    if threshold.HasField("change_threshold"):
-        change = threshold.change_threshold
-        bound = change.absolute.value if change.HasField("absolute") else change.relative.value
-        kind = "a change" if change.HasField("absolute") else "a relative change"
-        higher = change.direction != config_pb2.MetricDirection.LOWER_IS_BETTER
-        return f"{kind} {'>=' if higher else '<='} {bound:g}"
-    bounds = threshold.value_threshold
-    parts = ([f">= {bounds.lower_bound.value:g}"] if bounds.HasField("lower_bound") else []) + (
-        [f"<= {bounds.upper_bound.value:g}"] if bounds.HasField("upper_bound") else [])
-    return " and ".join(parts)
+    return [failure.line() for failure in gates.failures(gates.validation(evaluation_uri))]
 
 
 def _executions_of(store, context_type: str, name: str):
