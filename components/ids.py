@@ -1,5 +1,6 @@
 """The pipeline's component ids: the names its artifacts are found by in ML Metadata (summaries,
-reports, tests) and its task names in a compiled Kubeflow spec. pipeline/pipeline.py gives them."""
+reports, tests) and its task names in a compiled Kubeflow spec. pipeline/pipeline.py gives each
+node its id with `.with_id`, so none depends on TFX naming a node after its class."""
 
 IMAGE_EXAMPLE_GEN = "ImageExampleGen"
 SCHEMA_GEN = "ImportSchemaGen"

@@ -84,13 +84,16 @@ def make_data_components(data_root: str, splits: Sequence[str], schema_dir: str,
     in components/image_example_gen/ingestion.py's SPLIT_FOLDERS.
     """
     from components.image_example_gen import ingestion
-    example_gen = ImageExampleGen(data_root, {split: ingestion.SPLIT_FOLDERS[split] for split in splits})
+    example_gen = ImageExampleGen(data_root, {split: ingestion.SPLIT_FOLDERS[split] for split in splits}).with_id(
+        ids.IMAGE_EXAMPLE_GEN)
     examples = example_gen.outputs["examples"]
-    schema_gen = tfx.components.ImportSchemaGen(schema_file=f"{schema_dir}/schema.pbtxt")
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=f"{schema_dir}/schema.pbtxt").with_id(ids.SCHEMA_GEN)
     # The schema marks image_raw as an image, which keeps StatisticsGen's memory flat (schema.pbtxt).
-    statistics_gen = tfx.components.StatisticsGen(examples=examples, schema=schema_gen.outputs["schema"])
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=examples, schema=schema_gen.outputs["schema"]).with_id(ids.STATISTICS_GEN)
     example_validator = tfx.components.ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]).with_id(
+        ids.EXAMPLE_VALIDATOR)
     # Decoded float images are ~7x larger than the JPEGs and slower to read back than to
     # decode again, so Transform only records the graph; the Trainer applies it. Its own
     # statistics would repeat StatisticsGen's before the transform and, after it, profile
@@ -98,7 +101,7 @@ def make_data_components(data_root: str, splits: Sequence[str], schema_dir: str,
     transform = tfx.components.Transform(
         examples=examples, schema=schema_gen.outputs["schema"],
         preprocessing_fn=configs.PREPROCESSING_FN, materialize=False, disable_statistics=True,
-        custom_config={"image_size": image_size})
+        custom_config={"image_size": image_size}).with_id(ids.TRANSFORM)
     return DataComponents(example_gen, statistics_gen, schema_gen, example_validator, transform)
 
 
@@ -133,7 +136,8 @@ def create_pipeline(
             tuner_fn=configs.TUNER_FN, examples=examples, transform_graph=transform.outputs["transform_graph"],
             schema=schema_gen.outputs["schema"], train_args=tfx.proto.TrainArgs(splits=["train"]),
             eval_args=tfx.proto.EvalArgs(splits=["train"]),
-            custom_config=run_settings.to_custom_config(settings.training, class_names, settings.tuning))
+            custom_config=run_settings.to_custom_config(settings.training, class_names, settings.tuning)
+        ).with_id(ids.TUNER)
 
     trainer = tfx.components.Trainer(
         run_fn=configs.TRAINER_RUN_FN,
@@ -143,7 +147,7 @@ def create_pipeline(
         hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=[EVAL_SPLIT]),
-        custom_config=run_settings.to_custom_config(settings.training, class_names))
+        custom_config=run_settings.to_custom_config(settings.training, class_names)).with_id(ids.TRAINER)
 
     # The model serving now: the one a candidate must not fall behind.
     baseline = LatestPushedModel(serving_model_dir=serving_model_dir).with_id(ids.BASELINE)
@@ -154,7 +158,7 @@ def create_pipeline(
         model=trainer.outputs["model"],
         baseline_model=baseline.outputs["model"],
         example_splits=[EVAL_SPLIT],
-        eval_config=eval_config)
+        eval_config=eval_config).with_id(ids.EVALUATOR)
 
     pusher = atomic_pusher.AtomicPusher(
         model=trainer.outputs["model"],

@@ -66,7 +66,7 @@ def test_gates_show_value_threshold_and_result(report, sample_run):
     accuracy = rows[("sparse_categorical_accuracy", "value")]
     assert accuracy[3] == ">= 0" and accuracy[4] == "pass"
     change = rows[("sparse_categorical_accuracy", "change vs. baseline")]
-    assert change[4] == "skipped" and "no blessed baseline yet" in change[3]  # the first run
+    assert change[4] == "skipped" and "nothing pushed yet" in change[3]  # the first run
     assert sum(1 for key in rows if key[0].startswith("recall of class ")) == 10
     assert sample_run.blessed is True and "BLESSED: pushed to" in Path(sample_run.report).read_text()
 

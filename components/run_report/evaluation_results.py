@@ -11,7 +11,7 @@ import numpy as np
 from components import ids
 from components.run_report import gates
 
-BASELINE = "baseline"  # the model name TFX's Evaluator gives the latest blessed model
+BASELINE = "baseline"  # the model name TFX's Evaluator gives the baseline: the newest pushed version
 MACRO_F1 = "macro_f1"
 
 
@@ -95,7 +95,7 @@ def load(evaluation_uri: str, eval_config_json: str, class_names: Sequence[str],
     validation = gates.validation(evaluation_uri)
     validation_ok = validation.validation_ok if validation else None
     overall[MACRO_F1] = macro_f1(per_class)
-    no_baseline = f"no baseline: {baseline_refused}" if baseline_refused else "no blessed baseline yet"
+    no_baseline = f"no baseline: {baseline_refused}" if baseline_refused else "nothing pushed yet"
     gate_rows = list(_gates(eval_config, overall, baseline, per_class, class_names, _failures(validation), no_baseline))
     return Evaluation(class_names, overall, baseline, per_class, confusion, calibration, gate_rows, validation_ok)
 

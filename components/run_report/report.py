@@ -117,7 +117,7 @@ def _metrics_section(evaluation, eval_examples: Optional[EvalExamples], figures)
     if eval_examples is not None:
         ece = evaluation_results.expected_calibration_error(eval_examples.probabilities, eval_examples.labels)
         rows.append(["expected calibration error (top label, 10 bins)", _formatted(ece), "", ""])
-    overall = _table(["metric", "candidate", "baseline (latest blessed)", "change"], rows, "overall-metrics")
+    overall = _table(["metric", "candidate", "baseline (serving now)", "change"], rows, "overall-metrics")
     class_rows = [[name, _formatted(m.get("precision")), _formatted(m.get("recall")), _formatted(m.get("f1_score")),
                    _formatted(m.get("example_count"), digits=0)] for name, m in evaluation.per_class.items()]
     per_class = _table(["class", "precision", "recall", "F1", "eval examples"], class_rows, "per-class-metrics")
