@@ -20,7 +20,8 @@ keras = tf.keras
 AUTOTUNE = tf.data.AUTOTUNE
 # Examples parsed and decoded together; independent of the training batch size.
 DECODE_BATCH = 64
-# Decoded images are ~200 KB at 128 px: 4096 of them (800 MB) hold the whole clothing train split.
+# Decoded images shuffled together: the buffer's memory is this many decoded images (size x size x 3
+# float32s each at the model's input size).
 SHUFFLE_BUFFER = 4096
 
 

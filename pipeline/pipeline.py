@@ -20,7 +20,7 @@ from pipeline import configs
 EVAL_SPLIT = "eval"
 
 
-ARGMAX = '{"top_k": 1, "thresholds": [0.0]}'  # precision/recall of the arg-max class (field notes)
+ARGMAX = '{"top_k": 1, "thresholds": [0.0]}'  # precision/recall of the arg-max class (docs/evaluation.md)
 
 
 def make_eval_config(num_classes: int, gates: run_settings.Gates) -> tfma.EvalConfig:
@@ -97,7 +97,7 @@ def make_data_components(data_root: str, splits: Sequence[str], schema_dir: str,
     # Decoded float images are ~7x larger than the JPEGs and slower to read back than to
     # decode again, so Transform only records the graph; the Trainer applies it. Its own
     # statistics would repeat StatisticsGen's before the transform and, after it, profile
-    # 49,152 pixel floats per image at the cost of decoding every image once more.
+    # every pixel float of every image at the cost of decoding every image once more.
     transform = tfx.components.Transform(
         examples=examples, schema=schema_gen.outputs["schema"],
         preprocessing_fn=configs.PREPROCESSING_FN, materialize=False, disable_statistics=True,

@@ -1,7 +1,7 @@
 """Executes a compiled Kubeflow pipeline spec (2.1) here, task by task, as open-source KFP v2 would.
 
 A test harness, not a product feature: no cluster, no Docker and no `kfp.local` pipeline runner can
-run here (kubeflow-and-beam field notes). What it follows, from kubeflow/pipelines' backend
+run here (docs/kubeflow.md, "What was executed here"). What it follows, from kubeflow/pipelines' backend
 (backend/src/v2/compiler/argocompiler, driver and component/launcher_v2.go):
 - the job is refused whole if any executor is not a `container` or `importer` (the Argo compiler
   has no `resolver` and the Google-only `customJob`);
