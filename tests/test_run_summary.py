@@ -1,6 +1,7 @@
 """The run summary printed at the end of a run and the report's text: failed gates written as a person
 reads them, summarised when a run with many classes fails many; a failed step named."""
 import numpy as np
+import pytest
 import tensorflow as tf
 from tensorflow_model_analysis.proto import config_pb2, validation_result_pb2
 
@@ -61,3 +62,14 @@ def test_the_prediction_grid_says_how_many_images_it_shows():
     section = report._predictions_section(examples, ["hat", "shoes"], figures)
     assert "Every eval image (3, in an order drawn with seed 111)" in section
     assert "15 eval images" not in section
+
+
+def test_a_store_with_no_evaluated_run_says_so(tmp_path):
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = str(tmp_path / "metadata.sqlite")
+    metadata_store.MetadataStore(config)  # an empty store, as a pipeline root holds before its first run ends
+    with pytest.raises(LookupError, match=r"metadata.sqlite: no run of pipeline 'clothes' has an evaluation \(none "
+                                          r"reached the Evaluator, or it failed\)"):
+        run_summary.newest_evaluated_run(str(tmp_path / "metadata.sqlite"), "clothes")
