@@ -1,4 +1,6 @@
 """Feature names of the ingested tf.Examples, shared by ingestion, Transform, Trainer and Evaluator."""
+from typing import Mapping, Optional
+
 import tensorflow as tf
 
 IMAGE_KEY = "image_raw"      # encoded image bytes: an upright RGB JPEG (components/image_example_gen/image_files.py)
@@ -16,11 +18,22 @@ IMAGE_SIGNATURES = {b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG", b"GIF8
 # bomb (64 MP of RGBA is 256 MB once decoded, and the float copy four times that).
 MAX_IMAGE_PIXELS = 64_000_000
 
+# Properties of the original image, recorded by ingestion for the Evaluator to slice on (TFMA): never
+# read by Transform, the Trainer or the served model, and no gate uses them. Their buckets:
+# components/image_example_gen/image_files.py, `properties`.
+SIZE_KEY = "original_size"        # the shorter side, bucketed
+COLOUR_KEY = "original_colour"    # rgb, greyscale, cmyk or transparent
+BRIGHTNESS_KEY = "brightness"     # dark, normal or bright
+ASPECT_KEY = "aspect"             # square, portrait, landscape or extreme
+NEAR_COPY_KEY = "near_copy_in_other_split"  # yes or no (components/image_example_gen/duplicates.py)
+SLICE_KEYS = (SIZE_KEY, COLOUR_KEY, BRIGHTNESS_KEY, ASPECT_KEY, NEAR_COPY_KEY)
+
 # Output of the Transform graph: the decoded, resized, rescaled image.
 TRANSFORMED_IMAGE_KEY = "image"
 
 
-def make_example(image_bytes: bytes, label: int, label_name: str, filename: str) -> tf.train.Example:
+def make_example(image_bytes: bytes, label: int, label_name: str, filename: str,
+                 properties: Optional[Mapping[str, str]] = None) -> tf.train.Example:
     def _bytes(value: bytes) -> tf.train.Feature:
         return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
 
@@ -29,4 +42,5 @@ def make_example(image_bytes: bytes, label: int, label_name: str, filename: str)
         LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
         LABEL_NAME_KEY: _bytes(label_name.encode()),
         FILENAME_KEY: _bytes(filename.encode()),
+        **{key: _bytes(value.encode()) for key, value in (properties or {}).items()},
     }))

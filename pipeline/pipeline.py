@@ -47,7 +47,9 @@ def make_eval_config(num_classes: int, gates: run_settings.Gates) -> tfma.EvalCo
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(label_key=features.LABEL_KEY, signature_name="serving_default",
                                     prediction_key="probabilities")],
-        slicing_specs=[overall, per_class],
+        # Image properties recorded at ingestion (features.SLICE_KEYS): where the model fails beyond
+        # the class. Reported, never gated.
+        slicing_specs=[overall, per_class, *(tfma.SlicingSpec(feature_keys=[key]) for key in features.SLICE_KEYS)],
         metrics_specs=[
             tfma.MetricsSpec(metrics=[
                 tfma.MetricConfig(class_name="ExampleCount"),

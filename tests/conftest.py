@@ -106,8 +106,9 @@ SMALL_IMAGE_SIZE = 32  # the graph is the same at every size; small is fast
 
 
 def raw_example(image: bytes, label: int = 0, label_name: str = "hat", filename: str = "train/hat/x.jpg") -> dict:
+    from modules import features  # the image-property features are optional: none here
     return {"image_raw": [image], "label": [label], "label_name": [label_name.encode()],
-            "filename": [filename.encode()]}
+            "filename": [filename.encode()], **{key: [] for key in features.SLICE_KEYS}}
 
 
 @pytest.fixture(scope="session")

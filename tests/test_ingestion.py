@@ -14,6 +14,7 @@ from PIL import Image
 
 from components import crash_points
 from components.image_example_gen import ingestion
+from modules import features
 from tests import corpus
 from tests.conftest import CLI, jpeg_bytes
 
@@ -316,3 +317,37 @@ def test_the_manifest_lists_a_bounded_number_of_pairs_and_counts_them_all(monkey
     monkeypatch.setattr(duplicates, "LISTED", 3)
     listed = found.to_json()
     assert len(listed["near"]) == 3 and duplicates.totals(listed) == (0, 10) and found.rejected == []
+
+
+def image_file(path, mode, size, fill, fmt, noise=0):
+    """An image of one colour, with noise around it (so that no two look alike to the near-copy hash)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.new(mode, size, fill)
+    if noise:
+        rng = np.random.default_rng(len(str(path)))
+        pixels = np.asarray(image, dtype=np.float32)
+        image = Image.fromarray(np.clip(rng.normal(pixels, noise), 0, 255).astype(np.uint8), mode)
+    image.save(path, format=fmt)
+
+
+def test_every_example_records_the_properties_of_its_original_image(tmp_path):
+    data = tmp_path / "data"
+    image_file(data / "train" / "hat" / "grey.png", "L", (100, 60), 20, "PNG", noise=8)     # small, dark, wide
+    image_file(data / "train" / "hat" / "clear.png", "RGBA", (300, 300), (0, 0, 0, 0), "PNG")  # over white: bright
+    image_file(data / "train" / "shoes" / "print.jpg", "CMYK", (600, 100), (0, 0, 0, 0), "JPEG")
+    image_file(data / "train" / "shoes" / "tall.jpg", "RGB", (520, 900), (120, 110, 100), "JPEG", noise=30)
+    image_file(data / "validation" / "hat" / "v.jpg", "RGB", (200, 150), (90, 90, 90), "JPEG", noise=30)
+    (data / "validation" / "shoes").mkdir()
+    shutil.copy(data / "train" / "shoes" / "tall.jpg", data / "validation" / "shoes")  # a copy across splits
+    output = ingestion.run(data, tmp_path / "out", BEAM_ARGS)
+    examples = read_examples(ingestion.split_uri(output, "train")) + read_examples(ingestion.split_uri(output, "eval"))
+    found = {feature(e, "filename").decode(): tuple(feature(e, key).decode() for key in features.SLICE_KEYS)
+             for e in examples}
+    assert found == {
+        "train/hat/grey.png": ("under 128 px", "greyscale", "dark", "landscape", "no"),
+        "train/hat/clear.png": ("256-511 px", "transparent", "bright", "square", "no"),
+        "train/shoes/print.jpg": ("under 128 px", "cmyk", "bright", "extreme", "no"),
+        "train/shoes/tall.jpg": ("512 px or more", "rgb", "normal", "portrait", "yes"),
+        "validation/hat/v.jpg": ("128-255 px", "rgb", "normal", "landscape", "no"),
+        "validation/shoes/tall.jpg": ("512 px or more", "rgb", "normal", "portrait", "yes"),
+    }

@@ -9,6 +9,8 @@ import pytest
 from PIL import Image
 
 from components.image_example_gen import ingestion
+from components.run_report import evaluation_results, run_summary
+from modules import features
 from tests.conftest import CLI
 from tests.report_page import Report
 
@@ -57,6 +59,24 @@ def test_metrics_tables_cover_every_class(report, sample_settings):
     overall = {row[0]: row[1] for row in report.tables["overall-metrics"][1:]}
     assert overall["example_count"] == "80"  # a count
     assert 0.0 <= float(overall["expected calibration error (top label, 10 bins)"]) <= 1.0
+
+
+def test_the_evaluation_is_sliced_by_every_image_property_and_gated_on_none(report, sample_settings, sample_run):
+    rows = report.tables["slice-metrics"]
+    assert rows[0] == ["property", "value", "eval examples", "accuracy"]
+    by_property = {}
+    for feature_key, _, count, accuracy in rows[1:]:
+        by_property[feature_key] = by_property.get(feature_key, 0) + int(count)
+        assert 0.0 <= float(accuracy) <= 1.0
+    # Every eval image in one slice of each property (the sample: RGB JPEGs, 256 px on the long side).
+    assert by_property == {key: 80 for key in features.SLICE_KEYS}
+    assert ("original_colour", "rgb", "80") in {tuple(row[:3]) for row in rows[1:]}
+    gated = {row[0] for row in report.tables["gates"][1:]}
+    assert not any(key in gate for gate in gated for key in features.SLICE_KEYS)
+    evaluation = evaluation_results.of_run(
+        run_summary.find_run(str(sample_settings.metadata_path), sample_settings.pipeline_name, sample_run.run_id))
+    assert evaluation.overall["example_count"] == 80  # the property slices leave the overall figures alone
+    assert len(evaluation.weakest_slices(3)) == 3
 
 
 def test_gates_show_value_threshold_and_result(report, sample_run):

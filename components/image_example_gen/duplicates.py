@@ -86,6 +86,11 @@ class Findings:
                 counts[f"{group}_{item['kind'].replace(' ', '_')}"] += 1
         return counts
 
+    def across_splits(self) -> frozenset:
+        """The paths with an exact or near copy in another split (the evaluation slices on it)."""
+        return frozenset(path for item in self.exact + self.near if item["kind"] == ACROSS_SPLITS
+                         for path in item["paths"])
+
     def to_json(self) -> dict:
         return {"near_distance": NEAR_DISTANCE, "counts": self.counts(), "exact": self.exact[:LISTED],
                 "near": self.near[:LISTED]}

@@ -150,3 +150,43 @@ def _tensorflow_rejects(data: bytes) -> Optional[str]:
 def _first_line(error: Exception) -> str:
     text = str(error).strip()
     return text.splitlines()[0][:200] if text else type(error).__name__
+
+
+# Properties of an original image that the evaluation slices on (features.SLICE_KEYS): buckets a
+# person can read, coarse enough that each slice holds enough images to mean something.
+SIZE_BUCKETS = ((128, "under 128 px"), (256, "128-255 px"), (512, "256-511 px"))  # the shorter side
+LARGE = "512 px or more"
+DARK, BRIGHT = 64, 192  # mean luminance (0-255) below / above which an image is dark / bright
+EXTREME_ASPECT = 2.0    # longer side over shorter side
+SQUARE_ASPECT = 1.2
+
+
+def properties(original: bytes) -> dict:
+    """The slicing properties (features.SLICE_KEYS but the near copy) of an accepted original image."""
+    image = Image.open(io.BytesIO(original))
+    width, height = image.size
+    if image.getexif().get(EXIF_ORIENTATION, 1) in (5, 6, 7, 8):  # shown rotated a quarter turn
+        width, height = height, width
+    shorter, longer = min(width, height), max(width, height)
+    size = next((name for limit, name in SIZE_BUCKETS if shorter < limit), LARGE)
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode == "P" and "transparency" in image.info):
+        colour = "transparent"
+    elif image.mode == "CMYK":
+        colour = "cmyk"
+    elif image.mode in ("1", "L", "I", "I;16", "I;16B", "I;16L", "F"):
+        colour = "greyscale"
+    else:
+        colour = "rgb"
+    if longer / max(shorter, 1) > EXTREME_ASPECT:
+        aspect = "extreme"
+    elif longer / max(shorter, 1) < SQUARE_ASPECT:
+        aspect = "square"
+    else:
+        aspect = "portrait" if height > width else "landscape"
+    image.draft("L", (64, 64))  # a JPEG decodes at a fraction of its size: cheap
+    small = to_rgb(image).convert("L")
+    small.thumbnail((64, 64))
+    luminance = float(np.asarray(small, dtype=np.float32).mean())
+    brightness = "dark" if luminance < DARK else "bright" if luminance > BRIGHT else "normal"
+    return {features.SIZE_KEY: size, features.COLOUR_KEY: colour, features.ASPECT_KEY: aspect,
+            features.BRIGHTNESS_KEY: brightness}

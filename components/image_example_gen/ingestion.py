@@ -44,7 +44,7 @@ from modules.errors import InputError
 SPLIT_FOLDERS = {"train": "train", "eval": "validation", "test": "test"}
 REQUIRED_SPLITS = ("train", "eval")
 # Bump when the written format changes, so that old conversions are not reused.
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 SYSTEM_FILES = {"thumbs.db", "desktop.ini", "icon\r"}
 STAGING_PREFIX = ".tmp-"
 MANIFEST = "manifest.json"
@@ -293,7 +293,7 @@ class ReadAndValidate(beam.DoFn):
         self._read, self._started = 0, time.monotonic()
         self._last = self._started
 
-    def process(self, candidate: Candidate, label_of: dict):
+    def process(self, candidate: Candidate, label_of: dict, near_copies: frozenset):
         self._read += 1
         now = time.monotonic()
         if now - self._last >= self.PROGRESS_SECONDS:
@@ -301,12 +301,15 @@ class ReadAndValidate(beam.DoFn):
             rate = self._read / (now - self._started)
             logging.info("ingest: %d of %d images read, %.0f a second, about %.0f s left", self._read, self._total,
                          rate, max(0, self._total - self._read) / rate)
-        reason, data = image_files.read_image_file(candidate.path)
+        error, original = image_files.read_bytes(candidate.path)
+        reason, data = (f"unreadable: {error}", b"") if error is not None else image_files.normalize(original)
         if reason:
             yield beam.pvalue.TaggedOutput(self.REJECTED_TAG, (candidate.relative_path, reason))
             return
+        properties = {**image_files.properties(original),
+                      features.NEAR_COPY_KEY: "yes" if candidate.relative_path in near_copies else "no"}
         example = features.make_example(data, label_of[candidate.class_name], candidate.class_name,
-                                        candidate.relative_path)
+                                        candidate.relative_path, properties)
         yield beam.pvalue.TaggedOutput(candidate.split, example.SerializeToString())
 
 
@@ -364,7 +367,8 @@ def convert(scanned: Scan, root: str, digest: str, found: duplicates.Findings, o
             pipeline
             | "ListCandidates" >> beam.Create(scanned.candidates, reshuffle=False)
             | "Reshuffle" >> beam.Reshuffle()
-            | "ReadAndValidate" >> beam.ParDo(ReadAndValidate(len(scanned.candidates)), label_of=label_of).with_outputs(
+            | "ReadAndValidate" >> beam.ParDo(ReadAndValidate(len(scanned.candidates)), label_of=label_of,
+                                              near_copies=found.across_splits()).with_outputs(
                 ReadAndValidate.REJECTED_TAG, *scanned.splits))
         for split in scanned.splits:
             _ = results[split] | f"Write{split.title()}" >> beam.io.WriteToTFRecord(

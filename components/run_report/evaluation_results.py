@@ -10,6 +10,7 @@ import numpy as np
 
 from components import ids
 from components.run_report import gates
+from modules import features
 
 BASELINE = "baseline"  # the model name TFX's Evaluator gives the baseline: the newest pushed version
 MACRO_F1 = "macro_f1"
@@ -34,6 +35,13 @@ class Evaluation:
     calibration: dict             # class name -> [(mean predicted, observed frequency, count)] per bucket
     gates: list[Gate]
     validation_ok: Optional[bool]
+    # (image property, value) -> {example_count, accuracy} (features.SLICE_KEYS; {} for older runs)
+    slices: dict = dataclasses.field(default_factory=dict)
+
+    def weakest_slices(self, count: int = 3) -> list:
+        """The `count` image-property slices with the lowest accuracy: [((property, value), metrics)]."""
+        scored = [(key, m) for key, m in self.slices.items() if m.get("accuracy") is not None]
+        return sorted(scored, key=lambda item: (item[1]["accuracy"], -item[1].get("example_count", 0)))[:count]
 
     @property
     def failed_gates(self) -> list[Gate]:
@@ -58,15 +66,19 @@ def load(evaluation_uri: str, eval_config_json: str, class_names: Sequence[str],
     import tensorflow_model_analysis as tfma
     from google.protobuf import json_format
     class_names = list(class_names)
-    overall, baseline, per_class = {}, {}, {name: {} for name in class_names}
+    overall, baseline, per_class, slices = {}, {}, {name: {} for name in class_names}, {}
     for metrics_for_slice in tfma.load_metrics(evaluation_uri):
         label_name = gates.label_slice(metrics_for_slice.slice_key)
+        property_slice = _property_slice(metrics_for_slice.slice_key)
         for item in metrics_for_slice.metric_keys_and_values:
             key, value = item.key, _metric_value(item.value)
             if key.is_diff or value is None:
                 continue
             is_baseline = key.model_name == BASELINE
-            if label_name is not None:  # a label_name slice: that class's own examples
+            if property_slice is not None:  # an image property's slice: the candidate's figures on it
+                if not is_baseline and not key.HasField("sub_key"):
+                    slices.setdefault(property_slice, {})[_short(key.name)] = value
+            elif label_name is not None:  # a label_name slice: that class's own examples
                 if not is_baseline and not key.HasField("sub_key"):
                     per_class.setdefault(label_name, {})[_short(key.name)] = value
             elif key.sub_key.HasField("class_id"):
@@ -97,7 +109,8 @@ def load(evaluation_uri: str, eval_config_json: str, class_names: Sequence[str],
     overall[MACRO_F1] = macro_f1(per_class)
     no_baseline = f"no baseline: {baseline_refused}" if baseline_refused else "nothing pushed yet"
     gate_rows = list(_gates(eval_config, overall, baseline, per_class, class_names, _failures(validation), no_baseline))
-    return Evaluation(class_names, overall, baseline, per_class, confusion, calibration, gate_rows, validation_ok)
+    return Evaluation(class_names, overall, baseline, per_class, confusion, calibration, gate_rows, validation_ok,
+                      dict(sorted(slices.items())))
 
 
 def macro_f1(per_class: dict) -> Optional[float]:
@@ -163,6 +176,14 @@ def _metric_name(class_name: str) -> str:
 
 def _short(name: str) -> str:
     return "accuracy" if name == "sparse_categorical_accuracy" else name
+
+
+def _property_slice(slice_key) -> Optional[tuple]:
+    """(feature, value) of a slice on one of features.SLICE_KEYS, None for any other slice."""
+    for single in slice_key.single_slice_keys:
+        if single.column in features.SLICE_KEYS:
+            return single.column, single.bytes_value.decode()
+    return None
 
 
 def _metric_value(value) -> Optional[float]:

@@ -68,7 +68,7 @@ def render(run: run_summary.RunRecord, pipeline_name: str) -> str:
     manifest = ingestion.read_manifest(examples.uri) if examples else None
     model = run.output(ids.TRAINER, "model")
     evaluation = evaluation_results.of_run(run)
-    eval_examples = _predict_eval_split(model.uri, examples.uri, len(class_names)) if model and examples else None
+    eval_examples = eval_predictions(run)
 
     sections = [_verdict_section(summary, evaluation)]
     if evaluation:
@@ -127,6 +127,13 @@ def _metrics_section(evaluation, eval_examples: Optional[EvalExamples], figures)
              "was never predicted.</p>", per_class,
              _figure(figures.precision_recall(evaluation.per_class), "precision and recall per class"),
              _figure(figures.confusion_matrix(evaluation.confusion_matrix, evaluation.class_names), "confusion matrix")]
+    if evaluation.slices:
+        slice_rows = [[feature, value, _formatted(m.get("example_count"), digits=0), _formatted(m.get("accuracy"))]
+                      for (feature, value), m in evaluation.slices.items()]
+        parts += ["<h3>By image property</h3>",
+                  "<p>Accuracy on the eval images of each property of their original file, recorded at ingestion "
+                  "(no gate uses them): where the model fails beyond the class.</p>",
+                  _table(["property", "value", "eval examples", "accuracy"], slice_rows, "slice-metrics")]
     if eval_examples is not None:
         parts.append(_figure(figures.reliability(eval_examples.probabilities, eval_examples.labels), "calibration"))
     return _section("Evaluation", "evaluation", "".join(parts))
@@ -209,6 +216,17 @@ def _lineage_section(run, summary, manifest: Optional[dict], model) -> str:
 
 
 # ---- reading artifacts ---------------------------------------------------------------------------
+
+def eval_predictions(run: run_summary.RunRecord, model_run: Optional[run_summary.RunRecord] = None
+                     ) -> Optional[EvalExamples]:
+    """The eval split of `run` as `model_run`'s model (default: the run's own) predicts it, or None when
+    either is missing: the notebooks' error analysis and run-over-run comparison."""
+    model = (model_run or run).output(ids.TRAINER, "model")
+    examples = run.output(ids.IMAGE_EXAMPLE_GEN, "examples")
+    if model is None or examples is None:
+        return None
+    return _predict_eval_split(model.uri, examples.uri, len(run_summary.class_names(run)))
+
 
 def _predict_eval_split(model_uri: str, examples_uri: str, num_classes: int) -> Optional[EvalExamples]:
     """The candidate model's probabilities on the eval split, through its serving_default signature."""
