@@ -79,10 +79,16 @@ def read_bytes(path: str) -> tuple[Optional[str], bytes]:
 
 def read_image_file(path: str) -> tuple[Optional[str], bytes]:
     """(None, image bytes to store) for an acceptable image file, else (reason, b"")."""
-    error, data = read_bytes(path)
+    reason, stored, _ = read_image_and_original(path)
+    return reason, stored
+
+
+def read_image_and_original(path: str) -> tuple[Optional[str], bytes, bytes]:
+    """read_image_file's answer and the file's own bytes (b"" when unreadable), for `properties`."""
+    error, original = read_bytes(path)
     if error is not None:
-        return f"unreadable: {error}", b""
-    return normalize(data)
+        return f"unreadable: {error}", b"", b""
+    return (*normalize(original), original)
 
 
 def normalize(data: bytes) -> tuple[Optional[str], bytes]:

@@ -301,8 +301,7 @@ class ReadAndValidate(beam.DoFn):
             rate = self._read / (now - self._started)
             logging.info("ingest: %d of %d images read, %.0f a second, about %.0f s left", self._read, self._total,
                          rate, max(0, self._total - self._read) / rate)
-        error, original = image_files.read_bytes(candidate.path)
-        reason, data = (f"unreadable: {error}", b"") if error is not None else image_files.normalize(original)
+        reason, data, original = image_files.read_image_and_original(candidate.path)
         if reason:
             yield beam.pvalue.TaggedOutput(self.REJECTED_TAG, (candidate.relative_path, reason))
             return
