@@ -37,6 +37,9 @@ def image(wheelhouse):
     assert "installing from the wheelhouse, offline" in build.log
     size = containers.image_size(IMAGE)
     print(f"image {IMAGE}: built in {build.seconds:.0f} s, {size / 2**30:.2f} GiB")  # the closing note quotes it
+    # Earlier builds' images, now untagged, and this build's throwaway wheel stage: several GB a run.
+    # The tagged image keeps its layers, so the next build still reuses the installed lock.
+    containers.podman("image", "prune", "--force", timeout=300)
     return IMAGE
 
 
