@@ -123,6 +123,10 @@ def normalize(data: bytes) -> tuple[Optional[str], bytes]:
         return f"corrupt or truncated {image_format}: {_first_line(e)}", b""
 
 
+# Pillow modes with an alpha channel (a palette image may carry transparency in its info instead).
+TRANSPARENT_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
 def to_rgb(image: Image.Image) -> Image.Image:
     """Any Pillow mode -> RGB; transparent pixels over white, 16-bit scaled as TensorFlow does."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
@@ -130,7 +134,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
         image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), mode="L")
     if image.mode == "P":
         image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+    if image.mode in TRANSPARENT_MODES:
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB")
@@ -175,7 +179,7 @@ def properties(original: bytes) -> dict:
         width, height = height, width
     shorter, longer = min(width, height), max(width, height)
     size = next((name for limit, name in SIZE_BUCKETS if shorter < limit), LARGE)
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode == "P" and "transparency" in image.info):
+    if image.mode in TRANSPARENT_MODES or (image.mode == "P" and "transparency" in image.info):
         colour = "transparent"
     elif image.mode == "CMYK":
         colour = "cmyk"
@@ -183,9 +187,10 @@ def properties(original: bytes) -> dict:
         colour = "greyscale"
     else:
         colour = "rgb"
-    if longer / max(shorter, 1) > EXTREME_ASPECT:
+    ratio = longer / max(shorter, 1)
+    if ratio > EXTREME_ASPECT:
         aspect = "extreme"
-    elif longer / max(shorter, 1) < SQUARE_ASPECT:
+    elif ratio < SQUARE_ASPECT:
         aspect = "square"
     else:
         aspect = "portrait" if height > width else "landscape"

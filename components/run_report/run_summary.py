@@ -119,18 +119,24 @@ def find_run(metadata_path: str, pipeline_name: str, run_id: Optional[str] = Non
 def evaluated_runs(metadata_path: str, pipeline_name: str) -> list[RunRecord]:
     """The runs of `pipeline_name` whose Evaluator wrote an evaluation, newest first (a run can stop
     before it)."""
-    store = open_store(metadata_path)
-    runs = (_record(store, context) for context in _runs_of(store, pipeline_name))
-    return [run for run in runs if run.output(ids.EVALUATOR, "evaluation") is not None]
+    return list(_evaluated(open_store(metadata_path), pipeline_name))
 
 
 def newest_evaluated_run(metadata_path: str, pipeline_name: str) -> RunRecord:
     """The newest run of `pipeline_name` that has an evaluation; LookupError, saying so, if none has."""
-    runs = evaluated_runs(metadata_path, pipeline_name)
-    if not runs:
+    run = next(_evaluated(open_store(metadata_path), pipeline_name), None)
+    if run is None:
         raise LookupError(f"{metadata_path}: no run of pipeline '{pipeline_name}' has an evaluation (none reached "
                           "the Evaluator, or it failed)")
-    return runs[0]
+    return run
+
+
+def _evaluated(store, pipeline_name: str):
+    """The pipeline's evaluated runs, newest first, each read from the store only when asked for."""
+    for context in _runs_of(store, pipeline_name):
+        run = _record(store, context)
+        if run.output(ids.EVALUATOR, "evaluation") is not None:
+            yield run
 
 
 def _runs_of(store, pipeline_name: str) -> list:
