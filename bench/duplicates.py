@@ -2,10 +2,11 @@
 
     .venv/bin/python bench/duplicates.py --data-root ../shared/datasets/clothing-dataset-small
 
-Prints JSON: the time ingestion's fingerprint pass takes (reading every file, SHA-256, the 256-bit
-difference hash), what the policy finds (components/image_example_gen/duplicates.py), the hash distances of synthetic
-near copies of 50 random images (resized to 70%, JPEG quality 60) to their originals, and the
-distances of the closest pairs in the data.
+Prints JSON: the time fingerprinting takes in one process (reading every file, SHA-256, the 256-bit
+difference hash; ingestion's Beam workers share it out), what the policy finds
+(components/image_example_gen/duplicates.py), the hash distances of synthetic near copies of 50 random
+images (resized to 70%, JPEG quality 60) to their originals, and the distances of the closest pairs in
+the data.
 """
 import argparse
 import io
@@ -18,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 
-from components.image_example_gen import duplicates, ingestion
+from components.image_example_gen import duplicates, layout
 
 
 def main() -> None:
@@ -28,12 +29,17 @@ def main() -> None:
     root = str(Path(args.data_root).resolve())
 
     started = time.perf_counter()
-    scanned = ingestion.scan(root)
-    _, _, found = ingestion.read_fingerprints(scanned, root)
+    scanned = layout.scan(root)
+    digests, hashes = {}, {}
+    for candidate in scanned.candidates:
+        data = Path(candidate.path).read_bytes()
+        digests[candidate.relative_path] = duplicates.digest(data)
+        hashes[candidate.relative_path] = duplicates.perceptual_hash(data)
+    paths = [p for p, h in hashes.items() if h is not None]
+    found = duplicates.find([duplicates.File(c.relative_path, c.split, c.class_name) for c in scanned.candidates],
+                            digests, {p: hashes[p] for p in paths})
     seconds = time.perf_counter() - started
 
-    hashes = {c.relative_path: duplicates.perceptual_hash(Path(c.path).read_bytes()) for c in scanned.candidates}
-    paths = [p for p, h in hashes.items() if h is not None]
     rng = random.Random(111)
     copy_distances = []
     for path in rng.sample(paths, min(50, len(paths))):

@@ -1,12 +1,15 @@
-"""How ingestion, StatisticsGen and Transform scale with the data: N-times-larger copies of a dataset
-(every image re-encoded N times with a small random crop, brightness change and flip), N = 1, 4, 16.
+"""How the whole pipeline scales with the data: N-times-larger copies of a dataset (every image
+re-encoded N times with a small random crop, brightness change and flip), N = 1, 4, 16.
 
-    .venv/bin/python bench/scale.py --data-root ../shared/datasets/clothing-dataset-small [--factors 1 4 16]
+    .venv/bin/python bench/scale.py --data-root ../shared/datasets/clothing-dataset-small \
+        [--factors 1 4 16] [--model arch_1] [--results bench-results/scale.json]
 
-The data components alone (ImageExampleGen, StatisticsGen, ImportSchemaGen, ExampleValidator,
-Transform) run as one pipeline under LocalDagRunner in a process of their own, whose peak resident
-memory (getrusage) is the figure reported.
-Prints a Markdown table: images, seconds per step, seconds per 1000 images, peak memory.
+Each N runs the whole pipeline (`image-pipeline run`'s: ingestion through the Pusher and the
+report, the Trainer for one epoch, no gates to fail) under LocalDagRunner in a process of its own.
+A thread samples that process's resident memory every SAMPLE_SECONDS; a step's peak is the
+highest sample while ML Metadata records it running, so it includes what earlier steps left
+allocated. Each N's row is written to --results as it finishes; a Markdown table at the end:
+seconds, seconds per 1,000 images and peak resident memory of every step.
 """
 import argparse
 import json
@@ -15,28 +18,13 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-DATA_STEPS = """
-import json, sys
-from components.image_example_gen import ingestion
-from components.run_report import run_summary
-from pipeline import configs, pipeline
-from tfx import v1 as tfx
-data_root, root = sys.argv[1], sys.argv[2]
-data = pipeline.make_data_components(data_root, ingestion.scan(data_root).splits, str(configs.SCHEMA_DIR), 128)
-tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(
-    pipeline_name="scale", pipeline_root=root, components=list(data), enable_cache=False,
-    beam_pipeline_args=configs.DEFAULT_BEAM_PIPELINE_ARGS,
-    metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(root + "/metadata.sqlite")))
-summary = run_summary.latest_run(root + "/metadata.sqlite", "scale")
-print(json.dumps({c.component_id: c.seconds for c in summary.components}))
-"""
+SAMPLE_SECONDS = 0.25
 
 
 def perturbed_copies(job) -> int:
@@ -68,22 +56,76 @@ def build_copy(data_root: Path, target: Path, factor: int) -> int:
         return sum(pool.map(perturbed_copies, jobs, chunksize=16))
 
 
+class MemorySampler(threading.Thread):
+    """(time, resident bytes) of this process every SAMPLE_SECONDS."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.samples: list = []
+
+    def run(self):
+        import psutil
+        process = psutil.Process()
+        while True:
+            self.samples.append((time.time(), process.memory_info().rss))
+            time.sleep(SAMPLE_SECONDS)
+
+    def peak_mb(self, start: float, end: float) -> float:
+        inside = [rss for at, rss in self.samples if start <= at <= end + SAMPLE_SECONDS]
+        return max(inside, default=0) / 2**20
+
+
+def run_pipeline(data_root: str, output_root: str, model: str) -> dict:
+    """The child process: the whole pipeline, one epoch of `model`; seconds and peak MB per step."""
+    sampler = MemorySampler()
+    sampler.start()
+    from cli import local
+    from modules import settings
+    run = settings.Settings(settings.Training(model_name=model, epochs=1),
+                            settings.Gates(accuracy_floor=0.0, class_recall_floor=0.0))
+    summary = local.run(local.LocalRunSettings(data_root=Path(data_root), output_root=Path(output_root),
+                                               pipeline_name="scale", settings=run))
+    if summary.failed_steps():
+        raise RuntimeError(f"steps failed: {summary.failed_steps()}")
+    return {c.component_id: {"seconds": round(c.seconds, 1),
+                             "peak_MB": round(sampler.peak_mb(c.started, c.started + c.seconds))}
+            for c in summary.components}
+
+
 def run_measured(command: list) -> tuple:
-    """(stdout, seconds, peak resident MB) of a child process."""
-    started = time.time()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO_ROOT)
+    """(stdout, peak resident MB) of a child process."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     stdout = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     if status != 0:
-        raise RuntimeError(f"{command[:3]} failed with status {status}")
-    return stdout, time.time() - started, usage.ru_maxrss / 1024
+        raise RuntimeError(f"{command[:4]} failed with status {status}")
+    return stdout, usage.ru_maxrss / 1024
+
+
+def table(rows: list) -> str:
+    steps = list(rows[0]["steps"])
+    lines = ["| step | " + " | ".join(f"N={r['N']} ({r['images']:,} images): s, s per 1,000, peak MB"
+                                      for r in rows) + " |",
+             "|---|" + "---|" * len(rows)]
+    for step in steps:
+        cells = [f"{r['steps'][step]['seconds']:.1f}, {1000 * r['steps'][step]['seconds'] / r['images']:.2f}, "
+                 f"{r['steps'][step]['peak_MB']:,}" for r in rows]
+        lines.append(f"| {step} | " + " | ".join(cells) + " |")
+    lines.append("| whole process (peak MB) | " + " | ".join(f"{r['process_peak_MB']:,.0f}" for r in rows) + " |")
+    return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, required=True)
     parser.add_argument("--factors", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--model", default="arch_1", help="the model trained for one epoch (default: %(default)s)")
+    parser.add_argument("--results", type=Path, help="JSON file that each finished row is written to")
+    parser.add_argument("--child", nargs=2, metavar=("DATA", "OUTPUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_pipeline(*args.child, args.model)))
+        return 0
 
     rows = []
     for factor in args.factors:
@@ -92,23 +134,16 @@ def main() -> int:
             started = time.time()
             images = build_copy(args.data_root.resolve(), scratch / "data", factor)
             print(f"N={factor}: {images} images written in {time.time() - started:.0f} s", flush=True)
-            stdout, _, data_mb = run_measured(
-                [sys.executable, "-c", DATA_STEPS, str(scratch / "data"), str(scratch / "pipeline")])
-            seconds = json.loads(stdout.strip().splitlines()[-1])
-            row = {"N": factor, "images": images, "ingestion_s": seconds["ImageExampleGen"],
-                   "StatisticsGen_s": seconds["StatisticsGen"],
-                   "Transform_s": seconds["Transform"], "data_steps_peak_MB": data_mb}
-            print(json.dumps(row), flush=True)
-            rows.append(row)
-
-    print("\n| N | images | ingestion s | StatisticsGen s | Transform s | "
-          "s per 1000 images (ingestion + StatisticsGen) | peak MB, data steps with ingestion |")
-    print("|---|---|---|---|---|---|---|")
-    for r in rows:
-        per_thousand = 1000 * (r["ingestion_s"] + r["StatisticsGen_s"]) / r["images"]
-        print(f"| {r['N']} | {r['images']} | {r['ingestion_s']:.1f} | "
-              f"{r['StatisticsGen_s']:.1f} | {r['Transform_s']:.1f} | {per_thousand:.2f} | "
-              f"{r['data_steps_peak_MB']:.0f} |")
+            stdout, process_mb = run_measured([sys.executable, __file__, "--data-root", str(args.data_root),
+                                               "--model", args.model, "--child", str(scratch / "data"),
+                                               str(scratch / "outputs")])
+        rows.append({"N": factor, "images": images, "model": args.model,
+                     "steps": json.loads(stdout.strip().splitlines()[-1]), "process_peak_MB": round(process_mb)})
+        print(json.dumps(rows[-1]), flush=True)
+        if args.results:
+            args.results.parent.mkdir(parents=True, exist_ok=True)
+            args.results.write_text(json.dumps(rows, indent=2) + "\n")
+    print("\n" + table(rows))
     return 0
 
 

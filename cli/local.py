@@ -41,13 +41,13 @@ def run(local: LocalRunSettings):
     from tfx import v1 as tfx
     from tfx.dsl.compiler import compiler, constants
     from tfx.orchestration.portable import runtime_parameter_utils
-    from components.image_example_gen import ingestion
+    from components.image_example_gen import layout as layouts
     from components.run_report import run_summary
     from pipeline import pipeline
 
     data_root = str(Path(local.data_root).resolve())
     # Checked before any work, so that a bad layout is one clear line (the pipeline checks again).
-    layout = ingestion.scan(data_root)
+    layout = layouts.scan(data_root)
     local.pipeline_root.mkdir(parents=True, exist_ok=True)
     compiled = compiler.Compiler().compile(pipeline.create_pipeline(
         pipeline_name=local.pipeline_name, pipeline_root=str(local.pipeline_root), data_root=data_root,

@@ -285,6 +285,10 @@ def _add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=settings.PRECISIONS, default=DEFAULT_TRAINING.precision,
                         help="training math; mixed_bfloat16 is faster only on CPUs with bfloat16 units; the "
                              "exported model is float32 either way (default: %(default)s)")
+    parser.add_argument("--distribution", choices=settings.DISTRIBUTIONS, default=DEFAULT_TRAINING.distribution,
+                        help="tf.distribute strategy of the Trainer: mirrored over one machine's devices, or "
+                             "multi_worker_mirrored over the workers that TF_CONFIG names (docs/kubeflow.md); "
+                             "default: %(default)s")
     parser.add_argument("--accuracy-floor", type=_fraction,
                         help=f"blessing needs at least this eval accuracy (default: {DEFAULT_GATES.accuracy_floor})")
     parser.add_argument("--class-recall-floor", type=_fraction,
@@ -349,7 +353,7 @@ def pipeline_settings(args, sample: bool = False) -> tuple[settings.Settings, st
         model_name=args.model, epochs=chosen["epochs"], learning_rate=args.learning_rate,
         learning_rate_schedule=args.learning_rate_schedule, augment=args.augment,
         balance_classes=args.balance_classes, frozen_blocks=args.frozen_blocks, label_smoothing=args.label_smoothing,
-        batch_size=args.batch_size, precision=args.precision)
+        batch_size=args.batch_size, precision=args.precision, distribution=args.distribution)
     _check_frozen_blocks(training)
     gates = settings.Gates(accuracy_floor=chosen["accuracy_floor"], regression_tolerance=args.regression_tolerance,
                            class_recall_floor=chosen["class_recall_floor"], replace_class_list=args.replace_class_list)
@@ -398,9 +402,9 @@ def _run(args) -> int:
 
 
 def _ingest(args) -> int:
-    from components.image_example_gen import ingestion
+    from components.image_example_gen import ingestion, manifest as manifests
     output = ingestion.run(args.data_root, args.output, beam_args(args))
-    manifest = ingestion.read_manifest(output)
+    manifest = manifests.read(output)
     print(json.dumps({"output": str(output), **{k: manifest[k] for k in
                       ("files_found", "files_ingested", "files_rejected", "counts")}}, indent=2))
     return 0
@@ -470,15 +474,16 @@ def _report(args) -> int:
 
 def _compile_kubeflow(args) -> int:
     from kubeflow import runner
-    from components.image_example_gen import ingestion
-    data_root = str(Path(args.data_root).resolve()) if ingestion.is_local(args.data_root) else args.data_root
+    from components.image_example_gen import layout as layouts
+    from modules import filesystem
+    data_root = str(Path(args.data_root).resolve()) if filesystem.is_local(args.data_root) else args.data_root
     if args.class_names:
-        class_names, splits = args.class_names, list(ingestion.REQUIRED_SPLITS)
+        class_names, splits = args.class_names, list(layouts.REQUIRED_SPLITS)
     else:  # the folders as ingestion will read them; a bad layout is one line here, not a failed cluster run
         try:
-            layout = ingestion.scan(data_root)
-        except ingestion.IngestionError as e:
-            if ingestion.is_local(data_root):
+            layout = layouts.scan(data_root)
+        except layouts.IngestionError as e:
+            if filesystem.is_local(data_root):
                 raise
             raise InputError(f"{e}; give --class-names to compile without reading it") from None
         layout.warn_of_missing_classes(data_root)

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from components.image_example_gen import image_files, ingestion
+from components.image_example_gen import image_files, layout
 from components.latest_pushed_model import versions
 from modules import exporter
 from modules.errors import InputError
@@ -78,10 +78,10 @@ def score_folder(model: PushedModel, data_dir: str | os.PathLike) -> dict:
     from sklearn import metrics
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise ingestion.IngestionError(f"{data_dir}: not a directory")
+        raise layout.IngestionError(f"{data_dir}: not a directory")
     if not any(p.is_dir() for p in data_dir.iterdir()):
-        raise ingestion.IngestionError(f"{data_dir}: no class subfolders")
-    candidates, rejected = ingestion.scan_class_folders(data_dir, data_dir, model.class_names, split="eval")
+        raise layout.IngestionError(f"{data_dir}: no class subfolders")
+    candidates, rejected = layout.scan_class_folders(data_dir, data_dir, model.class_names, split="eval")
     images, labels = [], []
     for candidate in candidates:
         reason, data = image_files.read_image_file(candidate.path)
@@ -91,7 +91,7 @@ def score_folder(model: PushedModel, data_dir: str | os.PathLike) -> dict:
             images.append(data)
             labels.append(model.class_names.index(candidate.class_name))
     if not images:
-        raise ingestion.IngestionError(f"{data_dir}: no image could be read")
+        raise layout.IngestionError(f"{data_dir}: no image could be read")
 
     predicted = model.probabilities(images).argmax(axis=1)
     class_ids = list(range(len(model.class_names)))

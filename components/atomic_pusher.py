@@ -35,6 +35,7 @@ from tfx.utils import io_utils, json_utils, proto_utils
 
 from components import crash_points, ids
 from components.latest_pushed_model import versions as serving_versions
+from modules import filesystem
 
 
 
@@ -127,7 +128,7 @@ class Executor(pusher_executor.Executor):
         destination = pusher_pb2.PushDestination()
         proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
         serving_dir = destination.filesystem.base_directory
-        if "://" in serving_dir:
+        if not filesystem.is_local(serving_dir):
             super().Do(input_dict, output_dict, exec_properties)
             return
 

@@ -18,6 +18,10 @@ MAX_LEARNING_RATE = 1.0
 # math) is faster only on CPUs with bfloat16 units (docs/models.md); it is emulated, and slower,
 # elsewhere. The exported model always computes in float32.
 PRECISIONS = ("float32", "mixed_bfloat16")
+# tf.distribute strategies the Trainer can train under (modules/trainer.strategy): none (one
+# process, as a laptop runs it), mirrored (the devices of one machine), multi_worker_mirrored
+# (several machines, each told its part by TF_CONFIG: docs/kubeflow.md, "Training on several machines").
+DISTRIBUTIONS = ("none", "mirrored", "multi_worker_mirrored")
 # The fields of Training that a registered model's spec also has, as its own recipe
 # (modules/model.ModelSpec): None in Training means the spec's.
 RECIPE_FIELDS = ("epochs", "learning_rate", "learning_rate_schedule", "augment", "balance_classes", "frozen_blocks",
@@ -39,9 +43,10 @@ class Training:
     balance_classes: Optional[bool] = None
     frozen_blocks: Optional[int] = None  # an EfficientNet-Lite's stem and first blocks kept as they are
     label_smoothing: Optional[float] = None  # of the cross-entropy's targets, 0 to below 1
-    batch_size: int = 32
+    batch_size: int = 32  # per replica: a step under a strategy trains on batch_size x replicas
     precision: str = "float32"  # one of PRECISIONS
     seed: int = 111  # the notebook's
+    distribution: str = "none"  # one of DISTRIBUTIONS
 
     def resolved(self) -> "Training":
         """These settings with the model's own recipe wherever a field is None."""

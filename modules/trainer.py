@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 
 import numpy as np
@@ -14,27 +15,30 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from modules import augmentation, exporter, features, learning_rate, model as models, settings
+from modules import augmentation, exporter, features, image_cache, learning_rate, model as models, settings
 
 keras = tf.keras
 AUTOTUNE = tf.data.AUTOTUNE
 # Examples parsed and decoded together; independent of the training batch size.
 DECODE_BATCH = 64
-# Decoded images shuffled together: the buffer's memory is this many decoded images (size x size x 3
-# float32s each at the model's input size).
+# Examples shuffled together, so that the buffer's memory is bounded whatever the data's size: decoded
+# images read from a cache (size x size x 3 float32s each), else encoded ones, before decoding.
 SHUFFLE_BUFFER = 4096
 
 
 def make_dataset(file_pattern, data_accessor, tft_output: tft.TFTransformOutput, class_names: list,
-                 batch_size: int, shuffle_seed: int | None = None, select=None) -> tf.data.Dataset:
-    """(image, label) batches: raw examples through the Transform graph, decoded once.
+                 batch_size: int, shuffle_seed: int | None = None, select=None, cache: str | None = None
+                 ) -> tf.data.Dataset:
+    """(image, label) batches: raw examples through the Transform graph.
 
-    Decoded images are cached, so every epoch after the first skips JPEG decoding; the
-    shuffle (with `shuffle_seed`, when given) comes after the cache so each epoch still sees
-    a new order. `select`, when given, maps the dataset of single (image, label) pairs to the
-    part to keep (the Tuner's folds, modules/tuner.py). Each example's label_name must be
-    class_names[label]: a class list that does not match the data fails training instead of
-    exporting a mislabelled model.
+    By default nothing is kept between passes: each pass shuffles the encoded examples (with
+    `shuffle_seed`, when given) and decodes them anew, so memory does not grow with the data.
+    `cache` keeps the decoded images instead, as tf.data's cache does: "" in memory, else in files
+    with that prefix, shuffled after the cache (bench/input_cache.py measures the three per epoch:
+    docs/benchmarks.md, "The Trainer's input"). `select`, when given, maps the dataset of single
+    examples to the part to keep (the Tuner's folds, modules/tuner.py). Each example's label_name
+    must be class_names[label]: a class list that does not match the data fails training instead
+    of exporting a mislabelled model.
     """
     raw = data_accessor.tf_dataset_factory(
         file_pattern,
@@ -51,11 +55,45 @@ def make_dataset(file_pattern, data_accessor, tft_output: tft.TFTransformOutput,
             transformed = transform_layer({features.IMAGE_KEY: raw_batch[features.IMAGE_KEY]})
             return transformed[features.TRANSFORMED_IMAGE_KEY], tf.identity(label)
 
-    dataset = raw.map(to_image_and_label, num_parallel_calls=AUTOTUNE).unbatch()
-    dataset = (select(dataset) if select else dataset).cache()
-    if shuffle_seed is not None:
-        dataset = dataset.shuffle(SHUFFLE_BUFFER, seed=shuffle_seed, reshuffle_each_iteration=True)
+    def shuffled(dataset):
+        if shuffle_seed is None:
+            return dataset
+        return dataset.shuffle(SHUFFLE_BUFFER, seed=shuffle_seed, reshuffle_each_iteration=True)
+
+    if cache is None:
+        # Only the features the Transform graph and the label check read: the rest would fill the buffer.
+        wanted = (features.IMAGE_KEY, features.LABEL_KEY, features.LABEL_NAME_KEY)
+        examples = raw.map(lambda batch: {key: batch[key] for key in wanted}).unbatch()
+        examples = shuffled(select(examples) if select else examples)
+        dataset = examples.batch(DECODE_BATCH).map(to_image_and_label, num_parallel_calls=AUTOTUNE).unbatch()
+    else:
+        dataset = raw.map(to_image_and_label, num_parallel_calls=AUTOTUNE).unbatch()
+        dataset = shuffled((select(dataset) if select else dataset).cache(cache))
     return dataset.batch(batch_size).prefetch(AUTOTUNE)
+
+
+# A collective op of a multi-worker step waits this long for its peers before the run fails. A
+# peer that dies is noticed sooner, by the strategy's health check of every peer (each 30 s).
+COLLECTIVE_TIMEOUT_S = 300
+
+
+class WorkerLost(RuntimeError):
+    """A peer of a multi-worker training stopped answering: the run fails instead of waiting for it."""
+
+
+def strategy(config: settings.Training) -> tf.distribute.Strategy:
+    """The config's tf.distribute strategy; "none" is TensorFlow's default strategy (one process).
+
+    Call it before anything else runs TensorFlow ops: a multi-worker strategy configures the
+    runtime's collective ops, which TensorFlow allows only before its runtime starts.
+    """
+    if config.distribution == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if config.distribution == "multi_worker_mirrored":  # the cluster and this worker's place in it: TF_CONFIG
+        return tf.distribute.MultiWorkerMirroredStrategy(
+            communication_options=tf.distribute.experimental.CommunicationOptions(
+                timeout_seconds=COLLECTIVE_TIMEOUT_S))
+    return tf.distribute.get_strategy()
 
 
 def count_labels(file_pattern, data_accessor, schema, num_classes: int) -> np.ndarray:
@@ -199,8 +237,8 @@ def trace_without_autograph(model: keras.Model) -> keras.Model:
     return model
 
 
-def train(config: settings.Training, train_ds, eval_ds, work_dir: str,
-          label_counts: np.ndarray) -> tuple[keras.Model, dict]:
+def train(config: settings.Training, train_ds, eval_ds, work_dir: str, label_counts: np.ndarray,
+          distribution: tf.distribute.Strategy | None = None) -> tuple[keras.Model, dict]:
     """Fits the configured model; returns it with the best-validation-accuracy weights restored.
 
     Deterministic on CPU: the seed fixes initial weights, dropout masks, augmentation and the
@@ -208,48 +246,77 @@ def train(config: settings.Training, train_ds, eval_ds, work_dir: str,
     data and config give the same weights on the same machine (tests/test_trainer.py checks it
     bit for bit). `label_counts` (examples per class in train_ds) give the class weights, used
     when config.balance_classes, and the steps per epoch that a warm-up schedule needs; their
-    length is the number of classes.
+    length is the number of classes. Under `distribution` (a strategy from `strategy`), the
+    datasets' batches are global ones, of config.batch_size per replica.
     """
+    distribution = distribution or tf.distribute.get_strategy()
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
-    model, exported = compiled_model(config, len(label_counts))
+    with distribution.scope():
+        model, exported = compiled_model(config, len(label_counts))
     checkpoint = os.path.join(work_dir, "checkpoints", "best")
-    steps = steps_per_epoch(int(np.sum(label_counts)), config.batch_size)
+    steps = steps_per_epoch(int(np.sum(label_counts)), config.batch_size * distribution.num_replicas_in_sync)
     # One iterator for the whole fit: given a finite dataset, Keras makes a new one every epoch, and
     # on the full data making or dropping one stalled training between epochs (docs/benchmarks.md,
     # "Where a default run's time goes"). Each repetition is one pass in a new shuffled order.
-    history = model.fit(train_ds.repeat(), steps_per_epoch=steps, validation_data=eval_ds, epochs=config.epochs,
-                        class_weight=class_weights(config, label_counts),
-                        callbacks=make_callbacks(config, checkpoint, work_dir, steps), verbose=0)
-    if tf.io.gfile.exists(checkpoint + ".index"):  # absent when no epoch ran
-        model.load_weights(checkpoint).expect_partial()
+    try:
+        history = model.fit(train_ds.repeat(), steps_per_epoch=steps, validation_data=eval_ds, epochs=config.epochs,
+                            class_weight=class_weights(config, label_counts),
+                            callbacks=make_callbacks(config, checkpoint, work_dir, steps), verbose=0)
+    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError) as e:
+        if config.distribution != "multi_worker_mirrored":
+            raise
+        lines = [line.strip() for line in (e.message or "").splitlines() if line.strip()] or [type(e).__name__]
+        detail = next((line for line in lines if "/job:" in line), lines[0])  # the line naming the lost task
+        detail = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", detail)
+        cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster")
+        raise WorkerLost(f"training lost contact with a worker of its cluster {cluster}: {detail[:300]}") from None
+    if distribution.extended.should_checkpoint and tf.io.gfile.exists(checkpoint + ".index"):
+        model.load_weights(checkpoint).expect_partial()  # absent when no epoch ran; the chief's alone
     per_epoch = {k: [float(v) for v in vs] for k, vs in history.history.items()}
-    return in_float32(exported, config, len(label_counts)), per_epoch
+    return served_copy(exported, config, len(label_counts)), per_epoch
 
 
-def in_float32(model: keras.Model, config: settings.Training, num_classes: int) -> keras.Model:
-    """The trained model computing in float32, which every CPU and accelerator serves.
+def served_copy(model: keras.Model, config: settings.Training, num_classes: int) -> keras.Model:
+    """The trained model computing in float32, which every CPU and accelerator serves, with plain
+    variables (a strategy's distributed ones would tie the export to the cluster).
 
     Under a mixed policy the variables are float32 already, so the same architecture built
     under the float32 policy takes them as they are.
     """
     keras.mixed_precision.set_global_policy("float32")
-    if config.precision == "float32":
+    if config.precision == "float32" and config.distribution == "none":
         return model
     served = models.build(config.model_name, num_classes)
     served.set_weights(model.get_weights())
     return served
 
 
-def make_datasets(config: settings.Training, class_names: list, fn_args, tft_output: tft.TFTransformOutput
-                  ) -> tuple[tf.data.Dataset, tf.data.Dataset, np.ndarray]:
-    """Shuffled training batches, evaluation batches, and the training split's examples per class."""
+def make_datasets(config: settings.Training, class_names: list, fn_args, tft_output: tft.TFTransformOutput,
+                  replicas: int = 1, cache_folder: str | None = None, eval_examples: int = 0
+                  ) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    """Shuffled training batches and evaluation batches, of config.batch_size per replica; their
+    decoded images cached in files in `cache_folder` (modules/image_cache.py), or decoded every
+    pass without one. Over several replicas, the `eval_examples` evaluation images come in full
+    batches only, the last one completed from the start of the split."""
     # Before the datasets are made: the shuffle's seed is derived from the global seed too.
     keras.utils.set_random_seed(config.seed)
+    batch_size = config.batch_size * replicas
+    # Workers of a multi-worker strategy each take their share of every pass's batches; the
+    # ingested shards are too few to split by file.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+
+    def cache(split):
+        return None if cache_folder is None else os.path.join(cache_folder, split)
     train_ds = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, class_names,
-                            config.batch_size, shuffle_seed=config.seed)
-    eval_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, class_names, config.batch_size)
-    return train_ds, eval_ds, training_label_counts(fn_args, tft_output, len(class_names))
+                            batch_size, shuffle_seed=config.seed, cache=cache("train")).with_options(options)
+    eval_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, class_names,
+                           batch_size, cache=cache("eval")).with_options(options)
+    if replicas > 1:
+        # A last, partial batch leaves some replica an empty one, on which oneDNN's CPU convolutions fail.
+        eval_ds = eval_ds.unbatch().repeat().batch(batch_size).take(math.ceil(eval_examples / batch_size))
+    return train_ds, eval_ds
 
 
 def training_label_counts(fn_args, tft_output: tft.TFTransformOutput, num_classes: int) -> np.ndarray:
@@ -268,12 +335,33 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     best hyperparameters when there are any), writes history.json and TensorBoard logs into the
     model_run directory and exports the serving model (modules/exporter.py)."""
     config, class_names, _ = settings.from_custom_config(fn_args.custom_config)
+    distribution = strategy(config)
     if fn_args.hyperparameters:  # the Tuner's best, when the pipeline has a Tuner
         import keras_tuner
         config = config.with_hyperparameters(keras_tuner.HyperParameters.from_config(fn_args.hyperparameters).values)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
-    train_ds, eval_ds, label_counts = make_datasets(config, class_names, fn_args, tft_output)
-    model, history = train(config, train_ds, eval_ds, fn_args.model_run_dir, label_counts)
+    label_counts = training_label_counts(fn_args, tft_output, len(class_names))
+    eval_examples = int(count_labels(fn_args.eval_files, fn_args.data_accessor, tft_output.raw_metadata.schema,
+                                     len(class_names)).sum())
+    examples = int(label_counts.sum()) + eval_examples
+    replicas = distribution.num_replicas_in_sync
+    if replicas > 1:
+        logging.info("trainer: %s over %d replicas, %d images a step", config.distribution, replicas,
+                     config.batch_size * replicas)
+    image_size = models.get_spec(config.model_name).image_size
+    with image_cache.folder(image_cache.decoded_bytes(examples, image_size)) as cache_folder:
+        train_ds, eval_ds = make_datasets(config, class_names, fn_args, tft_output, replicas, cache_folder,
+                                          eval_examples)
+        if cache_folder:
+            logging.info("trainer: decoding %d images into %s", examples, cache_folder)
+            if not image_cache.fill([train_ds, eval_ds], cache_folder):
+                train_ds, eval_ds = make_datasets(config, class_names, fn_args, tft_output, replicas,
+                                                  eval_examples=eval_examples)
+        model, history = train(config, train_ds, eval_ds, fn_args.model_run_dir, label_counts, distribution)
+    if not distribution.extended.should_checkpoint:
+        # Workers other than the chief train alone: the chief writes the history and exports the model.
+        logging.info("trainer: training done on this worker; the chief exports the model")
+        return
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "history.json"), "w") as f:
         json.dump({"config": dataclasses.asdict(config), "class_weight": class_weights(config, label_counts),
                    "history": history}, f, indent=2)

@@ -83,10 +83,10 @@ def make_data_components(data_root: str, splits: Sequence[str], schema_dir: str,
     """The pipeline's data steps, from the image folders to the Transform graph (bench/scale.py runs them alone).
 
     `splits` are the split names to read (train, eval and optionally test), each from its folder
-    in components/image_example_gen/ingestion.py's SPLIT_FOLDERS.
+    in components/image_example_gen/layout.py's SPLIT_FOLDERS.
     """
-    from components.image_example_gen import ingestion
-    example_gen = ImageExampleGen(data_root, {split: ingestion.SPLIT_FOLDERS[split] for split in splits}).with_id(
+    from components.image_example_gen import layout
+    example_gen = ImageExampleGen(data_root, {split: layout.SPLIT_FOLDERS[split] for split in splits}).with_id(
         ids.IMAGE_EXAMPLE_GEN)
     examples = example_gen.outputs["examples"]
     schema_gen = tfx.components.ImportSchemaGen(schema_file=f"{schema_dir}/schema.pbtxt").with_id(ids.SCHEMA_GEN)

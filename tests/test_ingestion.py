@@ -1,4 +1,4 @@
-"""The Beam ingestion job: every file is ingested or rejected with a reason, and re-runs are free."""
+"""The Beam ingestion job: every file is ingested or rejected with a reason, and unchanged input is published once."""
 import csv
 import io
 import json
@@ -13,7 +13,7 @@ import tensorflow as tf
 from PIL import Image
 
 from components import crash_points
-from components.image_example_gen import ingestion
+from components.image_example_gen import beam_job, image_files, ingestion, layout, manifest as manifests
 from modules import features
 from tests import corpus
 from tests.conftest import CLI, jpeg_bytes
@@ -34,13 +34,13 @@ def feature(example, key):
 
 def test_ingests_every_image_with_its_label(small_dataset, tmp_path):
     output = ingestion.run(small_dataset, tmp_path / "out", BEAM_ARGS)
-    manifest = ingestion.read_manifest(output)
+    manifest = manifests.read(output)
 
     assert manifest["class_names"] == ["hat", "shoes", "skirt"]
     assert manifest["counts"] == {"train": {"hat": 4, "shoes": 4, "skirt": 4},
                                   "eval": {"hat": 2, "shoes": 2, "skirt": 2}}
     assert manifest["files_found"] == manifest["files_ingested"] == 18
-    examples = read_examples(ingestion.split_uri(output, "train"))
+    examples = read_examples(manifests.split_uri(output, "train"))
     assert len(examples) == 12
     for example in examples:
         label, name = feature(example, "label"), feature(example, "label_name").decode()
@@ -48,7 +48,7 @@ def test_ingests_every_image_with_its_label(small_dataset, tmp_path):
         filename = feature(example, "filename").decode()
         assert filename.startswith(f"train/{name}/")
         assert feature(example, "image_raw") == (small_dataset / filename).read_bytes()
-    assert len(read_examples(ingestion.split_uri(output, "eval"))) == 6
+    assert len(read_examples(manifests.split_uri(output, "eval"))) == 6
 
 
 def test_a_class_name_is_the_folder_name_whole(small_dataset, tmp_path):
@@ -56,8 +56,8 @@ def test_a_class_name_is_the_folder_name_whole(small_dataset, tmp_path):
     for split in ("train", "validation"):
         (small_dataset / split / "skirt").rename(small_dataset / split / name)
     output = ingestion.run(small_dataset, tmp_path / "out", BEAM_ARGS)
-    assert ingestion.read_manifest(output)["class_names"] == ["hat", name, "shoes"]
-    labels = {feature(e, "label_name").decode() for e in read_examples(ingestion.split_uri(output, "eval"))}
+    assert manifests.read(output)["class_names"] == ["hat", name, "shoes"]
+    labels = {feature(e, "label_name").decode() for e in read_examples(manifests.split_uri(output, "eval"))}
     assert labels == {"hat", name, "shoes"}
 
 
@@ -69,9 +69,9 @@ def read_rejected(output):
 def test_corpus_every_file_is_ingested_or_rejected_with_its_reason(small_dataset, tmp_path):
     cases = corpus.build(small_dataset, tmp_path / "outside")
     output = ingestion.run(small_dataset, tmp_path / "out", BEAM_ARGS)
-    manifest, reasons = ingestion.read_manifest(output), read_rejected(output)
+    manifest, reasons = manifests.read(output), read_rejected(output)
     stored = {feature(e, "filename").decode(): feature(e, "image_raw")
-              for e in read_examples(ingestion.split_uri(output, "train"))}
+              for e in read_examples(manifests.split_uri(output, "train"))}
 
     for case in cases:
         if case.expected == corpus.INGESTED:
@@ -94,14 +94,14 @@ def test_corpus_every_file_is_ingested_or_rejected_with_its_reason(small_dataset
 def test_every_stored_image_is_an_upright_rgb_jpeg(small_dataset, tmp_path):
     corpus.build(small_dataset, tmp_path / "outside")
     output = ingestion.run(small_dataset, tmp_path / "out", BEAM_ARGS)
-    examples = read_examples(ingestion.split_uri(output, "train")) + read_examples(ingestion.split_uri(output, "eval"))
+    examples = read_examples(manifests.split_uri(output, "train")) + read_examples(manifests.split_uri(output, "eval"))
     for example in examples:
         image = Image.open(io.BytesIO(feature(example, "image_raw")))
         assert (image.format, image.mode) == ("JPEG", "RGB"), feature(example, "filename")
         assert image.getexif().get(0x0112, 1) == 1
 
 
-def test_unchanged_input_is_not_converted_again(small_dataset, tmp_path):
+def test_unchanged_input_is_published_once_and_the_first_copy_kept(small_dataset, tmp_path):
     first = ingestion.run(small_dataset, tmp_path / "out", BEAM_ARGS)
     written = {p: p.stat().st_mtime_ns for p in first.rglob("*")}
     again = ingestion.run(small_dataset, tmp_path / "out", BEAM_ARGS)
@@ -111,14 +111,14 @@ def test_unchanged_input_is_not_converted_again(small_dataset, tmp_path):
     (small_dataset / "train" / "hat" / "extra.jpg").write_bytes(jpeg_bytes())
     changed = ingestion.run(small_dataset, tmp_path / "out", BEAM_ARGS)
     assert changed != first
-    assert ingestion.read_manifest(changed)["counts"]["train"]["hat"] == 5
+    assert manifests.read(changed)["counts"]["train"]["hat"] == 5
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted([first.name, changed.name])
 
 
 def test_test_split_is_ingested_when_present(small_dataset, tmp_path):
     (small_dataset / "test" / "hat").mkdir(parents=True)
     (small_dataset / "test" / "hat" / "a.jpg").write_bytes(jpeg_bytes())
-    manifest = ingestion.read_manifest(ingestion.run(small_dataset, tmp_path / "out", BEAM_ARGS))
+    manifest = manifests.read(ingestion.run(small_dataset, tmp_path / "out", BEAM_ARGS))
     assert manifest["splits"] == ["train", "eval", "test"]
     assert manifest["counts"]["test"]["hat"] == 1
 
@@ -172,7 +172,7 @@ def hide_all_classes_but_one(root):
 ])
 def test_inconsistent_layouts_are_clear_errors(small_dataset, tmp_path, damage, message):
     damage(small_dataset)
-    with pytest.raises(ingestion.IngestionError, match=message):
+    with pytest.raises(layout.IngestionError, match=message):
         ingestion.run(small_dataset, tmp_path / "out", BEAM_ARGS)
     assert not any((tmp_path / "out").glob("*"))  # nothing, not even a temporary directory
 
@@ -180,7 +180,7 @@ def test_inconsistent_layouts_are_clear_errors(small_dataset, tmp_path, damage, 
 def test_failed_conversion_leaves_no_dataset(small_dataset, tmp_path, monkeypatch):
     def crash(*args, **kwargs):
         raise RuntimeError("worker died")
-    monkeypatch.setattr(ingestion, "_write_accounting", crash)
+    monkeypatch.setattr(manifests, "write", crash)
     with pytest.raises(RuntimeError, match="worker died"):
         ingestion.run(small_dataset, tmp_path / "out", BEAM_ARGS)
     assert list((tmp_path / "out").iterdir()) == []
@@ -196,8 +196,8 @@ def test_manifest_is_json_with_content_hash(small_dataset, tmp_path):
 def test_a_class_missing_from_validation_is_one_warning(small_dataset, tmp_path, caplog):
     shutil.rmtree(small_dataset / "validation" / "skirt")
     with caplog.at_level(logging.WARNING):
-        ingestion.scan(str(small_dataset))  # as a run checks the layout before it starts the pipeline
-        manifest = ingestion.read_manifest(ingestion.run(small_dataset, tmp_path / "out", BEAM_ARGS))
+        layout.scan(str(small_dataset))  # as a run checks the layout before it starts the pipeline
+        manifest = manifests.read(ingestion.run(small_dataset, tmp_path / "out", BEAM_ARGS))
     assert manifest["counts"]["eval"]["skirt"] == 0
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == [f"ingest: {small_dataset / 'validation'} has no images of class(es) skirt; its metrics will "
@@ -219,10 +219,10 @@ def test_killed_ingestion_leaves_no_dataset_and_the_next_run_completes(small_dat
     assert again.returncode == 0, again.stderr[-2000:]
     published = json.loads(again.stdout)["output"]
     assert [p.name for p in out.iterdir()] == [os.path.basename(published)]
-    assert ingestion.read_manifest(published)["files_ingested"] == 18
+    assert manifests.read(published)["files_ingested"] == 18
 
 
-def test_a_data_root_on_a_non_local_filesystem_is_scanned_and_read_through_gfile(small_dataset):
+def test_a_data_root_on_a_non_local_filesystem_is_scanned_and_read_through_gfile(small_dataset, tmp_path):
     """TensorFlow's in-memory ram:// filesystem stands in for gs://: no os.path, open() or Path on it."""
     root = "ram://ingestion-test/data"
     for path in sorted(small_dataset.rglob("*.jpg")):
@@ -232,16 +232,18 @@ def test_a_data_root_on_a_non_local_filesystem_is_scanned_and_read_through_gfile
             f.write(path.read_bytes())
     with tf.io.gfile.GFile(f"{root}/train/hat/.DS_Store", "wb") as f:
         f.write(b"\0")
-    scanned = ingestion.scan(root)
-    local = ingestion.scan(small_dataset)
+    scanned = layout.scan(root)
+    local = layout.scan(small_dataset)
     assert scanned.class_names == local.class_names and scanned.splits == ["train", "eval"]
     assert sorted(c.relative_path for c in scanned.candidates) == sorted(c.relative_path for c in local.candidates)
     assert scanned.rejected == [("train/hat/.DS_Store", "hidden or system file")]
     assert all(c.path.startswith(root + "/") for c in scanned.candidates)
-    reason, data = ingestion.image_files.read_image_file(scanned.candidates[0].path)
+    reason, data = image_files.read_image_file(scanned.candidates[0].path)
     assert reason is None and data == (small_dataset / scanned.candidates[0].relative_path).read_bytes()
-    digest, _, found = ingestion.read_fingerprints(scanned, root)
-    assert len(digest) == 64 and found.exact == [] and found.near == []
+    converted = beam_job.convert(scanned, root, str(tmp_path / "out"), lambda: ingestion._beam_pipeline(BEAM_ARGS))
+    assert len(converted.digest) == 64 and converted.found.exact == [] and converted.found.near == []
+    assert converted.manifest["files_ingested"] == len(scanned.candidates)
+    assert converted.manifest["files_rejected"] == 1
 
 
 @pytest.fixture
@@ -261,7 +263,7 @@ def with_duplicates(small_dataset, tmp_path):
 
 def test_duplicates_are_found_and_handled_by_the_policy(with_duplicates):
     output, hats, skirts = with_duplicates
-    manifest, rejected = ingestion.read_manifest(output), read_rejected(output)
+    manifest, rejected = manifests.read(output), read_rejected(output)
     hat0, hat1 = (f"train/hat/{p.name}" for p in hats[:2])
     assert rejected[hat0] == "exact duplicate with conflicting labels: the same bytes are train/shoes/hat-in-shoes.jpg"
     assert rejected["train/shoes/hat-in-shoes.jpg"] == (
@@ -283,7 +285,7 @@ def test_duplicates_are_found_and_handled_by_the_policy(with_duplicates):
 def test_the_report_lists_the_duplicates_and_shows_the_near_copies(with_duplicates):
     from components.run_report import figures, report
     output, _, skirts = with_duplicates
-    section = report._duplicates(ingestion.read_manifest(output), str(output), figures)
+    section = report._duplicates(manifests.read(output), str(output), figures)
     assert "Duplicates (3 sets of exact copies, 1 near-copy pair)" in section
     assert section.count("<tr") == 1 + 3 + 1  # header, exact sets, near pairs
     assert f"train/skirt/{skirts[1].name}, validation/skirt/re-encoded.jpg" in section
@@ -340,7 +342,7 @@ def test_every_example_records_the_properties_of_its_original_image(tmp_path):
     (data / "validation" / "shoes").mkdir()
     shutil.copy(data / "train" / "shoes" / "tall.jpg", data / "validation" / "shoes")  # a copy across splits
     output = ingestion.run(data, tmp_path / "out", BEAM_ARGS)
-    examples = read_examples(ingestion.split_uri(output, "train")) + read_examples(ingestion.split_uri(output, "eval"))
+    examples = read_examples(manifests.split_uri(output, "train")) + read_examples(manifests.split_uri(output, "eval"))
     found = {feature(e, "filename").decode(): tuple(feature(e, key).decode() for key in features.SLICE_KEYS)
              for e in examples}
     assert found == {

@@ -16,7 +16,7 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 
 from modules import features
-from components.image_example_gen import ingestion
+from components.image_example_gen import manifest
 from pipeline import configs, pipeline
 from tests.conftest import copy_sample, free_port, jpeg_bytes
 
@@ -80,7 +80,7 @@ def test_ingestion_writes_the_same_examples(both):
     for split in ("train", "eval"):
         expected = records(direct["examples"], split)
         assert expected and records(portable["examples"], split) == expected
-    manifests = [ingestion.read_manifest(run["examples"]) for run in both]
+    manifests = [manifest.read(run["examples"]) for run in both]
     assert manifests[0]["counts"] == manifests[1]["counts"] and manifests[0]["files_found"] == 18
 
 

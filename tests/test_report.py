@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from components.image_example_gen import ingestion
+from components.image_example_gen import manifest
 from components.run_report import evaluation_results, run_summary
 from modules import features
 from tests.conftest import CLI
@@ -94,7 +94,7 @@ def test_gates_show_value_threshold_and_result(report, sample_run):
 def test_lineage_names_the_data_the_model_and_the_run(report, sample_settings, sample_run):
     lineage = dict(report.tables["lineage-table"][1:])
     ingested = next((sample_settings.pipeline_root / "ImageExampleGen" / "examples").iterdir())
-    assert lineage["data (manifest content hash)"] == ingestion.read_manifest(ingested)["content_hash"]
+    assert lineage["data (manifest content hash)"] == manifest.read(ingested)["content_hash"]
     assert lineage["run id"] == sample_run.run_id
     assert lineage["pushed model version"] == Path(sample_run.pushed_destination).name
     assert lineage["code version"].startswith("git ")  # an editable install: its checkout's commit

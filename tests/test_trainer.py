@@ -1,6 +1,7 @@
 """The Trainer's input: TFX's data accessor -> Transform graph -> (image, label), checked labels."""
 import dataclasses
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -225,7 +226,7 @@ def test_the_float32_copy_keeps_the_trained_weights(small_arch_2):
     tf.keras.mixed_precision.set_global_policy(config.precision)
     trained = models.build(small_arch_2, num_classes=3)
     assert trained.layers[0].compute_dtype == "bfloat16"
-    served = trainer.in_float32(trained, config, num_classes=3)
+    served = trainer.served_copy(trained, config, num_classes=3)
     assert served.layers[0].compute_dtype == "float32"
     for before, after in zip(trained.get_weights(), served.get_weights()):
         np.testing.assert_array_equal(before, after)
@@ -290,3 +291,59 @@ def test_label_smoothing_moves_the_targets_off_one_and_zero():
     expected = -(targets * np.log(probabilities)).sum(axis=1)
     loss = trainer.crossentropy(3, 0.1)(tf.constant(labels), tf.constant(probabilities)).numpy()
     np.testing.assert_allclose(loss, expected, rtol=1e-5)
+
+
+def test_a_file_cache_gives_the_same_images_and_a_seeded_order(examples, transform_output, tmp_path):
+    def batches(**kwargs):
+        return [(images.numpy(), labels.numpy()) for images, labels in dataset(examples, transform_output, CLASS_NAMES,
+                                                                                **kwargs)]
+    decoded, cached = batches(), batches(cache=str(tmp_path / "unshuffled"))
+    assert len(decoded) == len(cached)
+    for (images, labels), (cached_images, cached_labels) in zip(decoded, cached):
+        np.testing.assert_array_equal(images, cached_images)
+        np.testing.assert_array_equal(labels, cached_labels)
+    assert list(tmp_path.glob("unshuffled*.index"))  # the images came from files
+    orders = [np.concatenate([labels for _, labels in batches(cache=str(tmp_path / name), shuffle_seed=111)]).tolist()
+              for name in ("first", "second")]
+    assert orders[0] == orders[1] and sorted(orders[0]) == [0, 0, 1, 1, 2, 2]
+
+
+def test_a_cache_that_cannot_be_written_is_one_warning_and_leaves_no_file(examples, transform_output, tmp_path,
+                                                                          caplog):
+    import resource
+    import signal
+    from modules import image_cache
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    cached = dataset(examples, transform_output, CLASS_NAMES, cache=str(folder / "train"))
+    # A full disk, as the writer meets it: writes past a size fail (EFBIG) instead of ending the process.
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (8192, hard))
+    try:
+        filled = image_cache.fill([cached], str(folder))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    assert filled is False
+    assert list(folder.iterdir()) == []
+    warnings = [r.getMessage() for r in caplog.records
+                if r.levelno == logging.WARNING and r.getMessage().startswith("trainer:")]
+    assert len(warnings) == 1 and warnings[0].startswith(f"trainer: writing the decoded images to {folder} failed (")
+    assert warnings[0].endswith("; File too large): decoding them every epoch instead")
+
+
+def test_no_room_for_the_cache_means_decoding_every_epoch(tmp_path, monkeypatch, caplog):
+    import shutil
+    from modules import image_cache
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(image_cache.tempfile, "tempdir", None)  # read TMPDIR again
+    abandoned = tmp_path / f"{image_cache.PREFIX}999999999-x"  # a killed run's: no such process
+    abandoned.mkdir()
+    with image_cache.folder(needed_bytes=1000) as folder:
+        assert folder is not None and folder.startswith(str(tmp_path / image_cache.PREFIX))
+    assert list(tmp_path.iterdir()) == []  # its own removed on the way out, the abandoned one first
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 500, 500))
+    with image_cache.folder(needed_bytes=1000) as folder:
+        assert folder is None
+    assert any("decoding them every epoch instead" in r.getMessage() for r in caplog.records)

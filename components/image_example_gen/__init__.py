@@ -1,2 +1,3 @@
-"""ImageExampleGen: folders of labelled images -> TFX's Examples artifact, by the ingestion Beam job
-(ingestion.py), which image_files.py and duplicates.py serve."""
+"""ImageExampleGen: folders of labelled images -> TFX's Examples artifact. The layout it reads
+(layout.py), its Beam job (beam_job.py), what counts as an image (image_files.py), duplicates
+(duplicates.py), what it writes beside the splits (manifest.py); `image-pipeline ingest` (ingestion.py)."""

@@ -19,7 +19,7 @@ from typing import Optional
 import numpy as np
 from PIL import Image, ImageOps
 
-from modules import features
+from modules import features, filesystem
 
 MAX_PIXELS = features.MAX_IMAGE_PIXELS
 RE_ENCODE_QUALITY = 95
@@ -62,21 +62,6 @@ def describe_non_image(data: bytes) -> str:
     return "not an image: content matches no known image format"
 
 
-def read_bytes(path: str) -> tuple[Optional[str], bytes]:
-    """(None, the file's bytes), or (why it cannot be read, b""); any tf.io.gfile filesystem."""
-    try:
-        if "://" in path:
-            import tensorflow as tf
-            with tf.io.gfile.GFile(path, "rb") as f:
-                return None, f.read()
-        with open(path, "rb") as f:
-            return None, f.read()
-    except OSError as e:
-        return e.strerror or str(e), b""
-    except Exception as e:  # tf.errors.* from remote filesystems
-        return _first_line(e), b""
-
-
 def read_image_file(path: str) -> tuple[Optional[str], bytes]:
     """(None, image bytes to store) for an acceptable image file, else (reason, b"")."""
     reason, stored, _ = read_image_and_original(path)
@@ -85,7 +70,7 @@ def read_image_file(path: str) -> tuple[Optional[str], bytes]:
 
 def read_image_and_original(path: str) -> tuple[Optional[str], bytes, bytes]:
     """read_image_file's answer and the file's own bytes (b"" when unreadable), for `properties`."""
-    error, original = read_bytes(path)
+    error, original = filesystem.read_bytes(path)
     if error is not None:
         return f"unreadable: {error}", b"", b""
     return (*normalize(original), original)

@@ -22,7 +22,7 @@ import numpy as np
 
 import modules
 from components import ids
-from components.image_example_gen import duplicates, ingestion
+from components.image_example_gen import duplicates, manifest as manifests
 from components.run_report import evaluation_results, run_summary
 from modules import features, outputs
 
@@ -65,7 +65,7 @@ def render(run: run_summary.RunRecord, pipeline_name: str) -> str:
     summary = run_summary.summarize(run)
     class_names = run_summary.class_names(run)
     examples = run.output(ids.IMAGE_EXAMPLE_GEN, "examples")
-    manifest = ingestion.read_manifest(examples.uri) if examples else None
+    manifest = manifests.read(examples.uri) if examples else None
     model = run.output(ids.TRAINER, "model")
     evaluation = evaluation_results.of_run(run)
     eval_examples = eval_predictions(run)
@@ -310,7 +310,7 @@ def _split_records(examples_uri: str, split: str):
 
 def _read_rejected(examples_uri: str) -> list:
     import csv
-    path = f"{examples_uri}/{ingestion.REJECTED}"
+    path = f"{examples_uri}/{manifests.REJECTED}"
     if not _gfile().exists(path):
         return []
     return [row for row in csv.reader(io.StringIO(_read_text(path)))][1:]

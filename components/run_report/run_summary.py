@@ -20,6 +20,7 @@ class ComponentRun:
     component_id: str
     state: str          # COMPLETE, CACHED, FAILED, ...
     seconds: float
+    started: float = 0.0  # seconds since the epoch
 
 
 # The failed gates a summary prints (a run with many classes can fail hundreds; the report has them all).
@@ -172,7 +173,8 @@ def summarize(run: RunRecord) -> RunSummary:
     components = [ComponentRun(
         component_id=run.component_of[e.id],
         state=metadata_store_pb2.Execution.State.Name(e.last_known_state),
-        seconds=(e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000) for e in run.executions]
+        seconds=(e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000,
+        started=e.create_time_since_epoch / 1000) for e in run.executions]
     blessing = run.output(ids.EVALUATOR, "blessing")
     pushed = run.output(ids.PUSHER, "pushed_model")
     evaluation = run.output(ids.EVALUATOR, "evaluation")
@@ -221,9 +223,9 @@ def flag(artifact, name: str) -> bool:
 
 def class_names(run: RunRecord) -> list[str]:
     """The run's class list in label order, from the ingested dataset's manifest ([] if none)."""
-    from components.image_example_gen import ingestion
+    from components.image_example_gen import manifest
     examples = run.output(ids.IMAGE_EXAMPLE_GEN, "examples")
-    return ingestion.read_manifest(examples.uri)["class_names"] if examples else []
+    return manifest.read(examples.uri)["class_names"] if examples else []
 
 
 def failed_gates(evaluation_uri: Optional[str]) -> list[str]:
