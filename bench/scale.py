@@ -13,8 +13,10 @@ seconds, seconds per 1,000 images and peak resident memory of every step.
 """
 import argparse
 import json
+import logging
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -75,30 +77,49 @@ class MemorySampler(threading.Thread):
         return max(inside, default=0) / 2**20
 
 
+class EpochSeconds(logging.Handler):
+    """The seconds of the Trainer's epoch, from its own line (modules/trainer.Progress): the step's
+    seconds also hold fixed costs (building, tracing, exporting the model)."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.seconds = None
+
+    def emit(self, record):
+        found = re.match(r"epoch 1/1: .*\((\d+) s\)$", record.getMessage())
+        if found:
+            self.seconds = float(found.group(1))
+
+
 def run_pipeline(data_root: str, output_root: str, model: str) -> dict:
     """The child process: the whole pipeline, one epoch of `model`; seconds and peak MB per step."""
     sampler = MemorySampler()
     sampler.start()
+    epoch = EpochSeconds()
+    logging.getLogger().addHandler(epoch)
+    logging.getLogger().setLevel(logging.INFO)
     from cli import local
     from modules import settings
     run = settings.Settings(settings.Training(model_name=model, epochs=1),
                             settings.Gates(accuracy_floor=0.0, class_recall_floor=0.0))
     summary = local.run(local.LocalRunSettings(data_root=Path(data_root), output_root=Path(output_root),
                                                pipeline_name="scale", settings=run))
-    if summary.failed_steps():
-        raise RuntimeError(f"steps failed: {summary.failed_steps()}")
-    return {c.component_id: {"seconds": round(c.seconds, 1),
-                             "peak_MB": round(sampler.peak_mb(c.started, c.started + c.seconds))}
-            for c in summary.components}
+    if summary.failed_steps:
+        raise RuntimeError(f"steps failed: {summary.failed_steps}")
+    steps = {c.component_id: {"seconds": round(c.seconds, 1),
+                              "peak_MB": round(sampler.peak_mb(c.started, c.started + c.seconds))}
+             for c in summary.components}
+    return {"steps": steps, "train_epoch_s": epoch.seconds}
 
 
-def run_measured(command: list) -> tuple:
-    """(stdout, peak resident MB) of a child process."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    stdout = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
+def run_measured(command: list, log: Path) -> tuple:
+    """(stdout, peak resident MB) of a child process, its stderr in `log`."""
+    with open(log, "w") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True)
+        stdout = process.stdout.read()
+        _, status, usage = os.wait4(process.pid, 0)
     if status != 0:
-        raise RuntimeError(f"{command[:4]} failed with status {status}")
+        raise RuntimeError(f"the pipeline failed with status {status}; its log's end:\n{log.read_text()[-3000:]}")
     return stdout, usage.ru_maxrss / 1024
 
 
@@ -111,6 +132,9 @@ def table(rows: list) -> str:
         cells = [f"{r['steps'][step]['seconds']:.1f}, {1000 * r['steps'][step]['seconds'] / r['images']:.2f}, "
                  f"{r['steps'][step]['peak_MB']:,}" for r in rows]
         lines.append(f"| {step} | " + " | ".join(cells) + " |")
+    lines.append("| Trainer's epoch alone (its own line): s, s per 1,000 | " + " | ".join(
+        f"{r['train_epoch_s']:.0f}, {1000 * r['train_epoch_s'] / r['images']:.2f}" if r.get("train_epoch_s") else "–"
+        for r in rows) + " |")
     lines.append("| whole process (peak MB) | " + " | ".join(f"{r['process_peak_MB']:,.0f}" for r in rows) + " |")
     return "\n".join(lines)
 
@@ -136,9 +160,9 @@ def main() -> int:
             print(f"N={factor}: {images} images written in {time.time() - started:.0f} s", flush=True)
             stdout, process_mb = run_measured([sys.executable, __file__, "--data-root", str(args.data_root),
                                                "--model", args.model, "--child", str(scratch / "data"),
-                                               str(scratch / "outputs")])
-        rows.append({"N": factor, "images": images, "model": args.model,
-                     "steps": json.loads(stdout.strip().splitlines()[-1]), "process_peak_MB": round(process_mb)})
+                                               str(scratch / "outputs")], scratch / "pipeline.log")
+        rows.append({"N": factor, "images": images, "model": args.model, **json.loads(stdout.strip().splitlines()[-1]),
+                     "process_peak_MB": round(process_mb)})
         print(json.dumps(rows[-1]), flush=True)
         if args.results:
             args.results.parent.mkdir(parents=True, exist_ok=True)

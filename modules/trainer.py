@@ -293,12 +293,12 @@ def served_copy(model: keras.Model, config: settings.Training, num_classes: int)
 
 
 def make_datasets(config: settings.Training, class_names: list, fn_args, tft_output: tft.TFTransformOutput,
-                  replicas: int = 1, cache_folder: str | None = None, eval_examples: int = 0
+                  replicas: int = 1, cache_folder: str | None = None, eval_examples: int = 0, shuffle: bool = True
                   ) -> tuple[tf.data.Dataset, tf.data.Dataset]:
-    """Shuffled training batches and evaluation batches, of config.batch_size per replica; their
-    decoded images cached in files in `cache_folder` (modules/image_cache.py), or decoded every
-    pass without one. Over several replicas, the `eval_examples` evaluation images come in full
-    batches only, the last one completed from the start of the split."""
+    """Training batches (shuffled unless not `shuffle`) and evaluation batches, of config.batch_size
+    per replica; their decoded images cached in files in `cache_folder` (modules/image_cache.py),
+    or decoded every pass without one. Over several replicas, the `eval_examples` evaluation images
+    come in full batches only, the last one completed from the start of the split."""
     # Before the datasets are made: the shuffle's seed is derived from the global seed too.
     keras.utils.set_random_seed(config.seed)
     batch_size = config.batch_size * replicas
@@ -310,7 +310,8 @@ def make_datasets(config: settings.Training, class_names: list, fn_args, tft_out
     def cache(split):
         return None if cache_folder is None else os.path.join(cache_folder, split)
     train_ds = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, class_names,
-                            batch_size, shuffle_seed=config.seed, cache=cache("train")).with_options(options)
+                            batch_size, shuffle_seed=config.seed if shuffle else None,
+                            cache=cache("train")).with_options(options)
     eval_ds = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, class_names,
                            batch_size, cache=cache("eval")).with_options(options)
     if replicas > 1:
@@ -350,13 +351,15 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                      config.batch_size * replicas)
     image_size = models.get_spec(config.model_name).image_size
     with image_cache.folder(image_cache.decoded_bytes(examples, image_size)) as cache_folder:
+        if cache_folder:
+            # Written unshuffled, as the first pass of training would write it: training then reads
+            # the images in the same seeded orders as from a cache in memory.
+            logging.info("trainer: decoding %d images into %s", examples, cache_folder)
+            if not image_cache.fill(make_datasets(config, class_names, fn_args, tft_output, replicas, cache_folder,
+                                                  eval_examples, shuffle=False), cache_folder):
+                cache_folder = None
         train_ds, eval_ds = make_datasets(config, class_names, fn_args, tft_output, replicas, cache_folder,
                                           eval_examples)
-        if cache_folder:
-            logging.info("trainer: decoding %d images into %s", examples, cache_folder)
-            if not image_cache.fill([train_ds, eval_ds], cache_folder):
-                train_ds, eval_ds = make_datasets(config, class_names, fn_args, tft_output, replicas,
-                                                  eval_examples=eval_examples)
         model, history = train(config, train_ds, eval_ds, fn_args.model_run_dir, label_counts, distribution)
     if not distribution.extended.should_checkpoint:
         # Workers other than the chief train alone: the chief writes the history and exports the model.

@@ -1,0 +1,44 @@
+"""Smoke runs of the benchmarks whose figures docs/benchmarks.md quotes, on a tiny input: each runs as
+its command line says and prints what the docs read from it (the figures themselves are not judged)."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO_ROOT, copy_sample
+
+
+def bench(*args, timeout=900) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, *map(str, args)], cwd=REPO_ROOT, capture_output=True, text=True,
+                            timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_scale_runs_the_whole_pipeline_and_writes_each_row(tmp_path):
+    data = copy_sample(tmp_path / "data", per_class=(3, 2))
+    results = tmp_path / "scale.json"
+    out = bench("bench/scale.py", "--data-root", data, "--factors", "1", "--model", "arch_1", "--results", results)
+    rows = json.loads(results.read_text())
+    assert [(r["N"], r["images"], r["model"]) for r in rows] == [(1, 15, "arch_1")]
+    steps = rows[0]["steps"]
+    assert set(steps) == {"ImageExampleGen", "ImportSchemaGen", "LatestPushedModel", "StatisticsGen", "Transform",
+                          "ExampleValidator", "Trainer", "Evaluator", "Pusher", "RunReport"}
+    for step in ("ImageExampleGen", "StatisticsGen", "Transform", "Trainer", "Evaluator", "RunReport"):
+        assert steps[step]["seconds"] > 0 and steps[step]["peak_MB"] > 100, (step, steps[step])
+    assert rows[0]["process_peak_MB"] >= max(s["peak_MB"] for s in steps.values()) * 0.9
+    assert 0 < rows[0]["train_epoch_s"] <= steps["Trainer"]["seconds"]
+    assert "| Trainer | " in out.stdout and "| whole process (peak MB) |" in out.stdout
+
+
+@pytest.mark.slow
+def test_input_cache_trains_in_every_mode(tmp_path):
+    data = copy_sample(tmp_path / "data", per_class=(2, 1))
+    out = bench("bench/input_cache.py", "--data-root", data, "--epochs", "2")
+    rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    assert [r["mode"] for r in rows] == ["memory", "file", "none"]
+    assert all(len(r["epochs"]) == 2 and r["peak_MB"] > 0 for r in rows)
+    assert rows[1]["cache_on_disk_MB"] > 0 and rows[0]["cache_on_disk_MB"] == rows[2]["cache_on_disk_MB"] == 0
