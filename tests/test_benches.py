@@ -42,3 +42,25 @@ def test_input_cache_trains_in_every_mode(tmp_path):
     assert [r["mode"] for r in rows] == ["memory", "file", "none"]
     assert all(len(r["epochs"]) == 2 and r["peak_MB"] > 0 for r in rows)
     assert rows[1]["cache_on_disk_MB"] > 0 and rows[0]["cache_on_disk_MB"] == rows[2]["cache_on_disk_MB"] == 0
+
+
+def test_duplicates_reports_the_copies_it_finds(tmp_path):
+    import shutil
+    data = copy_sample(tmp_path / "data", per_class=(3, 2))
+    first = sorted((data / "train" / "hat").iterdir())[0]
+    shutil.copy(first, data / "validation" / "hat" / "leaked.jpg")
+    report = json.loads(bench("bench/duplicates.py", "--data-root", data).stdout)
+    assert report["images"] == 16
+    assert report["found"]["exact_across_splits"] == 1
+    assert len(report["synthetic_copy_distances"]) == 16 and report["near_distance"] > 0
+
+
+@pytest.mark.slow
+def test_recipe_cv_writes_a_fold_and_prints_its_table(tmp_path):
+    data = copy_sample(tmp_path / "data", per_class=(4, 2))
+    results = tmp_path / "cv.json"
+    bench("bench/recipe_cv_cpu.py", "--data-root", data, "--recipe", "default", "{}", "--output", results,
+          "--folds", "2", "--only-folds", "1", "--epochs", "1")
+    assert results.is_file()
+    table = bench("bench/recipe_cv_cpu.py", "--table", results).stdout
+    assert "default" in table and "|" in table
