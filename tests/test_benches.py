@@ -64,3 +64,17 @@ def test_recipe_cv_writes_a_fold_and_prints_its_table(tmp_path):
     assert results.is_file()
     table = bench("bench/recipe_cv_cpu.py", "--table", results).stdout
     assert "default" in table and "|" in table
+
+
+@pytest.mark.slow
+def test_training_levers_measures_a_lever_on_random_data(tmp_path):
+    results = tmp_path / "levers.json"
+    out = bench("bench/training_levers.py", "--model", "arch_1", "--steps", "2", "--batch-size", "4",
+                "--lever", "float32 (the default)", "--lever", "mixed_bfloat16", "--lever", "stem + 3 blocks frozen",
+                "--output", results)
+    rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    assert [row["lever"] for row in rows] == ["float32 (the default)", "mixed_bfloat16", "stem + 3 blocks frozen"]
+    assert all(row["step_s_median"] > 0 for row in rows[:2])
+    # A lever the model cannot take is a row with its reason, not a failed bench.
+    assert rows[2]["failed"] == "ValueError: model 'arch_1' has no EfficientNet-Lite blocks to freeze"
+    assert "| lever | step s (median) |" in out.stdout and results.is_file()
