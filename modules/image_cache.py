@@ -12,13 +12,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator, Optional
 
-from modules import filesystem
+from modules import errors, filesystem
 
 PREFIX = "image-pipeline-decoded-"
 # Room asked for beyond the float32 pixels themselves (tf.data's record framing and index).
@@ -70,5 +69,5 @@ def fill(datasets, cache_folder: str) -> bool:
 def _reason(error: Exception) -> str:
     """The file system's words in TensorFlow's error: "Original message: <file>; File too large"."""
     text = str(getattr(error, "message", "") or error).rsplit("Original message:", 1)[-1]
-    text = re.sub(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\].*", "", text).strip()
+    text = errors.tensorflow_words(text)
     return (text.splitlines() or [type(error).__name__])[0][:300]

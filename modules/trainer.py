@@ -6,7 +6,6 @@ import json
 import logging
 import math
 import os
-import re
 import time
 
 import numpy as np
@@ -15,7 +14,7 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from modules import augmentation, exporter, features, image_cache, learning_rate, model as models, settings
+from modules import augmentation, errors, exporter, features, image_cache, learning_rate, model as models, settings
 
 keras = tf.keras
 AUTOTUNE = tf.data.AUTOTUNE
@@ -268,9 +267,9 @@ def train(config: settings.Training, train_ds, eval_ds, work_dir: str, label_cou
             raise
         lines = [line.strip() for line in (e.message or "").splitlines() if line.strip()] or [type(e).__name__]
         detail = next((line for line in lines if "/job:" in line), lines[0])  # the line naming the lost task
-        detail = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", detail)
         cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster")
-        raise WorkerLost(f"training lost contact with a worker of its cluster {cluster}: {detail[:300]}") from None
+        raise WorkerLost(f"training lost contact with a worker of its cluster {cluster}: "
+                         f"{errors.tensorflow_words(detail)[:300]}") from None
     if distribution.extended.should_checkpoint and tf.io.gfile.exists(checkpoint + ".index"):
         model.load_weights(checkpoint).expect_partial()  # absent when no epoch ran; the chief's alone
     per_epoch = {k: [float(v) for v in vs] for k, vs in history.history.items()}

@@ -13,13 +13,12 @@ TIFF in TF 2.16), and images above MAX_PIXELS (decompression bombs).
 from __future__ import annotations
 
 import io
-import re
 from typing import Optional
 
 import numpy as np
 from PIL import Image, ImageOps
 
-from modules import features, filesystem
+from modules import errors, features, filesystem
 
 MAX_PIXELS = features.MAX_IMAGE_PIXELS
 RE_ENCODE_QUALITY = 95
@@ -137,8 +136,7 @@ def _tensorflow_rejects(data: bytes) -> Optional[str]:
     try:
         tf.io.decode_image(data, channels=3, expand_animations=False)
     except (tf.errors.InvalidArgumentError, ValueError) as e:
-        # "{{function_node ...}} jpeg::Uncompress failed. Invalid JPEG data... [Op:DecodeImage]" -> the middle
-        return re.sub(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]", "", _first_line(e))
+        return errors.tensorflow_words(_first_line(e))
     return None
 
 
