@@ -70,8 +70,8 @@ def run_row(row: str, data_root: Path, output: Path, index: int) -> dict:
 
 
 def _image_size(model: str) -> int:
-    from modules import model as models
-    return models.get_spec(model).image_size
+    from modules import registry
+    return registry.get_spec(model).image_size
 
 
 def markdown(results: list, data_root: Path) -> str:

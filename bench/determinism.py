@@ -42,7 +42,7 @@ def main() -> int:
     from cli import local
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=configs.SAMPLE_DATA_ROOT)
-    parser.add_argument("--epochs", type=int, default=configs.SAMPLE_RUN_OVERRIDES["epochs"])
+    parser.add_argument("--epochs", type=int, default=configs.SAMPLE_SETTINGS.training.recipe.epochs)
     parser.add_argument("--model", default=settings.Training().model_name)
     args = parser.parse_args()
 
@@ -50,10 +50,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         for attempt in ("a", "b"):
             started = time.time()
+            training = settings.Training(model_name=args.model, recipe=settings.Recipe(epochs=args.epochs))
             run = local.LocalRunSettings(
                 data_root=args.data_root, output_root=Path(scratch) / attempt, pipeline_name="determinism",
-                settings=settings.Settings(settings.Training(model_name=args.model, epochs=args.epochs),
-                                           settings.Gates(accuracy_floor=0.0, class_recall_floor=0.0)))
+                settings=settings.Settings(training, settings.Gates(accuracy_floor=0.0, class_recall_floor=0.0)))
             summary = local.run(run)
             runs.append({"seconds": round(time.time() - started, 1),
                          "metrics": evaluation_metrics(run.pipeline_root),

@@ -32,14 +32,14 @@ def prepare(data_root: Path, scratch: Path) -> dict:
     from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
 
     from components.image_example_gen import ingestion, manifest
-    from modules import features, model as models, preprocessing, settings
+    from modules import features, preprocessing, registry, settings
     from pipeline import configs
 
     ingested = ingestion.run(data_root, scratch / "ingested", configs.DEFAULT_BEAM_PIPELINE_ARGS)
     schema = text_format.Parse((configs.SCHEMA_DIR / "schema.pbtxt").read_text(), schema_pb2.Schema())
     metadata = dataset_metadata.DatasetMetadata(schema)
     transform_dir = scratch / "transform_fn"
-    image_size = models.get_spec(settings.Training().model_name).image_size
+    image_size = registry.get_spec(settings.Training().model_name).image_size
     with beam.Pipeline() as pipeline, tft_beam.Context(temp_dir=str(scratch / "tft-tmp")):
         # No analyzers in preprocessing_fn: one example is enough to write the graph.
         one = pipeline | beam.Create([{"image_raw": [b""], "label": [0], "label_name": [b""], "filename": [b""],

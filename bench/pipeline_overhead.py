@@ -29,7 +29,7 @@ def measure(data_root: Path, beam: str, scratch: Path) -> dict:
     from components.run_report import report
     settings = local.LocalRunSettings(
         data_root=data_root, output_root=scratch, pipeline_name="overhead",
-        settings=run_settings.Settings(run_settings.Training(epochs=1),
+        settings=run_settings.Settings(run_settings.Training(recipe=run_settings.Recipe(epochs=1)),
                                        run_settings.Gates(accuracy_floor=0.0, class_recall_floor=0.0)),
         beam_pipeline_args=shlex.split(beam), enable_cache=False)
     started = time.time()

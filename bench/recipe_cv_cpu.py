@@ -89,13 +89,13 @@ def train_fold(config: settings.Training, images, labels, fit, held, num_classes
     tf.config.experimental.enable_op_determinism()
     model, scored = trainer.compiled_model(config, num_classes)
     counts = np.bincount(labels[fit], minlength=num_classes)
-    steps = trainer.steps_per_epoch(len(fit), config.batch_size)
+    steps, recipe = trainer.steps_per_epoch(len(fit), config.batch_size), config.recipe
     started = time.monotonic()
-    model.fit(batches(images, labels, fit, config.batch_size, config.seed), steps_per_epoch=steps, epochs=config.epochs,
+    model.fit(batches(images, labels, fit, config.batch_size, config.seed), steps_per_epoch=steps, epochs=recipe.epochs,
               class_weight=trainer.class_weights(config, counts), verbose=0,
-              callbacks=[trainer.StopOnDivergence(config.learning_rate), trainer.Progress(config.epochs, steps),
-                         *learning_rate.schedule_callbacks(config.learning_rate_schedule, config.learning_rate,
-                                                           config.epochs, steps)])
+              callbacks=[trainer.StopOnDivergence(recipe.learning_rate), trainer.Progress(recipe.epochs, steps),
+                         *learning_rate.schedule_callbacks(recipe.learning_rate_schedule, recipe.learning_rate,
+                                                           recipe.epochs, steps)])
     train_seconds = time.monotonic() - started
     truth = labels[held]
 
@@ -123,13 +123,13 @@ def run_recipe(args) -> int:
     import dataclasses
     import logging
     from sklearn import model_selection
-    from modules import model as models
+    from modules import registry
     logging.getLogger().setLevel(logging.INFO)
     name, overrides = args.recipe[0], json.loads(args.recipe[1])
-    config = dataclasses.replace(settings.Training(), **overrides).resolved()
+    config = settings.Training().replaced(**overrides).resolved()
     if args.epochs:
-        config = dataclasses.replace(config, epochs=args.epochs)
-    images, labels, class_names = load_images(args.data_root, models.get_spec(config.model_name).image_size,
+        config = config.replaced(epochs=args.epochs)
+    images, labels, class_names = load_images(args.data_root, registry.get_spec(config.model_name).image_size,
                                               args.cache)
     folds = model_selection.StratifiedKFold(args.folds, shuffle=True, random_state=args.fold_seed)
     results = json.loads(args.output.read_text()) if args.output.exists() else {}

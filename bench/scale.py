@@ -100,7 +100,7 @@ def run_pipeline(data_root: str, output_root: str, model: str) -> dict:
     logging.getLogger().setLevel(logging.INFO)
     from cli import local
     from modules import settings
-    run = settings.Settings(settings.Training(model_name=model, epochs=1),
+    run = settings.Settings(settings.Training(model_name=model, recipe=settings.Recipe(epochs=1)),
                             settings.Gates(accuracy_floor=0.0, class_recall_floor=0.0))
     summary = local.run(local.LocalRunSettings(data_root=Path(data_root), output_root=Path(output_root),
                                                pipeline_name="scale", settings=run))

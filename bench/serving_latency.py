@@ -172,7 +172,7 @@ def parts_ms(images: list, keras_model, image_size: int) -> dict:
 
 def main() -> int:
     import tensorflow as tf
-    from modules import exporter, model as models
+    from modules import exporter, model as models, registry
     from client import pushed_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -201,7 +201,7 @@ def main() -> int:
     class_names = exporter.read_class_names(str(directory))
     keras_model = models.build(args.architecture, num_classes=len(class_names))
     macs = multiply_adds(keras_model)
-    parts = parts_ms(images, keras_model, models.get_spec(args.architecture).image_size)
+    parts = parts_ms(images, keras_model, registry.get_spec(args.architecture).image_size)
     peak = peak_multiply_adds_per_second()
     limit_ms = 1000 * macs / peak
     print(json.dumps({

@@ -62,16 +62,16 @@ def measure(model_name: str, lever: dict, steps: int, batch_size: int) -> dict:
     import numpy as np
     import dataclasses
     import tensorflow as tf
-    from modules import model as models, settings, trainer
+    from modules import registry, settings, trainer
 
     if lever.get("op_determinism"):
         tf.config.experimental.enable_op_determinism()
     if "inter_op_threads" in lever:
         tf.config.threading.set_inter_op_parallelism_threads(lever["inter_op_threads"])
     if "image_size" in lever:  # the same network and weights at another input size
-        models.MODELS[model_name] = dataclasses.replace(models.get_spec(model_name), image_size=lever["image_size"])
-    training = settings.Training(model_name=model_name, batch_size=batch_size, augment=True,
-                                 **{k: lever[k] for k in TRAINING_FIELDS}).resolved()
+        registry.MODELS[model_name] = dataclasses.replace(registry.get_spec(model_name), image_size=lever["image_size"])
+    training = settings.Training(model_name=model_name, batch_size=batch_size).replaced(
+        augment=True, **{k: lever[k] for k in TRAINING_FIELDS}).resolved()
     tf.keras.utils.set_random_seed(training.seed)
     model, _ = trainer.compiled_model(training, num_classes=10)
     if lever.get("autograph"):  # Keras' own step functions, traced with AutoGraph
@@ -79,7 +79,7 @@ def measure(model_name: str, lever: dict, steps: int, batch_size: int) -> dict:
     if lever.get("jit_compile"):
         model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"], jit_compile=True)
     rng = np.random.default_rng(0)
-    size = models.get_spec(model_name).image_size
+    size = registry.get_spec(model_name).image_size
     images = rng.random((batch_size * 4, size, size, 3), np.float32)
     labels = rng.integers(0, 10, batch_size * 4)
     data = tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size).repeat()

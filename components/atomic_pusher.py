@@ -19,6 +19,7 @@ which copies saved_model.pb last so that a reader sees the version only once it 
 from __future__ import annotations
 
 import contextlib
+import functools
 import fcntl
 import logging
 import os
@@ -113,9 +114,8 @@ def publish(model_dir: str | os.PathLike, serving_dir: str | os.PathLike, replac
         version = str(max(int(time.time()), int(versions[-1].name) + 1 if versions else 0))
         staged = staging / version
         shutil.copytree(model_dir, staged)
-        crash_points.reached("pusher-before-publish")
         destination = serving_dir / version
-        os.rename(staged, destination)
+        filesystem.publish(staged, destination, before=functools.partial(crash_points.reached, "pusher-before-publish"))
         staging.rmdir()
     logging.info("pusher: published %s", destination)
     return destination

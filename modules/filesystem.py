@@ -1,13 +1,14 @@
 """Paths on any filesystem TensorFlow reads (a local path, gs://, ram://...): the one test of local
-or remote, and the operations ingestion and the pusher need, through the standard library locally
-and tf.io.gfile elsewhere (TensorFlow is loaded only when a remote path needs it)."""
+or remote, the operations ingestion, the pusher and the report need, and `publish`, the one way a
+finished result is put where readers look. Through the standard library locally and tf.io.gfile
+elsewhere (TensorFlow is loaded only when a remote path needs it)."""
 from __future__ import annotations
 
 import os
 import posixpath
 import shutil
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 
 def is_local(path: str | os.PathLike) -> bool:
@@ -17,6 +18,23 @@ def is_local(path: str | os.PathLike) -> bool:
 def gfile():
     import tensorflow as tf
     return tf.io.gfile
+
+
+def publish(staged: str | os.PathLike, target: str | os.PathLike, before: Optional[Callable[[], None]] = None,
+            replace: bool = False) -> None:
+    """Puts the finished file or folder `staged` at `target` in one rename, so that a reader sees all
+    of it or none of it (atomic on a local or POSIX filesystem; object stores copy a file, which a
+    reader still never sees half-written). `before` runs just before the rename: where the crash
+    tests kill a run (components/crash_points.py). With `replace`, a file already at `target` is
+    replaced; otherwise the rename fails there."""
+    if before:
+        before()
+    if not is_local(target):
+        gfile().rename(str(staged), str(target), overwrite=replace)
+    elif replace:
+        os.replace(staged, target)
+    else:
+        os.rename(staged, target)
 
 
 def join(root: str | os.PathLike, *parts: str) -> str:

@@ -11,9 +11,10 @@ import math
 
 import tensorflow as tf
 
+from modules.values import SCHEDULES
+
 keras = tf.keras
 
-SCHEDULES = ("reduce_on_plateau", "warmup_cosine")
 WARMUP_EPOCHS = 1
 
 

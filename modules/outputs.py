@@ -1,10 +1,12 @@
-"""Local files that users read (a report, a compiled spec, a JSON score): checked before the work that
-fills them, and written whole or not at all."""
+"""Files that users read (a report, a compiled spec, a JSON score): checked before the work that
+fills them (local paths), and written whole or not at all (local or remote)."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 from typing import Optional
+
+from modules import filesystem
 
 
 def why_unwritable(path: str | os.PathLike, directory: bool) -> Optional[str]:
@@ -27,15 +29,26 @@ def why_unwritable(path: str | os.PathLike, directory: bool) -> Optional[str]:
     return None
 
 
-def write_text(path: str | os.PathLike, text: str) -> Path:
+def write_text(path: str | os.PathLike, text: str) -> str | Path:
     """Writes `text` to `path` through a temporary file beside it and a rename, so that a reader never
-    sees half a file; the temporary file does not outlive a failure."""
+    sees half a file; the temporary file does not outlive a failure. `path` may be remote (gs://)."""
+    if not filesystem.is_local(path):
+        partial = f"{path}.{os.getpid()}.partial"
+        filesystem.gfile().makedirs(os.path.dirname(str(path)))
+        try:
+            with filesystem.gfile().GFile(partial, "w") as f:
+                f.write(text)
+            filesystem.publish(partial, path, replace=True)
+        finally:
+            if filesystem.gfile().exists(partial):
+                filesystem.gfile().remove(partial)
+        return path
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         partial.write_text(text, encoding="utf-8")
-        os.replace(partial, path)
+        filesystem.publish(partial, path, replace=True)
     finally:
         partial.unlink(missing_ok=True)
     return path

@@ -1,19 +1,20 @@
-"""A run's settings, in one definition: built once at the edge (cli/main.py, from flags and the
+"""A run's settings, in one definition: built once at the edge (cli/arguments.py, from flags and the
 environment), passed whole through the runner to pipeline.create_pipeline, serialised into the
 Trainer's and Tuner's custom_config, and read back here by modules/trainer.py and modules/tuner.py.
 
-A new knob is one field here, one flag in the CLI, and the code that uses it. Importing this
-loads no TensorFlow, so that the CLI can build its flags from these defaults at once.
+A new knob is one field here (or in the recipe, modules/registry.Recipe), with its help and its
+reader as the field's metadata (modules/values.field); the CLI makes the flag from that
+(cli/arguments.py). Importing this loads no TensorFlow, so that flags are checked at once.
 """
 from __future__ import annotations
 
 import dataclasses
 from typing import Optional, Sequence
 
-# Limits of what a run may ask for (more epochs than this is weeks on a laptop; Adam above this
-# rate blows the weights up at once).
-MAX_EPOCHS = 1000
-MAX_LEARNING_RATE = 1.0
+from modules import registry, values
+from modules.registry import RECIPE_FIELDS, Recipe
+from modules.values import field
+
 # Keras mixed-precision policies of the training step. "mixed_bfloat16" (float32 weights, bfloat16
 # math) is faster only on CPUs with bfloat16 units (docs/models.md); it is emulated, and slower,
 # elsewhere. The exported model always computes in float32.
@@ -22,42 +23,52 @@ PRECISIONS = ("float32", "mixed_bfloat16")
 # process, as a laptop runs it), mirrored (the devices of one machine), multi_worker_mirrored
 # (several machines, each told its part by TF_CONFIG: docs/kubeflow.md, "Training on several machines").
 DISTRIBUTIONS = ("none", "mirrored", "multi_worker_mirrored")
-# The fields of Training that a registered model's spec also has, as its own recipe
-# (modules/model.ModelSpec): None in Training means the spec's.
-RECIPE_FIELDS = ("epochs", "learning_rate", "learning_rate_schedule", "augment", "balance_classes", "frozen_blocks",
-                 "label_smoothing")
-# The settings the Tuner searches (modules/tuner.py); everything else is fixed by the pipeline.
+# The Recipe fields the Tuner searches (modules/tuner.py); everything else is fixed by the pipeline.
 TUNABLE = ("learning_rate", "augment", "balance_classes")
+
+
+def model_name(text: str) -> str:
+    return values.one_of(sorted(registry.MODELS), "model")(text)
 
 
 @dataclasses.dataclass(frozen=True)
 class Training:
-    """What the Trainer trains and how. A field left None is the model's own recipe (modules/model.py);
+    """What the Trainer trains and how. `recipe`'s None fields are the model's own recipe;
     `resolved()` fills those in, and the pipeline serialises only resolved settings."""
     # What a run trains unless told otherwise: the registry's most accurate entry (docs/benchmarks.md).
-    model_name: str = "efficientnet_lite1"
-    epochs: Optional[int] = None
-    learning_rate: Optional[float] = None  # Adam's, the peak of a warm-up schedule
-    learning_rate_schedule: Optional[str] = None  # one of modules/learning_rate.py's SCHEDULES
-    augment: Optional[bool] = None
-    balance_classes: Optional[bool] = None
-    frozen_blocks: Optional[int] = None  # an EfficientNet-Lite's stem and first blocks kept as they are
-    label_smoothing: Optional[float] = None  # of the cross-entropy's targets, 0 to below 1
-    batch_size: int = 32  # per replica: a step under a strategy trains on batch_size x replicas
-    precision: str = "float32"  # one of PRECISIONS
+    model_name: str = field("efficientnet_lite1", "the network (modules/registry.py)", model_name, flag="--model")
+    recipe: Recipe = Recipe()
+    batch_size: int = field(32, "images a step, per replica: under a strategy a step trains batch size x replicas",
+                            values.count)
+    precision: str = field("float32", "training math; mixed_bfloat16 is faster only on CPUs with bfloat16 units; "
+                                      "the exported model is float32 either way",
+                           values.one_of(PRECISIONS, "precision"))
     seed: int = 111  # the notebook's
-    distribution: str = "none"  # one of DISTRIBUTIONS
+    distribution: str = field(
+        "none", "tf.distribute strategy of the Trainer: mirrored over one machine's devices, or "
+                "multi_worker_mirrored over the workers that TF_CONFIG names (docs/kubeflow.md)",
+        values.one_of(DISTRIBUTIONS, "distribution"))
 
     def resolved(self) -> "Training":
         """These settings with the model's own recipe wherever a field is None."""
-        from modules import model as models  # loads TensorFlow
-        spec = models.get_spec(self.model_name)
-        return dataclasses.replace(self, **{name: getattr(spec, name) for name in RECIPE_FIELDS
-                                            if getattr(self, name) is None})
+        return dataclasses.replace(self, recipe=self.recipe.over(registry.get_spec(self.model_name).recipe))
 
-    def with_hyperparameters(self, values: dict | None) -> "Training":
+    def replaced(self, **given) -> "Training":
+        """These settings with `given` in place, the recipe's fields and the others alike."""
+        recipe = {name: value for name, value in given.items() if name in RECIPE_FIELDS}
+        others = {name: value for name, value in given.items() if name not in recipe}
+        return dataclasses.replace(self, recipe=dataclasses.replace(self.recipe, **recipe), **others)
+
+    def with_hyperparameters(self, best: dict | None) -> "Training":
         """These settings with the Tuner's best values (modules/tuner.py) in place of their own."""
-        return dataclasses.replace(self, **{k: v for k, v in (values or {}).items() if k in TUNABLE})
+        return self.replaced(**{k: v for k, v in (best or {}).items() if k in TUNABLE})
+
+    def check(self) -> None:
+        """Raises ValueError if the model cannot take this recipe."""
+        blocks = registry.get_spec(self.model_name).freezable_blocks
+        if self.recipe.frozen_blocks and self.recipe.frozen_blocks > blocks:
+            raise ValueError(f"{self.model_name} has "
+                             + (f"only {blocks} blocks" if blocks else "no EfficientNet-Lite blocks to freeze"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,21 +78,27 @@ class Gates:
     serving now, and every class's recall reaches its floor, so that a model cannot buy overall
     accuracy by giving up a class."""
     # A floor that stops a broken model, not a slightly worse one (the notebook's arch_2 reaches ~0.77).
-    accuracy_floor: float = 0.6
-    regression_tolerance: float = 0.02
+    accuracy_floor: float = field(0.6, "blessing needs at least this eval accuracy", values.fraction)
+    regression_tolerance: float = field(0.02, "blessing allows this much accuracy below the model serving now",
+                                        values.fraction)
     # Below the weakest class of every registered model on validation (docs/benchmarks.md, Accuracy).
-    class_recall_floor: float = 0.4
-    # Push even when the model serving now classifies another list of classes, replacing it. Off: a
-    # run on other data must not switch a serving folder to another model by accident.
-    replace_class_list: bool = False
+    class_recall_floor: float = field(0.4, "blessing needs every class's recall at least this", values.fraction)
+    # Off: a run on other data must not switch a serving folder to another model by accident.
+    replace_class_list: bool = field(False, "push even if the model serving now classifies other classes, "
+                                            "replacing it (off: such a push is refused; give other data its "
+                                            "own --pipeline-name)")
 
 
 @dataclasses.dataclass(frozen=True)
 class Tuning:
     """An optional Tuner step before the Trainer: how many hyperparameter sets it tries, and for
-    how many epochs each."""
-    trials: int = 6
-    epochs: int = 1
+    how many epochs each (None: a third of the model's epochs, at least 1)."""
+    trials: int = field(6, "hyperparameter sets the Tuner tries", values.count, flag="--tuning-trials")
+    epochs: Optional[int] = field(None, "epochs per trial (default: a third of the model's epochs, at least 1)",
+                                  values.epochs, flag="--tuning-epochs")
+
+    def resolved(self, training: Training) -> "Tuning":
+        return dataclasses.replace(self, epochs=self.epochs or max(1, training.resolved().recipe.epochs // 3))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,24 +113,31 @@ def to_custom_config(training: Training, class_names: Sequence[str], tuning: Opt
     """The Trainer's (and, with `tuning`, the Tuner's) custom_config: JSON-ready, every field resolved."""
     config = {"training": dataclasses.asdict(training.resolved()), "class_names": list(class_names)}
     if tuning:
-        config["tuning"] = dataclasses.asdict(tuning)
+        config["tuning"] = dataclasses.asdict(tuning.resolved(training))
     return config
+
+
+def _known(cls, saved: dict, what: str) -> dict:
+    unknown = sorted(set(saved) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise ValueError(f"custom_config's {what} has unknown settings {unknown}")
+    return saved
 
 
 def from_custom_config(custom_config: dict | None) -> tuple[Training, list, Optional[Tuning]]:
     """(training, class_names, tuning) back from to_custom_config's dict."""
     custom_config = custom_config or {}
-    if not isinstance(custom_config.get("training"), dict):
-        raise ValueError("custom_config lacks training")
+    saved = custom_config.get("training")
+    if not isinstance(saved, dict) or not isinstance(saved.get("recipe"), dict):
+        raise ValueError("custom_config lacks training and its recipe")
     if not custom_config.get("class_names"):
         raise ValueError("custom_config lacks class_names")
-    fields = {field.name for field in dataclasses.fields(Training)}
-    unknown = sorted(set(custom_config["training"]) - fields)
-    if unknown:
-        raise ValueError(f"custom_config's training has unknown settings {unknown}")
-    training = Training(**custom_config["training"])
-    unresolved = [name for name in RECIPE_FIELDS if getattr(training, name) is None]
-    if unresolved:
-        raise ValueError(f"custom_config's training lacks {unresolved}")
+    recipe = Recipe(**_known(Recipe, saved["recipe"], "recipe"))
+    training = Training(**{**_known(Training, saved, "training"), "recipe": recipe})
+    if recipe.unset():
+        raise ValueError(f"custom_config's recipe lacks {recipe.unset()}")
     tuning = Tuning(**custom_config["tuning"]) if custom_config.get("tuning") else None
+    if tuning and tuning.epochs is None:
+        raise ValueError("custom_config's tuning lacks epochs")
     return training, list(custom_config["class_names"]), tuning
+

@@ -14,7 +14,8 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from modules import augmentation, errors, exporter, features, image_cache, learning_rate, model as models, settings
+from modules import (augmentation, errors, exporter, features, image_cache, learning_rate, model as models, registry,
+                     settings)
 
 keras = tf.keras
 AUTOTUNE = tf.data.AUTOTUNE
@@ -182,13 +183,14 @@ def make_callbacks(config: settings.Training, checkpoint_path: str, log_dir: str
     # stopping on a stalled val_loss ends it while the rate is still high, before the low-rate
     # epochs that settle the weights (arch_2 with augmentation over 100 cosine epochs was
     # stopped at epoch 44, 0.754 val_accuracy).
-    stops_early = config.learning_rate_schedule == "reduce_on_plateau"
+    recipe = config.recipe
+    stops_early = recipe.learning_rate_schedule == "reduce_on_plateau"
     return [
-        StopOnDivergence(config.learning_rate),
-        Progress(config.epochs, steps),
+        StopOnDivergence(recipe.learning_rate),
+        Progress(recipe.epochs, steps),
         keras.callbacks.ModelCheckpoint(checkpoint_path, save_weights_only=True, monitor="val_accuracy",
                                         mode="max", save_best_only=True),
-        *learning_rate.schedule_callbacks(config.learning_rate_schedule, config.learning_rate, config.epochs, steps),
+        *learning_rate.schedule_callbacks(recipe.learning_rate_schedule, recipe.learning_rate, recipe.epochs, steps),
         *([keras.callbacks.EarlyStopping(monitor="val_loss", patience=10, min_delta=1e-3)] if stops_early else []),
         keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"),
     ]
@@ -209,12 +211,12 @@ def crossentropy(num_classes: int, label_smoothing: float):
 
 def compiled_model(config: settings.Training, num_classes: int) -> tuple[keras.Model, keras.Model]:
     """(model to train, model to export): the registry's model under the config's precision,
-    trained behind the augmentation layers when config.augment. They share their weights."""
+    trained behind the augmentation layers when config.recipe.augment. They share their weights."""
     keras.mixed_precision.set_global_policy(config.precision)
-    model = models.build(config.model_name, num_classes, frozen_blocks=config.frozen_blocks)
-    trained = augmentation.with_augmentation(model, config.seed) if config.augment else model
-    trained.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                    loss=crossentropy(num_classes, config.label_smoothing), metrics=["accuracy"])
+    model = models.build(config.model_name, num_classes, frozen_blocks=config.recipe.frozen_blocks)
+    trained = augmentation.with_augmentation(model, config.seed) if config.recipe.augment else model
+    trained.compile(optimizer=keras.optimizers.Adam(config.recipe.learning_rate),
+                    loss=crossentropy(num_classes, config.recipe.label_smoothing), metrics=["accuracy"])
     return trace_without_autograph(trained), model
 
 
@@ -244,7 +246,7 @@ def train(config: settings.Training, train_ds, eval_ds, work_dir: str, label_cou
     shuffle order, and op determinism makes TensorFlow pick reproducible kernels, so the same
     data and config give the same weights on the same machine (tests/test_trainer.py checks it
     bit for bit). `label_counts` (examples per class in train_ds) give the class weights, used
-    when config.balance_classes, and the steps per epoch that a warm-up schedule needs; their
+    when config.recipe.balance_classes, and the steps per epoch that a warm-up schedule needs; their
     length is the number of classes. Under `distribution` (a strategy from `strategy`), the
     datasets' batches are global ones, of config.batch_size per replica.
     """
@@ -259,8 +261,8 @@ def train(config: settings.Training, train_ds, eval_ds, work_dir: str, label_cou
     # on the full data making or dropping one stalled training between epochs (docs/benchmarks.md,
     # "Where a default run's time goes"). Each repetition is one pass in a new shuffled order.
     try:
-        history = model.fit(train_ds.repeat(), steps_per_epoch=steps, validation_data=eval_ds, epochs=config.epochs,
-                            class_weight=class_weights(config, label_counts),
+        history = model.fit(train_ds.repeat(), steps_per_epoch=steps, validation_data=eval_ds,
+                            epochs=config.recipe.epochs, class_weight=class_weights(config, label_counts),
                             callbacks=make_callbacks(config, checkpoint, work_dir, steps), verbose=0)
     except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError) as e:
         if config.distribution != "multi_worker_mirrored":
@@ -325,8 +327,8 @@ def training_label_counts(fn_args, tft_output: tft.TFTransformOutput, num_classe
 
 
 def class_weights(config: settings.Training, label_counts: np.ndarray) -> dict | None:
-    """The loss weights that fit() takes: balanced when config.balance_classes, else none."""
-    return balanced_class_weights(label_counts) if config.balance_classes else None
+    """The loss weights that fit() takes: balanced when config.recipe.balance_classes, else none."""
+    return balanced_class_weights(label_counts) if config.recipe.balance_classes else None
 
 
 # TFX Trainer calls this.
@@ -348,7 +350,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     if replicas > 1:
         logging.info("trainer: %s over %d replicas, %d images a step", config.distribution, replicas,
                      config.batch_size * replicas)
-    image_size = models.get_spec(config.model_name).image_size
+    image_size = registry.get_spec(config.model_name).image_size
     with image_cache.folder(image_cache.decoded_bytes(examples, image_size)) as cache_folder:
         if cache_folder:
             # Written unshuffled, as the first pass of training would write it: training then reads

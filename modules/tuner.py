@@ -24,10 +24,10 @@ def search_space(config: settings.Training) -> keras_tuner.HyperParameters:
     """Around the model's own recipe: its learning rate and a third and three times it, with
     and without augmentation and class weights."""
     space = keras_tuner.HyperParameters()
-    rate = config.learning_rate
+    rate = config.recipe.learning_rate
     space.Choice("learning_rate", [rate, rate / 3, rate * 3], default=rate)
-    space.Boolean("augment", default=config.augment)
-    space.Boolean("balance_classes", default=config.balance_classes)
+    space.Boolean("augment", default=config.recipe.augment)
+    space.Boolean("balance_classes", default=config.recipe.balance_classes)
     return space
 
 
@@ -46,7 +46,7 @@ class TrainingHyperModel(keras_tuner.HyperModel):
         config = self.config.with_hyperparameters(hp.values)
         examples = int(self.label_counts.sum())
         schedule = learning_rate.schedule_callbacks(
-            config.learning_rate_schedule, config.learning_rate, epochs,
+            config.recipe.learning_rate_schedule, config.recipe.learning_rate, epochs,
             trainer.steps_per_epoch(examples - math.ceil(examples / HOLDOUT_EVERY), config.batch_size))
         return model.fit(*args, epochs=epochs, class_weight=trainer.class_weights(config, self.label_counts),
                          callbacks=[*(callbacks or []), *schedule], **kwargs)

@@ -1,7 +1,9 @@
 """Plain constants: the pipeline's defaults. Nothing here reads the environment; the CLI does, once,
-and its flags win (cli/main.py, ENVIRONMENT)."""
+and its flags win (cli/arguments.py, ENVIRONMENT)."""
 from importlib import resources
 from pathlib import Path
+
+from modules.settings import Gates, Recipe, Settings, Training
 
 PIPELINE_NAME = "image-classification"
 
@@ -9,12 +11,11 @@ PIPELINE_NAME = "image-classification"
 # bare `image-pipeline run` works from any folder of any install.
 SAMPLE_DATA_ROOT = Path(str(resources.files("pipeline") / "sample"))
 # A run on the bundled sample is a smoke run of the whole pipeline: 240 training images teach
-# little (the notebook's CNN stays at chance, ~0.15 eval accuracy after 12 epochs), so it trains
-# briefly, with no accuracy or recall floor: it gates only on "no regression". Its own
-# pipeline name keeps its metadata, baseline and pushed models apart from real runs. Flags given
-# explicitly still win.
-SAMPLE_RUN_OVERRIDES = {"epochs": 5, "accuracy_floor": 0.0, "class_recall_floor": 0.0,
-                        "pipeline_name": f"{PIPELINE_NAME}-sample"}
+# little (the notebook's CNN stays at chance after 12 epochs), so it trains briefly, with no
+# accuracy or recall floor: it gates only on "no regression". Its own pipeline name keeps its
+# metadata, baseline and pushed models apart from real runs. Flags given explicitly still win.
+SAMPLE_SETTINGS = Settings(Training(recipe=Recipe(epochs=5)), Gates(accuracy_floor=0.0, class_recall_floor=0.0))
+SAMPLE_PIPELINE_NAME = f"{PIPELINE_NAME}-sample"
 # Everything a local run writes: ingested data, pipeline artifacts, ML Metadata, pushed models;
 # relative to the working directory.
 OUTPUT_ROOT = Path("outputs")
@@ -25,9 +26,6 @@ SCHEMA_DIR = Path(str(resources.files("schema")))
 PREPROCESSING_FN = "modules.preprocessing.preprocessing_fn"
 TRAINER_RUN_FN = "modules.trainer.run_fn"
 TUNER_FN = "modules.tuner.tuner_fn"
-
-# What a run trains and the gates it must pass: modules/settings.py, the one definition of a
-# run's settings, whose defaults the CLI starts from.
 
 # Beam options for ingestion and every Beam-based component (StatisticsGen, Transform, Evaluator...).
 # Default: DirectRunner in memory, on one machine. BEAM_PIPELINE_ARGS (space-separated) or repeated

@@ -13,7 +13,7 @@ from components.image_example_gen.component import ImageExampleGen
 from components.latest_pushed_model.component import LatestPushedModel
 from components.run_report.component import RunReport
 from modules import features
-from modules import model as models
+from modules import registry
 from modules import settings as run_settings
 from pipeline import configs
 
@@ -129,7 +129,8 @@ def create_pipeline(
     label-index order (sorted folder names, as ingestion numbers them). `settings` (modules/settings.py)
     go to the Trainer and Tuner as their custom_config, resolved, and to the Evaluator as its gates.
     """
-    data = make_data_components(data_root, splits, schema_dir, models.get_spec(settings.training.model_name).image_size)
+    image_size = registry.get_spec(settings.training.model_name).image_size
+    data = make_data_components(data_root, splits, schema_dir, image_size)
     examples, schema_gen, transform = data.example_gen.outputs["examples"], data.schema_gen, data.transform
     tuner = None
     if settings.tuning:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from components import ids
 from pipeline import configs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout the tests run from
@@ -21,6 +22,9 @@ SAMPLE = configs.SAMPLE_DATA_ROOT
 # The command-line tool that setup.py installs beside this interpreter.
 CLI = str(Path(sys.executable).parent / "image-pipeline")
 LOCAL_RUNNER = str(REPO_ROOT / "local_runner.py")
+# The steps of a run without a Tuner.
+COMPONENTS = {ids.IMAGE_EXAMPLE_GEN, ids.STATISTICS_GEN, ids.SCHEMA_GEN, ids.EXAMPLE_VALIDATOR, ids.TRANSFORM,
+              ids.TRAINER, ids.BASELINE, ids.EVALUATOR, ids.PUSHER, ids.RUN_REPORT}
 
 
 def run_cli_in_process(*args) -> subprocess.CompletedProcess:
@@ -149,7 +153,7 @@ def sample_settings(tmp_path_factory):
     from modules import settings
     return local.LocalRunSettings(data_root=SAMPLE, output_root=tmp_path_factory.mktemp("sample-run"),
                                   settings=settings.Settings(
-                                      settings.Training(epochs=1),
+                                      settings.Training(recipe=settings.Recipe(epochs=1)),
                                       settings.Gates(accuracy_floor=0.0, class_recall_floor=0.0)))
 
 

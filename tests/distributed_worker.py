@@ -11,14 +11,14 @@ import json
 import logging
 import sys
 
-from modules import model as models
+from modules import registry
 
 SMALL_MODEL = "arch_1_small"
 
 
 def register_small_model(image_size: int) -> None:
     """The notebook's arch_1 at the test images' size (fast to train, with its own recipe)."""
-    models.MODELS[SMALL_MODEL] = models.ModelSpec(models.arch_1, image_size)
+    registry.MODELS[SMALL_MODEL] = registry.ModelSpec("arch_1", image_size)
 
 
 def main(job: dict) -> int:

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from cli import main as cli
+from cli import arguments, commands, main as cli
 from pipeline import configs
 from modules import settings
 from tests.conftest import CLI, LOCAL_RUNNER, copy_sample, run_cli_in_process
@@ -90,7 +90,7 @@ def test_a_data_root_with_one_class_is_refused_before_any_work(tmp_path):
     ("EPOCHS", "0", "environment variable EPOCHS='0': 0 is not between 1 and 1000"),
     ("ACCURACY_FLOOR", "high", "environment variable ACCURACY_FLOOR='high': 'high' is not a number"),
     ("MODEL_NAME", "resnet", "unknown model 'resnet'"),
-    ("PRECISION", "float16", "environment variable PRECISION='float16': 'float16' is not one of float32"),
+    ("PRECISION", "float16", "environment variable PRECISION='float16': unknown precision 'float16' (known: float32"),
 ])
 def test_bad_configuration_from_the_environment(variable, value, fragment, tmp_path, monkeypatch):
     # A valid command line: the environment alone is wrong.
@@ -103,15 +103,15 @@ def test_the_environment_fills_in_what_the_flags_leave_out(monkeypatch, tmp_path
     monkeypatch.setenv("EPOCHS", "3")
     monkeypatch.setenv("IMAGE_PIPELINE_OUTPUT", str(tmp_path))
     monkeypatch.setenv("BEAM_PIPELINE_ARGS", "--direct_num_workers=2")
-    args = cli.build_parser(command="run").parse_args(["run", "--data-root", str(tmp_path)])
-    run = cli.run_settings(args)
-    assert (run.settings.training.epochs, run.output_root, run.beam_pipeline_args) == (
+    args = arguments.build_parser(command="run").parse_args(["run", "--data-root", str(tmp_path)])
+    run = arguments.run_settings(args)
+    assert (run.settings.training.recipe.epochs, run.output_root, run.beam_pipeline_args) == (
         3, tmp_path.resolve(), ["--direct_num_workers=2"])
-    flagged = cli.run_settings(cli.build_parser(command="run").parse_args(
+    flagged = arguments.run_settings(arguments.build_parser(command="run").parse_args(
         ["run", "--data-root", str(tmp_path), "--epochs", "4", "--beam-arg=--direct_num_workers=1"]))
     # Flags win.
-    assert (flagged.settings.training.epochs, flagged.beam_pipeline_args) == (4, ["--direct_num_workers=1"])
-    assert cli.build_parser().parse_args(["run"]).epochs is None  # read only for the command being run
+    assert (flagged.settings.training.recipe.epochs, flagged.beam_pipeline_args) == (4, ["--direct_num_workers=1"])
+    assert arguments.build_parser().parse_args(["run"]).epochs is None  # read only for the command being run
 
 
 def test_model_path_that_is_not_a_model(tmp_path):
@@ -126,21 +126,22 @@ def test_local_runner_takes_the_same_flags():
 
 
 def settings_for(*args):
-    return cli.run_settings(cli.build_parser().parse_args(["run", *args]))
+    return arguments.run_settings(arguments.build_parser().parse_args(["run", *args]))
 
 
 def test_no_data_root_means_the_sample_smoke_profile():
     run = settings_for()
     assert run.data_root == configs.SAMPLE_DATA_ROOT
-    assert run.settings.training.epochs == configs.SAMPLE_RUN_OVERRIDES["epochs"]
-    assert run.settings.gates.accuracy_floor == configs.SAMPLE_RUN_OVERRIDES["accuracy_floor"]
+    assert run.settings == configs.SAMPLE_SETTINGS and run.settings.training.recipe.epochs == 5
+    assert run.settings.gates.accuracy_floor == 0.0
     assert run.pipeline_name == configs.PIPELINE_NAME + "-sample"
     assert run.serving_dir == configs.OUTPUT_ROOT.resolve() / "serving_model" / run.pipeline_name
 
 
 def test_explicit_flags_win_over_the_sample_profile():
     run = settings_for("--epochs", "7", "--accuracy-floor", "0.4", "--pipeline-name", "mine")
-    assert (run.settings.training.epochs, run.settings.gates.accuracy_floor, run.pipeline_name) == (7, 0.4, "mine")
+    chosen = (run.settings.training.recipe.epochs, run.settings.gates.accuracy_floor, run.pipeline_name)
+    assert chosen == (7, 0.4, "mine")
 
 
 def test_real_data_gets_the_default_settings(tmp_path):
@@ -154,16 +155,16 @@ def test_a_full_data_run_trains_the_default_model_with_its_own_recipe(tmp_path):
     training = settings_for("--data-root", str(tmp_path)).settings.training
     assert training.model_name == "efficientnet_lite1"
     # None: the model's own, filled in by resolved() (tests/test_kubeflow.py checks the compiled values).
-    assert [getattr(training, name) for name in settings.RECIPE_FIELDS] == [None] * len(settings.RECIPE_FIELDS)
+    assert training.recipe.unset() == list(settings.RECIPE_FIELDS)
 
 
 def test_recipe_and_tuning_flags():
     run = settings_for("--model", "arch_2", "--no-augment", "--balance-classes", "--learning-rate", "3e-4",
                        "--learning-rate-schedule", "warmup_cosine", "--tune", "--tuning-trials", "3")
-    training = run.settings.training
-    assert (training.augment, training.balance_classes, training.learning_rate, training.learning_rate_schedule) == (
+    recipe = run.settings.training.recipe
+    assert (recipe.augment, recipe.balance_classes, recipe.learning_rate, recipe.learning_rate_schedule) == (
         False, True, 3e-4, "warmup_cosine")
-    assert settings_for("--frozen-blocks", "4").settings.training.frozen_blocks == 4
+    assert settings_for("--frozen-blocks", "4").settings.training.recipe.frozen_blocks == 4
     # A third of the sample profile's 5 epochs, at least 1.
     assert run.settings.tuning == settings.Tuning(trials=3, epochs=1)
     assert settings_for("--model", "arch_2", "--data-root", "/", "--tune").settings.tuning == settings.Tuning(
@@ -184,7 +185,7 @@ def test_help_lists_every_command_in_whole_sentences():
     result = run_cli("--help")
     assert result.returncode == 0
     assert "report on a run, compile for Kubeflow." in " ".join(result.stdout.split())
-    for command in cli.COMMANDS:
+    for command in commands.COMMANDS:
         assert command in result.stdout
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from modules import exporter, features, model as models, settings
+from modules import exporter, features, registry, settings
 from tests import distributed_worker
 from tests.conftest import REPO_ROOT, SMALL_IMAGE_SIZE, free_port, jpeg_bytes
 
@@ -38,10 +38,10 @@ def examples(tmp_path_factory) -> Path:
 
 def start_workers(examples, transform_output, tmp_path, monkeypatch, epochs: int) -> list:
     """Two workers of one cluster; each has its own output folders, as two machines would."""
-    monkeypatch.setitem(models.MODELS, distributed_worker.SMALL_MODEL, None)
+    monkeypatch.setitem(registry.MODELS, distributed_worker.SMALL_MODEL, None)
     distributed_worker.register_small_model(SMALL_IMAGE_SIZE)
-    training = settings.Training(model_name=distributed_worker.SMALL_MODEL, epochs=epochs, batch_size=4,
-                                 distribution="multi_worker_mirrored")
+    training = settings.Training(model_name=distributed_worker.SMALL_MODEL, recipe=settings.Recipe(epochs=epochs),
+                                 batch_size=4, distribution="multi_worker_mirrored")
     cluster = {"worker": [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]}
     workers = []
     for index in range(2):

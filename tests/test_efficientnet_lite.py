@@ -9,7 +9,7 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
 
-from modules import efficientnet_lite, torch_weights
+from modules import efficientnet_lite, lite_family, torch_weights
 from pipeline import configs
 
 JEAN = 608  # ImageNet class "jean, blue jean, denim"
@@ -21,7 +21,7 @@ STRIDE_2_BLOCKS = {"efficientnet_lite0": {1, 3, 5, 11}, "efficientnet_lite1": {1
 
 @pytest.fixture(scope="module")
 def state():
-    lite0 = efficientnet_lite.LITE0
+    lite0 = lite_family.LITE0
     return torch_weights.load_state_dict(efficientnet_lite.packaged_weights_file(lite0), lite0.weights_sha256)
 
 
@@ -38,7 +38,7 @@ def test_a_file_that_is_not_the_pinned_one_is_refused(tmp_path):
     data = efficientnet_lite.packaged_weights_file().read_bytes()
     copy.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # one bit of the last weight changed
     with pytest.raises(torch_weights.WeightsFileError, match="is not the expected"):
-        torch_weights.load_state_dict(copy, efficientnet_lite.LITE0.weights_sha256)
+        torch_weights.load_state_dict(copy, lite_family.LITE0.weights_sha256)
 
 
 class _RunsACommand:
@@ -106,7 +106,7 @@ def clothing_images(class_name: str, size: int, count: int) -> np.ndarray:
 
 @pytest.mark.parametrize("name", sorted(STRIDE_2_BLOCKS))
 def test_keras_computes_what_an_independent_forward_pass_computes(name):
-    variant = efficientnet_lite.VARIANTS[name]
+    variant = lite_family.VARIANTS[name]
     state = torch_weights.load_state_dict(efficientnet_lite.packaged_weights_file(variant), variant.weights_sha256)
     model = efficientnet_lite.build(96, include_top=True, variant=variant)
     efficientnet_lite.set_torch_weights(model, state, variant)
@@ -125,7 +125,7 @@ def test_imagenet_model_sees_jeans_in_pants_and_caches_its_conversion(tmp_path):
     # swimming trunks, velvet, ...): a mislaid tensor would give no class of clothing at all.
     assert (logits.argmax(axis=1) == JEAN).sum() >= 3, logits.argmax(axis=1)
     cached = sorted(p.name for p in tmp_path.iterdir())
-    assert cached == [f"efficientnet_lite0-{efficientnet_lite.LITE0.weights_sha256[:16]}.h5"]  # no partial file
+    assert cached == [f"efficientnet_lite0-{lite_family.LITE0.weights_sha256[:16]}.h5"]  # no partial file
     again = efficientnet_lite.imagenet_model(224, include_top=True, cache_dir=tmp_path)  # from the cache
     for first, second in zip(model.get_weights(), again.get_weights()):
         np.testing.assert_array_equal(first, second)

@@ -108,8 +108,9 @@ def test_component_parameters(compiled):
     assert settings.from_custom_config(custom_config)[0] == settings.Training().resolved()
     assert trainer_config["model_name"] == "efficientnet_lite1" and trainer_config["seed"] == 111
     # The model's own recipe, resolved at compile time.
-    assert (trainer_config["epochs"], trainer_config["learning_rate"], trainer_config["learning_rate_schedule"],
-            trainer_config["augment"], trainer_config["balance_classes"], trainer_config["frozen_blocks"]) == (
+    recipe = trainer_config["recipe"]
+    assert (recipe["epochs"], recipe["learning_rate"], recipe["learning_rate_schedule"], recipe["augment"],
+            recipe["balance_classes"], recipe["frozen_blocks"]) == (
         5, 5e-4, "warmup_cosine", True, True, 7)
     assert json.loads(parameter(spec, "Transform", "custom_config")) == {"image_size": 240}
     assert json.loads(parameter(spec, "Pusher", "push_destination"))["filesystem"]["base_directory"] == \
@@ -168,7 +169,7 @@ def test_run_flags_reach_the_compiled_spec(tmp_path):
     spec = json_format.ParseDict(document["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
     assert spec.pipeline_info.name == "clothes"
     trainer_config = json.loads(parameter(spec, "Trainer", "custom_config"))["training"]
-    assert (trainer_config["model_name"], trainer_config["epochs"]) == ("arch_1", 1)
+    assert (trainer_config["model_name"], trainer_config["recipe"]["epochs"]) == ("arch_1", 1)
     assert json.loads(parameter(spec, "Transform", "custom_config")) == {"image_size": 128}
     gates = json.loads(parameter(spec, "Evaluator", "eval_config"))["metrics_specs"][0]["metrics"][1]
     bounds = [t["threshold"]["value_threshold"].get("lower_bound", 0.0) for t in gates["per_slice_thresholds"]]
@@ -184,7 +185,7 @@ def test_a_shells_training_variables_do_not_reach_a_compiled_spec(tmp_path, monk
     assert result.returncode == 0, result.stderr[-2000:]
     spec = json_format.ParseDict(json.loads(output.read_text())["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
     trainer_config = json.loads(parameter(spec, "Trainer", "custom_config"))["training"]
-    assert (trainer_config["model_name"], trainer_config["epochs"]) == ("efficientnet_lite1", 5)
+    assert (trainer_config["model_name"], trainer_config["recipe"]["epochs"]) == ("efficientnet_lite1", 5)
     assert "0.99" not in parameter(spec, "Evaluator", "eval_config")
 
 

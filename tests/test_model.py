@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from modules import learning_rate, model as models, settings
+from modules import model as models, registry, settings, values
 
 layers = tf.keras.layers
 
@@ -47,19 +47,20 @@ def test_number_of_classes_is_a_parameter():
 
 def test_unknown_model_names_the_known_ones():
     with pytest.raises(ValueError, match="unknown model 'resnet'.*arch_1, arch_2"):
-        models.get_spec("resnet")
+        registry.get_spec("resnet")
 
 
 @pytest.mark.parametrize("name, image_size", [("efficientnet_lite0", 224), ("efficientnet_lite1", 240)])
 def test_efficientnet_lite_is_the_imagenet_backbone_under_a_new_softmax(name, image_size, tmp_path, monkeypatch):
-    from modules import efficientnet_lite, torch_weights
+    from modules import efficientnet_lite, lite_family, torch_weights
     monkeypatch.setenv(efficientnet_lite.CACHE_ENVIRONMENT_VARIABLE, str(tmp_path))
-    spec = models.get_spec(name)
-    assert (spec.image_size, spec.learning_rate, spec.learning_rate_schedule) == (image_size, 5e-4, "warmup_cosine")
+    spec = registry.get_spec(name)
+    recipe = spec.recipe
+    assert (spec.image_size, recipe.learning_rate, recipe.learning_rate_schedule) == (image_size, 5e-4, "warmup_cosine")
     model = models.build(name, num_classes=10)
     assert model.input_shape == (None, image_size, image_size, 3) and model.output_shape == (None, 10)
     assert model.layers[-1].activation.__name__ == "softmax" and model.layers[-1].dtype == "float32"
-    state = torch_weights.load_state_dict(efficientnet_lite.packaged_weights_file(efficientnet_lite.VARIANTS[name]))
+    state = torch_weights.load_state_dict(efficientnet_lite.packaged_weights_file(lite_family.VARIANTS[name]))
     backbone = model.get_layer(name)
     for keras_layer, torch_name in (("stem_conv", "_conv_stem.weight"), ("head_conv", "_conv_head.weight")):
         kernel = backbone.get_layer(keras_layer).get_weights()[0]
@@ -70,7 +71,7 @@ def test_efficientnet_lite_is_the_imagenet_backbone_under_a_new_softmax(name, im
 def test_frozen_blocks_keep_the_stem_and_first_blocks_as_they_are(tmp_path, monkeypatch):
     from modules import efficientnet_lite
     monkeypatch.setenv(efficientnet_lite.CACHE_ENVIRONMENT_VARIABLE, str(tmp_path))
-    monkeypatch.setitem(models.MODELS, "lite_small", dataclasses.replace(models.get_spec("efficientnet_lite0"),
+    monkeypatch.setitem(registry.MODELS, "lite_small", dataclasses.replace(registry.get_spec("efficientnet_lite0"),
                                                                          image_size=64))
     model = models.build("lite_small", num_classes=3, frozen_blocks=2)
     backbone = model.get_layer("efficientnet_lite0")
@@ -101,12 +102,14 @@ def test_scratch_cnn_is_deeper_and_wider_than_arch_2_and_starts_untrained():
 
 
 def test_every_model_declares_a_complete_recipe():
-    for name, spec in models.MODELS.items():
-        assert spec.image_size > 0 and spec.epochs > 0 and 0 < spec.learning_rate < 1, name
-        assert spec.learning_rate_schedule in learning_rate.SCHEDULES, name
+    for name, spec in registry.MODELS.items():
+        assert spec.image_size > 0 and spec.recipe.epochs > 0 and 0 < spec.recipe.learning_rate < 1, name
+        assert not spec.recipe.unset() and spec.recipe.learning_rate_schedule in values.SCHEDULES, name
     # The notebook's networks keep the notebook's recipe: the baselines.
     for baseline in ("arch_1", "arch_2"):
-        spec = models.get_spec(baseline)
-        assert (spec.learning_rate, spec.learning_rate_schedule, spec.epochs, spec.augment, spec.balance_classes) == (
+        spec = registry.get_spec(baseline)
+        recipe = spec.recipe
+        assert (recipe.learning_rate, recipe.learning_rate_schedule, recipe.epochs, recipe.augment,
+                recipe.balance_classes) == (
             1e-3, "reduce_on_plateau", 100, False, False)
-    assert settings.Training().model_name in models.MODELS
+    assert settings.Training().model_name in registry.MODELS

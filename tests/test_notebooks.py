@@ -57,7 +57,7 @@ def test_run_over_run_shows_every_evaluated_run_and_what_changed(sample_settings
     # A copy of the sample run's state and a second run of it, trained longer: two models to compare.
     longer = local.LocalRunSettings(data_root=sample_settings.data_root, output_root=tmp_path,
                                     pipeline_name=sample_settings.pipeline_name, settings=settings.Settings(
-                                        settings.Training(epochs=2),
+                                        settings.Training(recipe=settings.Recipe(epochs=2)),
                                         settings.Gates(accuracy_floor=0.0, class_recall_floor=0.0)))
     shutil.copytree(sample_settings.pipeline_root, longer.pipeline_root)
     local.run(longer)

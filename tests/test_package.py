@@ -3,13 +3,14 @@ alone into a fresh virtualenv, used from a folder far from the checkout. Every c
 nothing it runs or reads comes from the checkout."""
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import COMPONENTS, REPO_ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -82,6 +83,11 @@ def test_a_bare_run_trains_the_bundled_sample_and_writes_under_the_working_folde
     steps = [line for line in bare_run.stderr.splitlines() if " INFO step " in line]
     assert any("Trainer: epoch 1/1" in line for line in steps), bare_run.stderr[-3000:]
     assert any("Pusher" in line for line in steps)
+    # A line as each step ends, read from ML Metadata (cli/logs.py): every node once, in order.
+    ended = [found.groups() for found in map(re.compile(r" INFO step (\d+): (\w+) (COMPLETE|CACHED) in ").search, steps)
+             if found]
+    assert [int(number) for number, _, _ in ended] == list(range(1, len(ended) + 1))
+    assert sorted(node for _, node, _ in ended) == sorted(COMPONENTS)
     assert "Traceback" not in bare_run.stderr
 
 

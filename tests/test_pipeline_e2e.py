@@ -18,12 +18,10 @@ from client import pushed_model
 from components.run_report import evaluation_results, run_summary
 from pipeline import configs
 from client.pushed_model import version_dirs
-from tests.conftest import CLI, record_another_run
+from tests.conftest import CLI, COMPONENTS, record_another_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
-COMPONENTS = {"ImageExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform",
-              "Trainer", "LatestPushedModel", "Evaluator", "Pusher", "RunReport"}
 SAMPLE_CLASSES = {p.name for p in (configs.SAMPLE_DATA_ROOT / "train").iterdir()}
 
 

@@ -24,7 +24,8 @@ def settings(tmp_path_factory):
     (data / "train" / "blue" / "notes.jpg").write_text("not a picture")  # for the report's rejected list
     return local.LocalRunSettings(
         data_root=data, output_root=root / "outputs", pipeline_name="gates",
-        settings=run_settings.Settings(run_settings.Training(model_name="arch_1", epochs=1, learning_rate=1e-7),
+        settings=run_settings.Settings(run_settings.Training(model_name="arch_1",
+                                                             recipe=run_settings.Recipe(epochs=1, learning_rate=1e-7)),
                                        run_settings.Gates(accuracy_floor=0.0, class_recall_floor=0.5)))
 
 

@@ -13,5 +13,5 @@ def test_the_tensorboard_command_points_at_what_the_first_command_writes():
     # The first command (`bash scripts/run.sh`) runs the bundled sample under its own pipeline name.
     command = shlex.split(re.search(r"^\.venv/bin/tensorboard .*$", README, re.MULTILINE).group(0))
     log_dir = command[command.index("--logdir") + 1]
-    expected = configs.OUTPUT_ROOT / "pipelines" / configs.SAMPLE_RUN_OVERRIDES["pipeline_name"] / ids.TRAINER
+    expected = configs.OUTPUT_ROOT / "pipelines" / configs.SAMPLE_PIPELINE_NAME / ids.TRAINER
     assert log_dir == f"{expected}/model_run"

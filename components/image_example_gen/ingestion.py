@@ -10,6 +10,7 @@ reader takes for a dataset and the next run removes.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
@@ -47,12 +48,11 @@ def run(data_root: str | os.PathLike, output_dir: str | os.PathLike,
     try:
         converted = beam_job.convert(scanned, root, str(staging), lambda: _beam_pipeline(beam_pipeline_args))
         target = output / converted.digest[:16]
-        crash_points.reached("ingestion-before-publish")
         if target.exists():  # an earlier run, or another one meanwhile, published the same content
             shutil.rmtree(staging)
             logging.info("ingest: input unchanged (content hash %s), keeping %s", converted.digest[:16], target)
             return target
-        os.rename(staging, target)
+        filesystem.publish(staging, target, before=functools.partial(crash_points.reached, "ingestion-before-publish"))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -1,12 +1,11 @@
 """Renders components/run_report/report.py's page from the artifacts handed to this execution."""
 import logging
-import os
 
 from tfx.dsl.components.base import base_executor
-from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
 from components import ids
+from modules import filesystem, outputs
 
 
 # Input key -> (component id, output key), the names components/run_report/report.py reads a run by.
@@ -26,26 +25,22 @@ class Executor(base_executor.BaseExecutor):
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:
         from components.run_report import report, run_summary
-        outputs = {}
+        recorded = {}
         for key, (component_id, output_key) in INPUTS.items():
             if input_dict.get(key):
-                outputs.setdefault(component_id, {})[output_key] = [a.mlmd_artifact for a in input_dict[key]]
+                recorded.setdefault(component_id, {})[output_key] = [a.mlmd_artifact for a in input_dict[key]]
         # Kubeflow passes no pipeline run id to executors: the task's unique id (the name of its
         # output folder there) stands in for it. TFX 1.16's Context has no public accessor for it.
         run_id = self._context.pipeline_run_id or getattr(self._context, "_unique_id", None) or "unknown"
-        run = run_summary.RunRecord(run_id=str(run_id), executions=[], component_of={}, outputs=outputs,
+        run = run_summary.RunRecord(run_id=str(run_id), executions=[], component_of={}, outputs=recorded,
                                     eval_config_json=exec_properties["eval_config"])
         output_uri = artifact_utils.get_single_instance(output_dict["report"]).uri
-        fileio.makedirs(output_uri)  # Kubeflow's launcher does not create output folders
-        target = os.path.join(output_uri, ids.REPORT_FILE)
+        target = filesystem.join(output_uri, ids.REPORT_FILE)
         try:
             document = report.render(run, exec_properties["pipeline_name"])
         except Exception as error:  # the run's outcome stands without its report
             logging.error("run report failed (%s: %s); write it again with: image-pipeline report",
                           type(error).__name__, error)
             return
-        partial = f"{target}.partial"
-        with fileio.open(partial, "w") as f:
-            f.write(document)
-        fileio.rename(partial, target, overwrite=True)
+        outputs.write_text(target, document)  # Kubeflow's launcher does not create the folder: this does
         logging.info("report: %s", target)

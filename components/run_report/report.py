@@ -24,7 +24,7 @@ import modules
 from components import ids
 from components.image_example_gen import duplicates, manifest as manifests
 from components.run_report import evaluation_results, run_summary
-from modules import features, outputs
+from modules import features, filesystem, outputs
 
 REPORTS_DIR = "reports"
 GRID_SIZE = 15         # the notebook's 5x3 prediction grid
@@ -47,6 +47,30 @@ class EvalExamples:
 
 def default_output(pipeline_root: str | os.PathLike, run_id: str) -> Path:
     return Path(pipeline_root) / REPORTS_DIR / f"{run_id.replace(':', '-')}.html"
+
+
+def find_pipeline(output_root: Path, pipeline_root: Optional[Path] = None,
+                  pipeline_name: Optional[str] = None) -> tuple[Path, str]:
+    """(pipeline root, pipeline name) of the run to report on: the root given, else
+    OUTPUT_ROOT/pipelines/NAME with a name, else the most recently run pipeline under
+    OUTPUT_ROOT/pipelines; the name given, else the only one recorded there. LookupError says why not."""
+    root = pipeline_root
+    if root is None and pipeline_name:
+        root = output_root / "pipelines" / pipeline_name
+    elif root is None:
+        stores = sorted((output_root / "pipelines").glob("*/metadata.sqlite"), key=lambda p: p.stat().st_mtime)
+        if not stores:
+            raise LookupError(f"{output_root / 'pipelines'}: no pipeline has run here; give --pipeline-root")
+        root = stores[-1].parent
+    metadata = Path(root) / "metadata.sqlite"
+    if not metadata.is_file():
+        raise LookupError(f"{metadata}: no ML Metadata store; not a pipeline root")
+    names = run_summary.pipeline_names(str(metadata))
+    name = pipeline_name or (names[0] if len(names) == 1 else None)
+    if name not in names:
+        recorded = ", ".join(names) or "none"
+        raise LookupError(f"{metadata}: pipeline {name or '?'} not recorded here (recorded: {recorded})")
+    return Path(root), name
 
 
 def write_report(pipeline_root: str | os.PathLike, pipeline_name: str, run_id: Optional[str] = None,
@@ -165,7 +189,7 @@ def _predictions_section(examples: EvalExamples, class_names: list, figures) -> 
 def _training_section(run: run_summary.RunRecord, figures) -> str:
     model_run = run.output(ids.TRAINER, "model_run")
     history_file = f"{model_run.uri}/history.json" if model_run else None
-    if not history_file or not _gfile().exists(history_file):
+    if not history_file or not filesystem.gfile().exists(history_file):
         return _section("Training", "training", "<p>No training history recorded.</p>")
     record = json.loads(_read_text(history_file))
     config = {k: v for k, v in record["config"].items() if k != "class_names"}  # runs before 2026-12 had it
@@ -311,7 +335,7 @@ def _split_records(examples_uri: str, split: str):
 def _read_rejected(examples_uri: str) -> list:
     import csv
     path = f"{examples_uri}/{manifests.REJECTED}"
-    if not _gfile().exists(path):
+    if not filesystem.gfile().exists(path):
         return []
     return [row for row in csv.reader(io.StringIO(_read_text(path)))][1:]
 
@@ -322,7 +346,7 @@ def _statistics_table(run) -> str:
     if not statistics:
         return "<p>No statistics recorded.</p>"
     rows = []
-    for stats_file in sorted(_gfile().glob(f"{statistics.uri}/Split-*/FeatureStats.pb")):
+    for stats_file in sorted(filesystem.gfile().glob(f"{statistics.uri}/Split-*/FeatureStats.pb")):
         dataset = tfdv.load_stats_binary(stats_file).datasets[0]
         image = next((f for f in dataset.features if f.path.step == [features.IMAGE_KEY]), None)
         sizes = (f"{image.bytes_stats.min_num_bytes / 1024:.0f} / {image.bytes_stats.avg_num_bytes / 1024:.0f} / "
@@ -337,8 +361,8 @@ def _anomalies(run) -> str:
     if not anomalies:
         return "<p>No validation recorded.</p>"
     rows = []
-    for diff_file in sorted(_gfile().glob(f"{anomalies.uri}/Split-*/SchemaDiff.pb")):
-        with _gfile().GFile(diff_file, "rb") as f:
+    for diff_file in sorted(filesystem.gfile().glob(f"{anomalies.uri}/Split-*/SchemaDiff.pb")):
+        with filesystem.gfile().GFile(diff_file, "rb") as f:
             found = anomalies_pb2.Anomalies.FromString(f.read())
         split = _split_name(diff_file)
         rows += [[split, feature, info.short_description or info.description]
@@ -349,13 +373,8 @@ def _anomalies(run) -> str:
         '<p id="anomalies">No anomalies: every split matches schema/schema.pbtxt.</p>'
 
 
-def _gfile():
-    import tensorflow as tf  # artifacts may be on gs:// (Kubeflow)
-    return tf.io.gfile
-
-
 def _read_text(path: str) -> str:
-    with _gfile().GFile(path) as f:
+    with filesystem.gfile().GFile(path) as f:
         return f.read()
 
 

@@ -75,6 +75,16 @@ def open_store(metadata_path: str) -> metadata_store.MetadataStore:
     return metadata_store.MetadataStore(config)
 
 
+def execution_state(metadata_path: str, execution_id: int) -> str:
+    """The recorded state of one execution: COMPLETE, CACHED, FAILED, ..."""
+    execution, = open_store(metadata_path).get_executions_by_id([execution_id])
+    return _state_name(execution)
+
+
+def _state_name(execution) -> str:
+    return metadata_store_pb2.Execution.State.Name(execution.last_known_state)
+
+
 @dataclasses.dataclass
 class RunRecord:
     """One pipeline run in ML Metadata: its executions and every artifact they wrote."""
@@ -172,7 +182,7 @@ def latest_run(metadata_path: str, pipeline_name: str) -> RunSummary:
 def summarize(run: RunRecord) -> RunSummary:
     components = [ComponentRun(
         component_id=run.component_of[e.id],
-        state=metadata_store_pb2.Execution.State.Name(e.last_known_state),
+        state=_state_name(e),
         seconds=(e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000,
         started=e.create_time_since_epoch / 1000) for e in run.executions]
     blessing = run.output(ids.EVALUATOR, "blessing")
