@@ -77,24 +77,20 @@ def _writable(directory: bool):
     return output
 
 
-def _pipeline_name(value: str) -> str:
-    # Kubeflow's rule, and safe as a directory name.
-    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,127}", value):
-        raise ValueError(f"'{value}' must be lower-case letters, digits and '-', starting with a letter or digit")
-    return value
+def _matching(pattern: str, otherwise: str):
+    def read(value: str) -> str:
+        if not re.fullmatch(pattern, value):
+            raise ValueError(f"'{value}' {otherwise}")
+        return value
+    return read
 
 
-def _uri(value: str) -> str:
-    if not value.strip() or value != value.strip():
-        raise ValueError(f"'{value}' is not a path or URI")
-    return value
-
-
-def _image(value: str) -> str:
-    # The stock TFX image lacks this project: an empty name must not fall back to it.
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/:@-]*", value):
-        raise ValueError(f"'{value}' is not a container image name (e.g. REGISTRY/image-pipeline:1.0)")
-    return value
+# Kubeflow's rule, and safe as a directory name.
+_pipeline_name = _matching(r"[a-z0-9][a-z0-9-]{0,127}",
+                           "must be lower-case letters, digits and '-', starting with a letter or digit")
+# The stock TFX image lacks this project: an empty name must not fall back to it.
+_image = _matching(r"[A-Za-z0-9][A-Za-z0-9._/:@-]*", "is not a container image name (e.g. REGISTRY/image-pipeline:1.0)")
+_uri = _matching(r"\S([\s\S]*\S)?", "is not a path or URI")  # nothing empty, no space at either end
 
 
 def _class_names(value: str) -> list:
