@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 
+import common
 from pipeline import configs
 from modules import settings
 
@@ -39,7 +40,6 @@ def trained_state(pipeline_root: Path, pushed_dir: str) -> dict:
 
 
 def main() -> int:
-    from cli import local
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=configs.SAMPLE_DATA_ROOT)
     parser.add_argument("--epochs", type=int, default=configs.SAMPLE_SETTINGS.training.recipe.epochs)
@@ -50,11 +50,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         for attempt in ("a", "b"):
             started = time.time()
-            training = settings.Training(model_name=args.model, recipe=settings.Recipe(epochs=args.epochs))
-            run = local.LocalRunSettings(
-                data_root=args.data_root, output_root=Path(scratch) / attempt, pipeline_name="determinism",
-                settings=settings.Settings(training, settings.Gates(accuracy_floor=0.0, class_recall_floor=0.0)))
-            summary = local.run(run)
+            run = common.gates_off_run(args.data_root, Path(scratch) / attempt, "determinism", args.model, args.epochs)
+            summary = common.run(run)
             runs.append({"seconds": round(time.time() - started, 1),
                          "metrics": evaluation_metrics(run.pipeline_root),
                          **trained_state(run.pipeline_root, summary.pushed_destination)})

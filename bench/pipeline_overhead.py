@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 
+import common
 from pipeline import configs
 
 IN_MEMORY = " ".join(configs.DEFAULT_BEAM_PIPELINE_ARGS)
@@ -23,17 +24,12 @@ MULTI_PROCESS = "--direct_running_mode=multi_processing --direct_num_workers=2"
 REPORT = "report (after the run)"
 
 
-def measure(data_root: Path, beam: str, scratch: Path) -> dict:
-    from cli import local
-    from modules import settings as run_settings
+def measure(data_root: Path, beam: str, scratch: Path, model: str) -> dict:
     from components.run_report import report
-    settings = local.LocalRunSettings(
-        data_root=data_root, output_root=scratch, pipeline_name="overhead",
-        settings=run_settings.Settings(run_settings.Training(recipe=run_settings.Recipe(epochs=1)),
-                                       run_settings.Gates(accuracy_floor=0.0, class_recall_floor=0.0)),
-        beam_pipeline_args=shlex.split(beam), enable_cache=False)
+    settings = common.gates_off_run(data_root, scratch, "overhead", model, beam_pipeline_args=shlex.split(beam),
+                                    enable_cache=False)
     started = time.time()
-    summary = local.run(settings)
+    summary = common.run(settings)
     seconds = {c.component_id: c.seconds for c in summary.components}
     seconds["wall"] = time.time() - started
     report_started = time.time()  # the run wrote its report already (RunReport); this times `image-pipeline report`
@@ -47,11 +43,12 @@ def main() -> int:
     parser.add_argument("--data-root", type=Path, default=configs.SAMPLE_DATA_ROOT)
     parser.add_argument("--beam", action="append", help=f"Beam options, repeatable (default: '{IN_MEMORY}' and "
                                                          f"'{MULTI_PROCESS}')")
+    parser.add_argument("--model", help="default: the default model")
     args = parser.parse_args()
     results = {}
     for beam in args.beam or [IN_MEMORY, MULTI_PROCESS]:
         with tempfile.TemporaryDirectory() as scratch:
-            results[beam] = measure(args.data_root.resolve(), beam, Path(scratch))
+            results[beam] = measure(args.data_root.resolve(), beam, Path(scratch), args.model)
         print(f"{beam}: {results[beam]}", flush=True)
 
     steps = list(next(iter(results.values())))

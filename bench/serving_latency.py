@@ -124,7 +124,8 @@ def network_by_op_kind(constants_function, image, keras_model, runs: int = 20) -
     result = {kind: {"ms": round(ms, 2)} for kind, ms in kinds.items()}
     for kind in ("convolution", "depthwise"):
         macs = multiply_adds(keras_model, kind)
-        result[kind].update(multiply_adds_M=round(macs / 1e6, 1), GMAC_per_s=round(macs / kinds[kind] / 1e6, 1))
+        if macs and kinds[kind]:  # a plain CNN (arch_1) has no depthwise convolutions
+            result[kind].update(multiply_adds_M=round(macs / 1e6, 1), GMAC_per_s=round(macs / kinds[kind] / 1e6, 1))
     return result
 
 
