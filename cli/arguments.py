@@ -108,6 +108,9 @@ def _class_names(value: str) -> list:
 EXISTING_DIR, OUTPUT_DIR, OUTPUT_FILE = _checked(_existing_dir), _checked(_writable(True)), _checked(_writable(False))
 PIPELINE_NAME, URI, IMAGE, CLASS_NAMES = map(_checked, (_pipeline_name, _uri, _image, _class_names))
 COUNT = _checked(values.count)
+RUNTIME = ("--runtime", dict(choices=values.RUNTIMES, default=values.RUNTIMES[0],
+                             help="run the SavedModel, as TF Serving does, or the model.tflite pushed beside it "
+                                  "(default: %(default)s)"))
 
 
 class _Flags:
@@ -120,7 +123,8 @@ class _Flags:
                           if environ is not None and name in served and variable in environ}
         self.environ = environ
 
-    def add(self, flag: str, **kwargs) -> None:
+    def add(self, flag: str, options: Optional[dict] = None, **kwargs) -> None:
+        kwargs = {**(options or {}), **kwargs}
         variable = self.variables.get(flag)
         if variable:
             kwargs.update(default=self._read(variable, kwargs.get("type")), required=False)
@@ -211,6 +215,7 @@ def build_parser(environ: Optional[Mapping[str, str]] = None, command: Optional[
     predict = add_command("predict", "top classes of images under a pushed model")
     predict.add("--model", required=True, help="a pushed model's version directory or the serving directory")
     predict.add("--top-k", type=COUNT, default=3)
+    predict.add(*RUNTIME)
     # Not checked here: each file is predicted or listed with its reason (commands.predict).
     predict.add("images", nargs="+", metavar="IMAGE")
 
@@ -218,6 +223,7 @@ def build_parser(environ: Optional[Mapping[str, str]] = None, command: Optional[
     evaluate.add("--model", required=True, help="a pushed model's version directory or the serving directory")
     evaluate.add("--data", type=EXISTING_DIR, required=True, help="folder of class subfolders of images")
     evaluate.add("--json", type=OUTPUT_FILE, help="also write the result to this file")
+    evaluate.add(*RUNTIME)
 
     report = add_command("report", "(re)write the HTML report of a run: the newest, or --run-id")
     report.add("--pipeline-root", type=EXISTING_DIR,

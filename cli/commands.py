@@ -51,7 +51,7 @@ def predict(args) -> int:
     from components.image_example_gen import image_files
     # As ingestion reads them (EXIF rotation applied, clear reasons for what is not an image).
     read = [image_files.read_image_file(image) for image in args.images]
-    model = pushed_model.PushedModel(args.model)
+    model = pushed_model.PushedModel(args.model, args.runtime)
     failed = 0
     for image, (reason, data) in zip(args.images, read):
         try:
@@ -73,7 +73,7 @@ def _one_line(text: str) -> str:
 
 def evaluate(args) -> int:
     from client import pushed_model
-    result = pushed_model.score_folder(pushed_model.PushedModel(args.model), args.data)
+    result = pushed_model.score_folder(pushed_model.PushedModel(args.model, args.runtime), args.data)
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:

@@ -1,6 +1,7 @@
 """Client side of a pushed model: find it, load it, predict, and score it on a folder of images."""
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Sequence
@@ -36,29 +37,62 @@ version_dirs = versions.local_dirs  # the model versions of a local serving dire
 
 
 class PushedModel:
-    """A pushed SavedModel, called through its `serving_jpeg` signature."""
+    """A pushed model, run as its SavedModel (the `serving_jpeg` signature, as TF Serving runs it) or,
+    with runtime "tflite", as the model.tflite beside it behind the same decoding."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, runtime: str = "saved_model"):
         import tensorflow as tf
+        self._tf = tf
         self.directory = resolve_model_dir(path)
         class_names_file = self.directory / exporter.CLASS_NAMES_FILE
         if not class_names_file.is_file():
             raise ModelPathError(f"{self.directory}: no {exporter.CLASS_NAMES_FILE}; not a model this pipeline pushed")
         self.class_names = exporter.read_class_names(str(self.directory))
+        self.runtime = runtime
+        self._predict = self._tflite() if runtime == "tflite" else self._saved_model()
+
+    def _saved_model(self):
+        tf = self._tf
         try:
-            self._loaded = tf.saved_model.load(str(self.directory))
+            loaded = tf.saved_model.load(str(self.directory))
         except (OSError, ValueError, tf.errors.OpError) as e:
             first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
             raise ModelPathError(
                 f"{self.directory / 'saved_model.pb'}: not a readable SavedModel ({first_line})") from None
-        self._serve = self._loaded.signatures[exporter.SERVING_JPEG]
-        self._tf = tf
+        serve = loaded.signatures[exporter.SERVING_JPEG]
+        self._loaded = loaded  # the signature lives as long as the object it came from
+        return lambda batch: serve(image_bytes=tf.constant(list(batch)))["probabilities"].numpy()
+
+    def _tflite(self):
+        """The network in TensorFlow Lite (XNNPACK, every core) behind the Transform graph's decoding."""
+        tf = self._tf
+        from modules import preprocessing
+        path = self.directory / exporter.TFLITE_FILE
+        if not path.is_file():
+            raise ModelPathError(f"{path}: no such file; this model was pushed without TensorFlow Lite")
+        content = path.read_bytes()
+        if hashlib.sha256(content).hexdigest() != exporter.read_tflite_digest(str(self.directory)):
+            raise ModelPathError(f"{path}: does not match the SavedModel in {self.directory} (its recorded "
+                                 f"{exporter.TFLITE_DIGEST_FILE} differs: another version's file?)")
+        interpreter = tf.lite.Interpreter(model_content=content, num_threads=os.cpu_count())
+        interpreter.allocate_tensors()
+        image, probabilities = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+        size = int(image["shape"][1])
+        decode = tf.function(lambda data: preprocessing.decode_and_resize(data, size)[tf.newaxis])
+
+        def predict(batch):
+            rows = []
+            for data in batch:
+                interpreter.set_tensor(image["index"], decode(tf.constant(data)).numpy())
+                interpreter.invoke()
+                rows.append(interpreter.get_tensor(probabilities["index"])[0].copy())
+            return np.stack(rows)
+        return predict
 
     def probabilities(self, images: Sequence[bytes]) -> np.ndarray:
         """[len(images), num_classes] class probabilities of encoded images."""
-        batches = [self._serve(image_bytes=self._tf.constant(list(images[i:i + PREDICT_BATCH])))["probabilities"]
-                   for i in range(0, len(images), PREDICT_BATCH)]
-        return np.concatenate([b.numpy() for b in batches]) if batches else np.zeros((0, len(self.class_names)))
+        batches = [self._predict(images[i:i + PREDICT_BATCH]) for i in range(0, len(images), PREDICT_BATCH)]
+        return np.concatenate(batches) if batches else np.zeros((0, len(self.class_names)))
 
     def top_classes(self, image: bytes, k: int = 3) -> list[tuple[str, float]]:
         """The k most probable classes; InputError for bytes the model cannot decode."""
@@ -99,6 +133,7 @@ def score_folder(model: PushedModel, data_dir: str | os.PathLike) -> dict:
         labels, predicted, labels=class_ids, zero_division=0)
     return {
         "model": str(model.directory),
+        "runtime": model.runtime,
         "data": str(data_dir),
         "n": len(labels),
         "accuracy": float(metrics.accuracy_score(labels, predicted)),

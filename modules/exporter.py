@@ -9,7 +9,13 @@ Both signatures run the same Transform graph and model and return the same outpu
                                         base64 for inputs whose name ends in `_bytes`.
 The class list is also written to assets.extra/class_names.txt for clients (TF Serving
 ignores that folder).
+
+Beside the SavedModel, `model.tflite` is the same network in TensorFlow Lite (float32), for edge and
+low-latency clients: it takes the image as the Transform graph leaves it ([1, size, size, 3] floats
+in [0, 1], modules/preprocessing.decode_and_resize) and returns the probabilities. Its SHA-256 is
+recorded in assets.extra/model.tflite.sha256, so that a client can tell it belongs to this SavedModel.
 """
+import hashlib
 import os
 
 import tensorflow as tf
@@ -20,6 +26,8 @@ from modules import features
 SERVING_DEFAULT = "serving_default"
 SERVING_JPEG = "serving_jpeg"
 CLASS_NAMES_FILE = os.path.join("assets.extra", "class_names.txt")
+TFLITE_FILE = "model.tflite"
+TFLITE_DIGEST_FILE = os.path.join("assets.extra", "model.tflite.sha256")
 
 
 def export_serving_model(model: tf.keras.Model, tft_output: tft.TFTransformOutput,
@@ -70,3 +78,27 @@ def read_class_names(export_dir: str) -> list[str]:
     control characters), so the file is split on newlines only."""
     with tf.io.gfile.GFile(os.path.join(export_dir, CLASS_NAMES_FILE)) as f:
         return f.read().split("\n")[:-1]
+
+
+def export_tflite(model: tf.keras.Model, image_size: int, export_dir: str) -> str:
+    """Writes `model` (the network alone, float32) as TensorFlow Lite into export_dir/model.tflite,
+    records its SHA-256 beside the class list, and returns the file's path."""
+    network = tf.function(lambda image: model(image, training=False), autograph=False).get_concrete_function(
+        tf.TensorSpec([1, image_size, image_size, 3], tf.float32, name="image"))
+    converted = tf.lite.TFLiteConverter.from_concrete_functions([network], model).convert()
+    tf.io.gfile.makedirs(os.path.join(export_dir, os.path.dirname(TFLITE_DIGEST_FILE)))
+    path = os.path.join(export_dir, TFLITE_FILE)
+    with tf.io.gfile.GFile(path, "wb") as f:
+        f.write(converted)
+    with tf.io.gfile.GFile(os.path.join(export_dir, TFLITE_DIGEST_FILE), "w") as f:
+        f.write(hashlib.sha256(converted).hexdigest() + "\n")
+    return path
+
+
+def read_tflite_digest(export_dir: str) -> str | None:
+    """The SHA-256 of the model.tflite exported with this SavedModel, or None if none was."""
+    path = os.path.join(export_dir, TFLITE_DIGEST_FILE)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return f.read().strip()

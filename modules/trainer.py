@@ -374,4 +374,6 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                      len(history["val_accuracy"]), max(history["val_accuracy"]))
     started = time.monotonic()
     exporter.export_serving_model(model, tft_output, class_names, fn_args.serving_model_dir)
-    logging.info("trainer: serving model exported in %.0f s", time.monotonic() - started)
+    exporter.export_tflite(model, image_size, fn_args.serving_model_dir)
+    logging.info("trainer: serving model exported in %.0f s (SavedModel and TensorFlow Lite)",
+                 time.monotonic() - started)

@@ -14,6 +14,9 @@ MAX_LEARNING_RATE = 1.0
 # How the learning rate moves (modules/learning_rate.py): the notebook's ReduceLROnPlateau, or a
 # one-epoch warm-up then a cosine decay to 0.
 SCHEDULES = ("reduce_on_plateau", "warmup_cosine")
+# How a client runs a pushed model (client/pushed_model.py): its SavedModel, as TF Serving does, or
+# the TensorFlow Lite file beside it.
+RUNTIMES = ("saved_model", "tflite")
 
 
 # Each reader returns the value or raises ValueError saying what is wrong with it.

@@ -29,8 +29,8 @@ COMPONENTS = {ids.IMAGE_EXAMPLE_GEN, ids.STATISTICS_GEN, ids.SCHEMA_GEN, ids.EXA
 
 def run_cli_in_process(*args) -> subprocess.CompletedProcess:
     """`image-pipeline ARGS` through cli.main in this process: what a subprocess would print and return,
-    without the seconds a new interpreter takes to import TensorFlow. Environment variables are read
-    at import (pipeline/configs.py), so tests of them start a real process."""
+    without the seconds a new interpreter takes to import TensorFlow. The environment is read as the
+    command line is parsed (cli/arguments.py), so monkeypatched variables count."""
     from cli import main as cli
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):

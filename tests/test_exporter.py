@@ -21,6 +21,7 @@ def saved_model_dir(tmp_path_factory, transform_output):
     model = models.arch_1(SMALL_IMAGE_SIZE, len(CLASS_NAMES))
     directory = tmp_path_factory.mktemp("export") / "model"
     exporter.export_serving_model(model, transform_output, CLASS_NAMES, str(directory))
+    exporter.export_tflite(model, SMALL_IMAGE_SIZE, str(directory))
     return directory
 
 
@@ -128,6 +129,38 @@ def test_a_corrupt_saved_model_is_one_line_naming_the_file(saved_model_dir, tmp_
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith(f"image-pipeline: error: {broken / 'saved_model.pb'}: not a readable SavedModel (")
     assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_the_tflite_model_beside_it_answers_as_the_saved_model_does(saved_model_dir, tmp_path):
+    images = [path.read_bytes() for path in sorted(copy_sample(tmp_path / "data", per_class=(2, 0)).rglob("*.jpg"))]
+    images.append(jpeg_bytes(color=(10, 10, 240), size=(300, 400)))
+    saved, lite = (pushed_model.PushedModel(saved_model_dir, runtime) for runtime in ("saved_model", "tflite"))
+    by_saved_model, by_tflite = saved.probabilities(images), lite.probabilities(images)
+    np.testing.assert_allclose(by_tflite, by_saved_model, atol=1e-5)
+    assert by_tflite.argmax(axis=1).tolist() == by_saved_model.argmax(axis=1).tolist()
+    image = tmp_path / "photo.jpg"
+    image.write_bytes(images[0])
+    result = run_cli_in_process("predict", "--model", saved_model_dir, "--runtime", "tflite", image)
+    assert result.returncode == 0 and result.stdout.startswith(f"{image}: "), result.stderr
+
+
+def test_a_tflite_file_that_is_not_its_saved_models_is_refused_naming_both(saved_model_dir, tmp_path):
+    other = tmp_path / "other"
+    tf.keras.utils.set_random_seed(7)
+    exporter.export_tflite(models.arch_1(SMALL_IMAGE_SIZE, len(CLASS_NAMES)), SMALL_IMAGE_SIZE, str(other))
+    swapped = tmp_path / "model"
+    shutil.copytree(saved_model_dir, swapped)
+    shutil.copy(other / exporter.TFLITE_FILE, swapped / exporter.TFLITE_FILE)
+    image = tmp_path / "good.jpg"
+    image.write_bytes(jpeg_bytes())
+    result = run_cli_in_process("predict", "--model", swapped, "--runtime", "tflite", image)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (f"image-pipeline: error: {swapped / exporter.TFLITE_FILE}: does not match the SavedModel "
+                             f"in {swapped} (its recorded {exporter.TFLITE_DIGEST_FILE} differs: another version's "
+                             "file?)\n")
+    (swapped / exporter.TFLITE_FILE).unlink()
+    result = run_cli_in_process("evaluate", "--model", swapped, "--runtime", "tflite", "--data", tmp_path)
+    assert result.returncode == 2 and "this model was pushed without TensorFlow Lite" in result.stderr
 
 
 def test_evaluate_leaves_the_precision_of_a_class_never_predicted_undefined(saved_model_dir, tmp_path):

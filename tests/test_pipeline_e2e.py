@@ -63,6 +63,15 @@ def test_both_signatures_of_the_pushed_model_agree(pushed_dir):
     assert {n.decode() for n in by_bytes["class_name"].numpy()} <= SAMPLE_CLASSES
 
 
+def test_the_pushed_version_holds_a_tflite_model_that_answers_as_the_saved_model(pushed_dir):
+    # The default model (EfficientNet-Lite1) in TensorFlow Lite, pushed with its SavedModel.
+    images = [p.read_bytes() for p in sorted((configs.SAMPLE_DATA_ROOT / "validation").rglob("*.jpg"))]
+    by_saved_model = pushed_model.PushedModel(pushed_dir).probabilities(images)
+    by_tflite = pushed_model.PushedModel(pushed_dir, "tflite").probabilities(images)
+    assert len(images) == 80 and (by_tflite.argmax(1) == by_saved_model.argmax(1)).mean() >= 0.995
+    np.testing.assert_allclose(by_tflite, by_saved_model, atol=1e-4)
+
+
 def test_evaluation_has_overall_and_per_class_metrics(first_run, settings):
     evaluation = sorted((settings.pipeline_root / "Evaluator" / "evaluation").iterdir())[-1]
     result = tfma.load_eval_result(str(evaluation))
