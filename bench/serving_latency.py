@@ -1,5 +1,6 @@
-"""Latency and throughput of a pushed model's `serving_jpeg` signature, next to the model's
-arithmetic limit on this machine.
+"""Latency and throughput of a pushed model's `serving_jpeg` signature, and of the model.tflite pushed
+beside it (`predict --runtime tflite`: the same decoding, the network in TensorFlow Lite), next to
+the model's arithmetic limit on this machine.
 
     .venv/bin/python bench/serving_latency.py --model outputs/serving_model/image-classification
     .venv/bin/python bench/serving_latency.py --model DIR --images ../shared/datasets/clothing-dataset-small/validation
@@ -199,6 +200,14 @@ def main() -> int:
         served += len(batch)
     throughput = served / (time.perf_counter() - started)
 
+    # The pushed model.tflite, as `predict --runtime tflite` runs it: the same request, JPEG in.
+    lite = pushed_model.PushedModel(directory, "tflite")
+    tflite_one_image = percentiles_ms(lambda request: lite.probabilities([request]),
+                                      [images[index % len(images)] for index in range(args.requests)])
+    saved_top = np.concatenate([serve(image_bytes=tf.constant(images[i:i + 32]))["class_id"].numpy()
+                                for i in range(0, len(images), 32)])
+    agreement = float((lite.probabilities(images).argmax(axis=1) == saved_top).mean())
+
     class_names = exporter.read_class_names(str(directory))
     keras_model = models.build(args.architecture, num_classes=len(class_names))
     macs = multiply_adds(keras_model)
@@ -208,6 +217,8 @@ def main() -> int:
     print(json.dumps({
         "model": str(directory), "architecture": args.architecture, "images": len(images),
         "one_image_ms": one_image,
+        "tflite_one_image_ms": tflite_one_image,
+        "tflite_agrees_with_saved_model": agreement,
         f"batch_{args.batch}_images_per_s": round(throughput, 1),
         "one_image_parts_ms": parts,
         "multiply_adds_per_image_M": round(macs / 1e6, 1),
@@ -215,6 +226,7 @@ def main() -> int:
         "arithmetic_limit_ms_per_image": round(limit_ms, 2),
         "p50_over_limit": round(one_image["p50"] / limit_ms, 2),
         "jpeg_via_xnnpack_p50_over_limit": round(parts["jpeg_via_xnnpack"]["p50"] / limit_ms, 2),
+        "tflite_p50_over_limit": round(tflite_one_image["p50"] / limit_ms, 2),
     }, indent=2))
     return 0
 

@@ -1,7 +1,6 @@
 """Client side of a pushed model: find it, load it, predict, and score it on a folder of images."""
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Sequence
@@ -64,30 +63,10 @@ class PushedModel:
         return lambda batch: serve(image_bytes=tf.constant(list(batch)))["probabilities"].numpy()
 
     def _tflite(self):
-        """The network in TensorFlow Lite (XNNPACK, every core) behind the Transform graph's decoding."""
-        tf = self._tf
-        from modules import preprocessing
-        path = self.directory / exporter.TFLITE_FILE
-        if not path.is_file():
-            raise ModelPathError(f"{path}: no such file; this model was pushed without TensorFlow Lite")
-        content = path.read_bytes()
-        if hashlib.sha256(content).hexdigest() != exporter.read_tflite_digest(str(self.directory)):
-            raise ModelPathError(f"{path}: does not match the SavedModel in {self.directory} (its recorded "
-                                 f"{exporter.TFLITE_DIGEST_FILE} differs: another version's file?)")
-        interpreter = tf.lite.Interpreter(model_content=content, num_threads=os.cpu_count())
-        interpreter.allocate_tensors()
-        image, probabilities = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-        size = int(image["shape"][1])
-        decode = tf.function(lambda data: preprocessing.decode_and_resize(data, size)[tf.newaxis])
-
-        def predict(batch):
-            rows = []
-            for data in batch:
-                interpreter.set_tensor(image["index"], decode(tf.constant(data)).numpy())
-                interpreter.invoke()
-                rows.append(interpreter.get_tensor(probabilities["index"])[0].copy())
-            return np.stack(rows)
-        return predict
+        try:
+            return exporter.load_tflite(str(self.directory))
+        except ValueError as e:
+            raise ModelPathError(str(e)) from None
 
     def probabilities(self, images: Sequence[bytes]) -> np.ndarray:
         """[len(images), num_classes] class probabilities of encoded images."""

@@ -18,6 +18,7 @@ recorded in assets.extra/model.tflite.sha256, so that a client can tell it belon
 import hashlib
 import os
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
@@ -102,3 +103,33 @@ def read_tflite_digest(export_dir: str) -> str | None:
         return None
     with tf.io.gfile.GFile(path) as f:
         return f.read().strip()
+
+
+def load_tflite(export_dir: str):
+    """The model.tflite beside the SavedModel in `export_dir` as a function from encoded images to
+    their probabilities [n, classes]: each decoded as the Transform graph decodes it, then the network
+    in TensorFlow Lite (XNNPACK, every core). ValueError, naming both, when the file is missing or is
+    not the one exported with this SavedModel."""
+    from modules import preprocessing
+    path = os.path.join(export_dir, TFLITE_FILE)
+    if not tf.io.gfile.exists(path):
+        raise ValueError(f"{path}: no such file; this model was pushed without TensorFlow Lite")
+    with tf.io.gfile.GFile(path, "rb") as f:
+        content = f.read()
+    if hashlib.sha256(content).hexdigest() != read_tflite_digest(export_dir):
+        raise ValueError(f"{path}: does not match the SavedModel in {export_dir} (its recorded "
+                         f"{TFLITE_DIGEST_FILE} differs: another version's file?)")
+    interpreter = tf.lite.Interpreter(model_content=content, num_threads=os.cpu_count())
+    interpreter.allocate_tensors()
+    image, probabilities = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    size = int(image["shape"][1])
+    decode = tf.function(lambda data: preprocessing.decode_and_resize(data, size)[tf.newaxis])
+
+    def predict(images) -> np.ndarray:
+        rows = []
+        for data in images:
+            interpreter.set_tensor(image["index"], decode(tf.constant(data)).numpy())
+            interpreter.invoke()
+            rows.append(interpreter.get_tensor(probabilities["index"])[0].copy())
+        return np.stack(rows) if rows else np.zeros((0, int(probabilities["shape"][-1])), np.float32)
+    return predict

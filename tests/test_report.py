@@ -59,6 +59,11 @@ def test_metrics_tables_cover_every_class(report, sample_settings):
     overall = {row[0]: row[1] for row in report.tables["overall-metrics"][1:]}
     assert overall["example_count"] == "80"  # a count
     assert 0.0 <= float(overall["expected calibration error (top label, 10 bins)"]) <= 1.0
+    # The pushed model.tflite scored on the same eval split, beside the SavedModel it was made from.
+    assert float(overall["model.tflite's top class = the SavedModel's"]) >= 0.995
+    lite, saved = (float(overall[name]) for name in ("accuracy of model.tflite (TensorFlow Lite)",
+                                                     "sparse_categorical_accuracy"))
+    assert abs(lite - saved) <= 1 / 80
 
 
 def test_the_evaluation_is_sliced_by_every_image_property_and_gated_on_none(report, sample_settings, sample_run):

@@ -24,7 +24,7 @@ import modules
 from components import ids
 from components.image_example_gen import duplicates, manifest as manifests
 from components.run_report import evaluation_results, run_summary
-from modules import features, filesystem, outputs
+from modules import exporter, features, filesystem, outputs
 
 REPORTS_DIR = "reports"
 GRID_SIZE = 15         # the notebook's 5x3 prediction grid
@@ -43,6 +43,7 @@ class EvalExamples:
     labels: np.ndarray
     filenames: list
     probabilities: np.ndarray  # the candidate model's, [n, classes]
+    tflite_probabilities: Optional[np.ndarray] = None  # its model.tflite's, when it has one
 
 
 def default_output(pipeline_root: str | os.PathLike, run_id: str) -> Path:
@@ -141,6 +142,12 @@ def _metrics_section(evaluation, eval_examples: Optional[EvalExamples], figures)
     if eval_examples is not None:
         ece = evaluation_results.expected_calibration_error(eval_examples.probabilities, eval_examples.labels)
         rows.append(["expected calibration error (top label, 10 bins)", _formatted(ece), "", ""])
+        lite = eval_examples.tflite_probabilities
+        if lite is not None:
+            rows += [["accuracy of model.tflite (TensorFlow Lite)", _formatted(float(np.mean(
+                         lite.argmax(axis=1) == eval_examples.labels))), "", ""],
+                     ["model.tflite's top class = the SavedModel's", _formatted(float(np.mean(
+                         lite.argmax(axis=1) == eval_examples.probabilities.argmax(axis=1)))), "", ""]]
     overall = _table(["metric", "candidate", "baseline (serving now)", "change"], rows, "overall-metrics")
     class_rows = [[name, _formatted(m.get("precision")), _formatted(m.get("recall")), _formatted(m.get("f1_score")),
                    _formatted(m.get("example_count"), digits=0)] for name, m in evaluation.per_class.items()]
@@ -262,11 +269,16 @@ def _predict_eval_split(model_uri: str, examples_uri: str, num_classes: int) -> 
     probabilities = np.concatenate([serve(examples=tf.constant(records[i:i + 64]))["probabilities"].numpy()
                                     for i in range(0, len(records), 64)])
     parsed = [tf.train.Example.FromString(r) for r in records]
+    images = [_feature(e, features.IMAGE_KEY) for e in parsed]
+    try:
+        tflite = exporter.load_tflite(f"{model_uri}/Format-Serving")(images)
+    except ValueError:  # a model trained before the Trainer wrote TensorFlow Lite
+        tflite = None
     return EvalExamples(
-        images=[_thumbnail(_feature(e, features.IMAGE_KEY)) for e in parsed],
+        images=[_thumbnail(image) for image in images],
         labels=np.array([_feature(e, features.LABEL_KEY) for e in parsed]),
         filenames=[_feature(e, features.FILENAME_KEY).decode() for e in parsed],
-        probabilities=probabilities[:, :num_classes])
+        probabilities=probabilities[:, :num_classes], tflite_probabilities=tflite)
 
 
 def _duplicates(manifest: dict, examples_uri: str, figures) -> str:
