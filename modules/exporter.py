@@ -15,8 +15,10 @@ low-latency clients: it takes the image as the Transform graph leaves it ([1, si
 in [0, 1], modules/preprocessing.decode_and_resize) and returns the probabilities. Its SHA-256 is
 recorded in assets.extra/model.tflite.sha256, so that a client can tell it belongs to this SavedModel.
 """
+import contextlib
 import hashlib
 import os
+import sys
 
 import numpy as np
 import tensorflow as tf
@@ -86,7 +88,8 @@ def export_tflite(model: tf.keras.Model, image_size: int, export_dir: str) -> st
     records its SHA-256 beside the class list, and returns the file's path."""
     network = tf.function(lambda image: model(image, training=False), autograph=False).get_concrete_function(
         tf.TensorSpec([1, image_size, image_size, 3], tf.float32, name="image"))
-    converted = tf.lite.TFLiteConverter.from_concrete_functions([network], model).convert()
+    with _native_logs_quiet():
+        converted = tf.lite.TFLiteConverter.from_concrete_functions([network], model).convert()
     tf.io.gfile.makedirs(os.path.join(export_dir, os.path.dirname(TFLITE_DIGEST_FILE)))
     path = os.path.join(export_dir, TFLITE_FILE)
     with tf.io.gfile.GFile(path, "wb") as f:
@@ -94,6 +97,25 @@ def export_tflite(model: tf.keras.Model, image_size: int, export_dir: str) -> st
     with tf.io.gfile.GFile(os.path.join(export_dir, TFLITE_DIGEST_FILE), "w") as f:
         f.write(hashlib.sha256(converted).hexdigest() + "\n")
     return path
+
+
+@contextlib.contextmanager
+def _native_logs_quiet():
+    """The converter's C++ code logs through absl straight to the process's stderr ("Ignored
+    output_format."), past TF_CPP_MIN_LOG_LEVEL: where that level asks for quiet (the CLI without
+    --verbose), stderr is closed to it for the conversion. Errors still raise in Python."""
+    if int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") or 0) < 2:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def read_tflite_digest(export_dir: str) -> str | None:
