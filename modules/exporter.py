@@ -101,9 +101,10 @@ def export_tflite(model: tf.keras.Model, image_size: int, export_dir: str) -> st
 
 @contextlib.contextmanager
 def _native_logs_quiet():
-    """The converter's C++ code logs through absl straight to the process's stderr ("Ignored
-    output_format."), past TF_CPP_MIN_LOG_LEVEL: where that level asks for quiet (the CLI without
-    --verbose), stderr is closed to it for the conversion. Errors still raise in Python."""
+    """TensorFlow Lite's C++ code (the converter, the interpreter) logs straight to the process's
+    stderr ("Ignored output_format.", "Created TensorFlow Lite XNNPACK delegate"), past
+    TF_CPP_MIN_LOG_LEVEL: where that level asks for quiet (the CLI without --verbose), stderr is
+    closed to it for the call. Errors still raise in Python."""
     if int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") or 0) < 2:
         yield
         return
@@ -141,8 +142,9 @@ def load_tflite(export_dir: str):
     if hashlib.sha256(content).hexdigest() != read_tflite_digest(export_dir):
         raise ValueError(f"{path}: does not match the SavedModel in {export_dir} (its recorded "
                          f"{TFLITE_DIGEST_FILE} differs: another version's file?)")
-    interpreter = tf.lite.Interpreter(model_content=content, num_threads=os.cpu_count())
-    interpreter.allocate_tensors()
+    with _native_logs_quiet():  # "Created TensorFlow Lite XNNPACK delegate for CPU."
+        interpreter = tf.lite.Interpreter(model_content=content, num_threads=os.cpu_count())
+        interpreter.allocate_tensors()
     image, probabilities = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     size = int(image["shape"][1])
     decode = tf.function(lambda data: preprocessing.decode_and_resize(data, size)[tf.newaxis])
