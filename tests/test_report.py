@@ -136,3 +136,11 @@ def test_report_command_errors_are_one_line(sample_settings, sample_run, argumen
     assert result.returncode == 2
     assert message in result.stderr.strip().splitlines()[-1]
 
+
+
+def test_the_training_table_lists_every_setting_of_the_run_flat(report, sample_settings):
+    rows = dict(row for row in report.tables["training-config"][1:])
+    training = sample_settings.settings.training.resolved()
+    # The recipe's fields beside the others, as the Trainer read them from its custom_config.
+    assert rows["model_name"] == training.model_name and rows["epochs"] == str(training.recipe.epochs)
+    assert rows["frozen_blocks"] == str(training.recipe.frozen_blocks) and "recipe" not in rows

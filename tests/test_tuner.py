@@ -52,6 +52,6 @@ def test_the_trainer_trains_with_the_tuners_best_hyperparameters(tuned_run):
     assert sorted(best) == sorted(settings.TUNABLE)
     assert any(best["learning_rate"] == pytest.approx(rate) for rate in [1e-3 / 3, 1e-3, 3e-3])
     trained = json.loads((Path(run.output("Trainer", "model_run").uri) / "history.json").read_text())
-    assert {name: trained["config"][name] for name in settings.TUNABLE} == best
+    assert {name: trained["config"]["recipe"][name] for name in settings.TUNABLE} == best
     assert summary.blessed and summary.pushed_destination
     assert np.isfinite(trained["history"]["loss"]).all()
