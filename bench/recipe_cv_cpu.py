@@ -14,7 +14,8 @@ in its own process, over the same folds (seed 111), so recipes are compared fold
     .venv/bin/python bench/recipe_cv_cpu.py ... --recipe flip_average '{}' --flip-average ...
     .venv/bin/python bench/recipe_cv_cpu.py --table docs/recipe_cv_lite1.json
 
-A recipe is a JSON object of modules/settings.Training fields over the default Training(). Each
+A recipe is a JSON object of modules/settings.Training fields over the default Training(), resolved
+for the data as the Trainer resolves it (a model's recipe for small images: modules/registry.py). Each
 fold trains as the Trainer does (modules/trainer.compiled_model: the registry's model behind the
 augmentation layers, Adam, the schedule's callbacks, balanced class weights from the fold's
 counts, one repeated iterator with a new shuffle every pass), on images decoded and resized by
@@ -57,6 +58,19 @@ def load_images(data_root: Path, image_size: int, cache: Path | None):
     if cache:
         np.savez(cache, images=images, labels=labels, class_names=np.array(class_names))
     return images, labels, class_names
+
+
+def data_profile(data_root: Path):
+    """The registry's DataProfile of train + validation, from the originals' sizes as ingestion buckets
+    them: what the Trainer would count, for the recipe the pipeline would choose."""
+    from PIL import Image
+    from modules import features, registry
+    paths = [p for split in SPLITS for p in (data_root / split).glob("*/*") if p.is_file()]
+    small = 0
+    for path in paths:
+        with Image.open(path) as image:
+            small += features.size_bucket(min(image.size)) == features.SMALL_SIZE
+    return registry.DataProfile(images=len(paths), small_images=small)
 
 
 def batches(images, labels, indices, batch_size: int, seed: int):
@@ -129,6 +143,7 @@ def run_recipe(args) -> int:
     config = settings.Training().replaced(**overrides).resolved()
     if args.epochs:
         config = config.replaced(epochs=args.epochs)
+    config = config.for_data(data_profile(args.data_root))
     images, labels, class_names = load_images(args.data_root, registry.get_spec(config.model_name).image_size,
                                               args.cache)
     folds = model_selection.StratifiedKFold(args.folds, shuffle=True, random_state=args.fold_seed)

@@ -21,12 +21,21 @@ MAX_IMAGE_PIXELS = 64_000_000
 # Properties of the original image, recorded by ingestion for the Evaluator to slice on (TFMA): never
 # read by Transform, the Trainer or the served model, and no gate uses them. Their buckets:
 # components/image_example_gen/image_files.py, `properties`.
-SIZE_KEY = "original_size"        # the shorter side, bucketed
+SIZE_KEY = "original_size"        # the shorter side, bucketed (size_bucket)
 COLOUR_KEY = "original_colour"    # rgb, greyscale, cmyk or transparent
 BRIGHTNESS_KEY = "brightness"     # dark, normal or bright
 ASPECT_KEY = "aspect"             # square, portrait, landscape or extreme
 NEAR_COPY_KEY = "near_copy_in_other_split"  # yes or no (components/image_example_gen/duplicates.py)
 SLICE_KEYS = (SIZE_KEY, COLOUR_KEY, BRIGHTNESS_KEY, ASPECT_KEY, NEAR_COPY_KEY)
+
+# SIZE_KEY's buckets of the shorter side. The Trainer also reads the first: a training split of
+# mostly small images may take another recipe (modules/registry.DataProfile).
+SIZE_BUCKETS = ((128, "under 128 px"), (256, "128-255 px"), (512, "256-511 px"))
+SMALL_SIZE = SIZE_BUCKETS[0][1]
+
+
+def size_bucket(shorter_side: int) -> str:
+    return next((name for limit, name in SIZE_BUCKETS if shorter_side < limit), "512 px or more")
 
 # Output of the Transform graph: the decoded, resized, rescaled image.
 TRANSFORMED_IMAGE_KEY = "image"

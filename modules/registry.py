@@ -46,11 +46,32 @@ NOTEBOOK = Recipe(epochs=100, learning_rate=1e-3, learning_rate_schedule="reduce
 
 
 @dataclasses.dataclass(frozen=True)
+class DataProfile:
+    """What the Trainer counts in its training split before it trains, for a recipe to depend on."""
+    images: int
+    small_images: int  # whose original's shorter side is in features.SMALL_SIZE (under 128 px)
+
+    @property
+    def small(self) -> bool:
+        """Mostly small pictures (thumbnails, icons, scans of the MNIST or CIFAR kind): far from the
+        photographs ImageNet weights were trained on."""
+        return self.small_images * 2 > self.images
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelSpec:
     network: str  # a builder in modules/model.NETWORKS: (image_size, num_classes) -> model
     image_size: int
     recipe: Recipe = NOTEBOOK  # whole: every field set
     freezable_blocks: int = 0  # an EfficientNet-Lite's blocks (0 for a network without them)
+    # Partial: what changes in `recipe` when the training split's images are mostly small
+    # (DataProfile.small); None: the same recipe for every data set.
+    small_images: Optional[Recipe] = None
+
+    @property
+    def small_images_recipe(self) -> Optional[Recipe]:
+        """The whole recipe for mostly small images, when the model has one."""
+        return None if self.small_images is None else self.small_images.over(self.recipe)
 
 
 def fine_tuned_lite(variant: str, epochs: int = 8, frozen_blocks: int = 0) -> ModelSpec:
@@ -76,8 +97,11 @@ MODELS = {
     "efficientnet_lite0": fine_tuned_lite("efficientnet_lite0"),
     # The next-larger Lite at its own resolution, with its stem and first three stages (7 blocks) as
     # ImageNet trained them and 5 epochs, so that a default full-data run fits in 15 minutes on 2 CPU
-    # cores: docs/benchmarks.md, "Recipes for the default model", and docs/recipe_cv.md.
-    "efficientnet_lite1": fine_tuned_lite("efficientnet_lite1", epochs=5, frozen_blocks=7),
+    # cores: docs/benchmarks.md, "Recipes for the default model", and docs/recipe_cv.md. Pictures
+    # unlike ImageNet's photographs (small, greyscale, drawn) need the whole network and more steps:
+    # docs/models.md, "A default that travels".
+    "efficientnet_lite1": dataclasses.replace(fine_tuned_lite("efficientnet_lite1", epochs=5, frozen_blocks=7),
+                                              small_images=Recipe(frozen_blocks=0, epochs=8)),
 }
 
 

@@ -96,14 +96,23 @@ def strategy(config: settings.Training) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
-def count_labels(file_pattern, data_accessor, schema, num_classes: int) -> np.ndarray:
-    """Examples per class in the files, read without decoding any image."""
+def tally(file_pattern, data_accessor, schema, num_classes: int) -> tuple[np.ndarray, registry.DataProfile]:
+    """(examples per class, the DataProfile) of the files, read without decoding any image."""
     raw = data_accessor.tf_dataset_factory(
         file_pattern, tfxio.TensorFlowDatasetOptions(batch_size=1024, shuffle=False, num_epochs=1), schema)
-    counts = np.zeros(num_classes, np.int64)
+    counts, small = np.zeros(num_classes, np.int64), 0
     for batch in raw:
         counts += np.bincount(tf.reshape(batch[features.LABEL_KEY], [-1]).numpy(), minlength=num_classes)
-    return counts
+        sizes = batch.get(features.SIZE_KEY)  # optional: another ExampleGen's examples count as not small
+        if sizes is not None:
+            sizes = sizes.values if isinstance(sizes, tf.SparseTensor) else tf.reshape(sizes, [-1])
+            small += int(np.sum(sizes.numpy() == features.SMALL_SIZE.encode()))
+    return counts, registry.DataProfile(images=int(counts.sum()), small_images=small)
+
+
+def count_labels(file_pattern, data_accessor, schema, num_classes: int) -> np.ndarray:
+    """Examples per class in the files, read without decoding any image."""
+    return tally(file_pattern, data_accessor, schema, num_classes)[0]
 
 
 def balanced_class_weights(counts: np.ndarray) -> dict:
@@ -321,9 +330,17 @@ def make_datasets(config: settings.Training, class_names: list, fn_args, tft_out
     return train_ds, eval_ds
 
 
-def training_label_counts(fn_args, tft_output: tft.TFTransformOutput, num_classes: int) -> np.ndarray:
-    """Examples per class in the training split (the Trainer's and the Tuner's)."""
-    return count_labels(fn_args.train_files, fn_args.data_accessor, tft_output.raw_metadata.schema, num_classes)
+def for_training_split(config: settings.Training, fn_args, tft_output: tft.TFTransformOutput, num_classes: int
+                       ) -> tuple[settings.Training, np.ndarray, str | None]:
+    """(the settings with the recipe for this training split, its examples per class, which recipe
+    was chosen and why, when the model has two): the Trainer's and the Tuner's."""
+    counts, profile = tally(fn_args.train_files, fn_args.data_accessor, tft_output.raw_metadata.schema, num_classes)
+    choice = None
+    if config.small_images_recipe is not None:
+        choice = (f"the model's recipe for {'small' if profile.small else 'larger'} images: {profile.small_images} "
+                  f"of {profile.images} training images {features.SMALL_SIZE}")
+        logging.info("trainer: %s", choice)
+    return config.for_data(profile), counts, choice
 
 
 def class_weights(config: settings.Training, label_counts: np.ndarray) -> dict | None:
@@ -342,7 +359,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         import keras_tuner
         config = config.with_hyperparameters(keras_tuner.HyperParameters.from_config(fn_args.hyperparameters).values)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
-    label_counts = training_label_counts(fn_args, tft_output, len(class_names))
+    config, label_counts, recipe_choice = for_training_split(config, fn_args, tft_output, len(class_names))
     eval_examples = int(count_labels(fn_args.eval_files, fn_args.data_accessor, tft_output.raw_metadata.schema,
                                      len(class_names)).sum())
     examples = int(label_counts.sum()) + eval_examples
@@ -367,8 +384,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         logging.info("trainer: training done on this worker; the chief exports the model")
         return
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "history.json"), "w") as f:
-        json.dump({"config": dataclasses.asdict(config), "class_weight": class_weights(config, label_counts),
-                   "history": history}, f, indent=2)
+        json.dump({"config": dataclasses.asdict(config), "recipe_choice": recipe_choice,
+                   "class_weight": class_weights(config, label_counts), "history": history}, f, indent=2)
     if history.get("val_accuracy"):
         logging.info("trainer: %d epochs, best val_accuracy %.4f; exporting the serving model",
                      len(history["val_accuracy"]), max(history["val_accuracy"]))

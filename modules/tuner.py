@@ -66,16 +66,17 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
     config, class_names, tuning = settings.from_custom_config(fn_args.custom_config)
     if tuning is None:
         raise ValueError("the Tuner's custom_config lacks tuning")
+    tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
+    config, label_counts, _ = trainer.for_training_split(config, fn_args, tft_output, len(class_names))
     tf.keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
-    tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
 
     def part(keep_holdout: bool, shuffle_seed=None):
         return trainer.make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, class_names,
                                     config.batch_size, shuffle_seed=shuffle_seed, select=_fold(keep_holdout))
 
     tuner = keras_tuner.RandomSearch(
-        TrainingHyperModel(config, trainer.training_label_counts(fn_args, tft_output, len(class_names))),
+        TrainingHyperModel(config, label_counts),
         hyperparameters=search_space(config), objective="val_accuracy", max_trials=tuning.trials,
         seed=config.seed, directory=fn_args.working_dir, project_name="search", overwrite=True)
     return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs={

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from PIL import Image
 
 from tests.conftest import REPO_ROOT, copy_sample
 
@@ -56,14 +57,23 @@ def test_duplicates_reports_the_copies_it_finds(tmp_path):
 
 
 @pytest.mark.slow
-def test_recipe_cv_writes_a_fold_and_prints_its_table(tmp_path):
+def test_recipe_cv_on_a_made_data_set_takes_the_default_models_recipe_for_small_images(tmp_path):
     data = copy_sample(tmp_path / "data", per_class=(4, 2))
-    results = tmp_path / "cv.json"
-    bench("bench/recipe_cv_cpu.py", "--data-root", data, "--recipe", "default", "{}", "--output", results,
+    made = tmp_path / "domains"
+    bench("bench/domains.py", "make", "--data-root", data, "--output", made, "--per-class", "5")
+    for name, classes, side, mode in (("grey28", 3, 28, "L"), ("colour32", 3, 32, "RGB"), ("shapes", 10, 64, "RGB")):
+        for split, count in (("train", 4), ("validation", 1)):
+            paths = sorted((made / name / split).glob("*/*.png"))
+            assert len(paths) == classes * count, (name, split)
+        with Image.open(paths[0]) as image:
+            assert (image.size, image.mode) == ((side, side), mode)
+    results = tmp_path / "grey28.json"
+    bench("bench/recipe_cv_cpu.py", "--data-root", made / "grey28", "--recipe", "default", "{}", "--output", results,
           "--folds", "2", "--only-folds", "1", "--epochs", "1")
-    assert results.is_file()
-    table = bench("bench/recipe_cv_cpu.py", "--table", results).stdout
-    assert "default" in table and "|" in table
+    entry = json.loads(results.read_text())["default"]
+    assert entry["config"]["recipe"]["frozen_blocks"] == 0  # the default model's recipe for small images
+    assert bench("bench/recipe_cv_cpu.py", "--table", results).stdout.count("| default `{}` | 1/2 |") == 1
+    assert "| grey28 (15 images) | default | 1/2 |" in bench("bench/domains.py", "table", results).stdout
 
 
 @pytest.mark.slow

@@ -151,6 +151,31 @@ def test_balanced_class_weights_make_every_class_weigh_the_same():
     assert [weights[i] * n for i, n in enumerate([60, 30, 10])] == pytest.approx([100 / 3] * 3)
 
 
+def test_a_model_with_a_recipe_for_small_images_carries_both_until_the_data_is_counted(monkeypatch):
+    base = registry.get_spec("efficientnet_lite0")
+    monkeypatch.setitem(registry.MODELS, "two_recipes", dataclasses.replace(
+        base, small_images=registry.Recipe(epochs=9, frozen_blocks=0)))
+    given = settings.Training(model_name="two_recipes", recipe=registry.Recipe(learning_rate=1e-3))
+    resolved = given.resolved()
+    assert resolved.recipe == registry.Recipe(learning_rate=1e-3).over(base.recipe)
+    assert resolved.small_images_recipe == dataclasses.replace(resolved.recipe, epochs=9, frozen_blocks=0)
+    assert resolved.resolved() == resolved  # resolving twice keeps both
+    back, _, _ = settings.from_custom_config(settings.to_custom_config(given, CLASS_NAMES))
+    assert back == resolved
+    small, large = registry.DataProfile(images=10, small_images=6), registry.DataProfile(images=10, small_images=5)
+    assert back.for_data(small) == dataclasses.replace(resolved, recipe=resolved.small_images_recipe,
+                                                       small_images_recipe=None)
+    assert back.for_data(large) == dataclasses.replace(resolved, small_images_recipe=None)
+    # A given value holds in both recipes: before resolving (a flag) and after (the Tuner's best).
+    assert settings.Training(model_name="two_recipes", recipe=registry.Recipe(epochs=3)).resolved() \
+        .for_data(small).recipe.epochs == 3
+    assert back.replaced(learning_rate=2e-3).for_data(small).recipe.learning_rate == 2e-3
+    # Given every field the rule sets, the model's two recipes are one.
+    both = settings.Training(model_name="two_recipes", recipe=registry.Recipe(epochs=9, frozen_blocks=0))
+    assert both.resolved().small_images_recipe is None
+    assert settings.Training(model_name="efficientnet_lite0").resolved().small_images_recipe is None  # has one
+
+
 def test_labels_are_counted_from_the_examples(examples, transform_output):
     accessor = fn_args_utils.DataAccessor(
         tf_dataset_factory=tfxio_utils.get_tf_dataset_factory_from_artifact([examples], []),
@@ -348,3 +373,38 @@ def test_no_room_for_the_cache_means_decoding_every_epoch(tmp_path, monkeypatch,
     with image_cache.folder(needed_bytes=1000) as folder:
         assert folder is None
     assert any("decoding them every epoch instead" in r.getMessage() for r in caplog.records)
+
+
+def write_examples(root, sizes) -> standard_artifacts.Examples:
+    """A train split of one example per entry of `sizes` (the original_size property; None: no properties)."""
+    (root / "Split-train").mkdir(parents=True)
+    with tf.io.TFRecordWriter(str(root / "Split-train" / "data.gz"), options="GZIP") as writer:
+        for index, size in enumerate(sizes):
+            label = index % 3
+            properties = None if size is None else {features.SIZE_KEY: size, features.COLOUR_KEY: "rgb",
+                                                    features.BRIGHTNESS_KEY: "normal",
+                                                    features.ASPECT_KEY: "square", features.NEAR_COPY_KEY: "no"}
+            writer.write(features.make_example(jpeg_bytes(color=COLOURS[label]), label, CLASS_NAMES[label],
+                                               f"train/{CLASS_NAMES[label]}/{index}.jpg", properties
+                                               ).SerializeToString())
+    artifact = standard_artifacts.Examples()
+    artifact.uri = str(root)
+    artifact.split_names = artifact_utils.encode_split_names(["train"])
+    return artifact
+
+
+@pytest.mark.parametrize("sizes, small", [
+    ([features.SMALL_SIZE] * 4 + ["256-511 px"] * 2, 4),
+    ([features.SMALL_SIZE] * 3 + ["128-255 px"] * 3, 3),
+    ([None] * 6, 0),  # another ExampleGen's examples, without the property: none counts as small
+])
+def test_the_training_split_is_profiled_by_its_originals_sizes(tmp_path, transform_output, sizes, small):
+    examples = write_examples(tmp_path, sizes)
+    accessor = fn_args_utils.DataAccessor(
+        tf_dataset_factory=tfxio_utils.get_tf_dataset_factory_from_artifact([examples], []),
+        record_batch_factory=None, data_view_decode_fn=None)
+    pattern = [artifact_utils.get_split_uri([examples], "train") + "/*"]
+    counts, profile = trainer.tally(pattern, accessor, transform_output.raw_metadata.schema, num_classes=3)
+    assert counts.tolist() == [2, 2, 2]
+    assert profile == registry.DataProfile(images=6, small_images=small)
+    assert profile.small == (small > 3)  # more than half

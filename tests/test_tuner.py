@@ -1,5 +1,6 @@
 """The optional Tuner: its search never sees the eval split, and the Trainer trains with the
 hyperparameters it picked."""
+import dataclasses
 import json
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from cli import local
-from modules import settings, tuner
+from modules import registry, settings, tuner
 from components.run_report import run_summary
 from tests.conftest import write_colour_dataset
 
@@ -34,13 +35,18 @@ def test_the_search_space_is_around_the_models_own_recipe():
 
 @pytest.fixture(scope="module")
 def tuned_run(tmp_path_factory):
+    """A tuned run of arch_1 on 64 px images, arch_1 given (for this run) a recipe for small images:
+    2 epochs and label smoothing 0.1 (its own: 100 epochs, none)."""
     root = tmp_path_factory.mktemp("tuned")
-    run = local.LocalRunSettings(
-        data_root=write_colour_dataset(root / "data"), output_root=root / "outputs", pipeline_name="tuned",
-        settings=settings.Settings(settings.Training(model_name="arch_1", recipe=settings.Recipe(epochs=1)),
-                                   settings.Gates(accuracy_floor=0.0, class_recall_floor=0.0),
-                                   settings.Tuning(trials=2, epochs=1)))
-    summary = local.run(run)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(registry.MODELS, "arch_1", dataclasses.replace(
+            registry.MODELS["arch_1"], small_images=registry.Recipe(epochs=2, label_smoothing=0.1)))
+        run = local.LocalRunSettings(
+            data_root=write_colour_dataset(root / "data"), output_root=root / "outputs", pipeline_name="tuned",
+            settings=settings.Settings(settings.Training(model_name="arch_1"),
+                                       settings.Gates(accuracy_floor=0.0, class_recall_floor=0.0),
+                                       settings.Tuning(trials=2, epochs=1)))
+        summary = local.run(run)
     return run, summary, run_summary.find_run(str(run.metadata_path), "tuned", summary.run_id)
 
 
@@ -55,3 +61,12 @@ def test_the_trainer_trains_with_the_tuners_best_hyperparameters(tuned_run):
     assert {name: trained["config"]["recipe"][name] for name in settings.TUNABLE} == best
     assert summary.blessed and summary.pushed_destination
     assert np.isfinite(trained["history"]["loss"]).all()
+
+
+def test_the_trainer_takes_the_models_recipe_for_small_images_on_small_images(tuned_run):
+    # The run's settings carry both recipes; the Trainer counted 48 training images under 128 px.
+    _, _, run = tuned_run
+    trained = json.loads((Path(run.output("Trainer", "model_run").uri) / "history.json").read_text())
+    assert trained["recipe_choice"] == "the model's recipe for small images: 48 of 48 training images under 128 px"
+    assert (trained["config"]["recipe"]["epochs"], trained["config"]["recipe"]["label_smoothing"]) == (2, 0.1)
+    assert trained["config"]["small_images_recipe"] is None and len(trained["history"]["loss"]) == 2

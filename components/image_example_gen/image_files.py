@@ -147,8 +147,6 @@ def _first_line(error: Exception) -> str:
 
 # Properties of an original image that the evaluation slices on (features.SLICE_KEYS): buckets a
 # person can read, coarse enough that each slice holds enough images to mean something.
-SIZE_BUCKETS = ((128, "under 128 px"), (256, "128-255 px"), (512, "256-511 px"))  # the shorter side
-LARGE = "512 px or more"
 DARK, BRIGHT = 64, 192  # mean luminance (0-255) below / above which an image is dark / bright
 EXTREME_ASPECT = 2.0    # longer side over shorter side
 SQUARE_ASPECT = 1.2
@@ -161,7 +159,7 @@ def properties(original: bytes) -> dict:
     if image.getexif().get(EXIF_ORIENTATION, 1) in (5, 6, 7, 8):  # shown rotated a quarter turn
         width, height = height, width
     shorter, longer = min(width, height), max(width, height)
-    size = next((name for limit, name in SIZE_BUCKETS if shorter < limit), LARGE)
+    size = features.size_bucket(shorter)
     if image.mode in TRANSPARENT_MODES or (image.mode == "P" and "transparency" in image.info):
         colour = "transparent"
     elif image.mode == "CMYK":
