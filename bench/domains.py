@@ -1,11 +1,9 @@
 """Small image data sets of other kinds than the clothing photographs, for choosing a default recipe
-that travels (docs/models.md, "A default that travels"), and the table of recipes across them.
+that travels (docs/models.md, "A recipe that depends on the data"), and the table of recipes across them.
 
     .venv/bin/python bench/domains.py make --data-root ../shared/datasets/clothing-dataset-small --output /tmp/domains
-    for d in grey28 colour32 shapes; do for r in "lite1_7_frozen_5_epochs {}" \\
-        "whole_network_8_epochs {\\"frozen_blocks\\": 0, \\"epochs\\": 8}"; do
-      .venv/bin/python bench/recipe_cv_cpu.py --data-root /tmp/domains/$d --recipe $r --folds 2 \\
-          --output docs/domains/$d.json; done; done
+    .venv/bin/python bench/recipe_cv_cpu.py --data-root /tmp/domains/grey28 --recipe NAME JSON --folds 2 \
+        --output docs/domains/grey28.json     # each recipe, each data set: docs/recipe_cv.md
     .venv/bin/python bench/domains.py table docs/domains/*.json
 
 The data sets, each `train/` and `validation/` folders of class subfolders (4 of 5 images a class
@@ -128,29 +126,25 @@ def make(args) -> int:
 
 def table(paths: list) -> str:
     """One row a (data set, recipe) from recipe_cv_cpu.py's results files (one a data set), each recipe
-    paired fold by fold with the data set's first."""
+    paired fold by fold with the data set's first; then each data set's recall per class."""
+    from recipe_cv_cpu import summaries
     rows = ["| data set | recipe | folds | CV accuracy | vs the first (paired, points ± s.e.) | per fold | "
             "balanced acc | weakest class (mean recall) | training s a fold |", "|---|---|---|---|---|---|---|---|---|"]
+    recalls = []
     for path in paths:
         results = json.loads(Path(path).read_text())
-        reference = None
-        for name, entry in results.items():
-            folds = entry["per_fold"]
-            accuracy = np.array([fold["accuracy"] for fold in folds])
-            recall = np.mean([fold["recall"] for fold in folds], axis=0)
-            weakest = int(recall.argmin())
-            if reference is None:
-                reference, versus = accuracy, "—"
-            else:
-                shared = min(len(reference), len(accuracy))
-                gain = (accuracy[:shared] - reference[:shared]) * 100
-                spread = gain.std(ddof=1) / np.sqrt(shared) if shared > 1 else float("nan")
-                versus = f"{gain.mean():+.2f} ± {spread:.2f}"
+        names = next(iter(results.values()))["class_names"]
+        recalls += [f"{Path(path).stem}:", "", "| recipe | " + " | ".join(names) + " |",
+                    "|---" * (len(names) + 1) + "|"]
+        for name, entry, accuracy, recall, versus in summaries(results):
+            folds, weakest = entry["per_fold"], int(recall.argmin())
             rows.append(f"| {Path(path).stem} ({entry['images']} images) | {name} | {len(folds)}/{entry['folds']} | "
                         f"{accuracy.mean():.4f} | {versus} | {', '.join(f'{a:.4f}' for a in accuracy)} | "
-                        f"{np.mean([f['balanced_accuracy'] for f in folds]):.4f} | {entry['class_names'][weakest]} "
+                        f"{np.mean([f['balanced_accuracy'] for f in folds]):.4f} | {names[weakest]} "
                         f"{recall[weakest]:.3f} | {np.mean([f['train_seconds'] for f in folds]):.0f} |")
-    return "\n".join(rows)
+            recalls.append(f"| {name} | " + " | ".join(f"{r:.2f}" for r in recall) + " |")
+        recalls.append("")
+    return "\n".join(rows) + "\n\nRecall per class, the mean over the folds:\n\n" + "\n".join(recalls).strip()
 
 
 def main() -> int:
@@ -160,7 +154,7 @@ def main() -> int:
     making.add_argument("--data-root", type=Path, required=True, help="the clothing data (train/, validation/)")
     making.add_argument("--output", type=Path, required=True, help="an empty or new folder")
     making.add_argument("--per-class", type=int, default=50)
-    tabling = commands.add_parser("table", help="print recipe_cv_cpu.py results files as one Markdown table")
+    tabling = commands.add_parser("table", help="print recipe_cv_cpu.py results files as Markdown tables")
     tabling.add_argument("results", nargs="+", type=Path)
     args = parser.parse_args()
     if args.command == "make":

@@ -164,18 +164,15 @@ def run_recipe(args) -> int:
     return 0
 
 
-def table(path: Path) -> str:
-    """The recipes of `path` as a Markdown table, each against the first recipe fold by fold."""
+def summaries(results: dict):
+    """(name, entry, accuracy a fold, mean recall per class, the paired gain over the first recipe as
+    text) of each recipe of a results file."""
     import numpy as np
-    results = json.loads(path.read_text())
-    rows = ["| recipe | folds | CV accuracy | vs the first (paired, ± s.e.) | balanced acc | macro F1 | "
-            "weakest class (mean recall) | training s a fold |", "|---|---|---|---|---|---|---|---|"]
     reference = None
     for name, entry in results.items():
         folds = entry["per_fold"]
         accuracy = np.array([fold["accuracy"] for fold in folds])
         recall = np.mean([fold["recall"] for fold in folds], axis=0)
-        weakest = int(recall.argmin())
         if reference is None:
             reference, versus = accuracy, "—"
         else:
@@ -183,6 +180,16 @@ def table(path: Path) -> str:
             gain = (accuracy[:shared] - reference[:shared]) * 100
             spread = gain.std(ddof=1) / np.sqrt(shared) if shared > 1 else float("nan")
             versus = f"{gain.mean():+.2f} ± {spread:.2f}"
+        yield name, entry, accuracy, recall, versus
+
+
+def table(path: Path) -> str:
+    """The recipes of `path` as a Markdown table, each against the first recipe fold by fold."""
+    import numpy as np
+    rows = ["| recipe | folds | CV accuracy | vs the first (paired, ± s.e.) | balanced acc | macro F1 | "
+            "weakest class (mean recall) | training s a fold |", "|---|---|---|---|---|---|---|---|"]
+    for name, entry, accuracy, recall, versus in summaries(json.loads(path.read_text())):
+        folds, weakest = entry["per_fold"], int(recall.argmin())
         scoring = " scored with flip averaging" if entry.get("flip_average") else ""
         rows.append(f"| {name} `{json.dumps(entry['recipe'])}`{scoring} | {len(folds)}/{entry['folds']} "
                     f"| {accuracy.mean():.4f} | "
