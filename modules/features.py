@@ -19,8 +19,9 @@ IMAGE_SIGNATURES = {b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG", b"GIF8
 MAX_IMAGE_PIXELS = 64_000_000
 
 # Properties of the original image, recorded by ingestion for the Evaluator to slice on (TFMA): never
-# read by Transform, the Trainer or the served model, and no gate uses them. Their buckets:
-# components/image_example_gen/image_files.py, `properties`.
+# read by Transform or the served model, and no gate uses them; the Trainer counts SIZE_KEY's
+# smallest bucket only, for its recipe. The buckets: components/image_example_gen/image_files.py,
+# `properties`, and size_bucket below.
 SIZE_KEY = "original_size"        # the shorter side, bucketed (size_bucket)
 COLOUR_KEY = "original_colour"    # rgb, greyscale, cmyk or transparent
 BRIGHTNESS_KEY = "brightness"     # dark, normal or bright

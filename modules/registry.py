@@ -99,7 +99,7 @@ MODELS = {
     # ImageNet trained them and 5 epochs, so that a default full-data run fits in 15 minutes on 2 CPU
     # cores: docs/benchmarks.md, "Recipes for the default model", and docs/recipe_cv.md. Pictures
     # unlike ImageNet's photographs (small, greyscale, drawn) need the whole network and more steps:
-    # docs/models.md, "A default that travels".
+    # docs/models.md, "A recipe that depends on the data".
     "efficientnet_lite1": dataclasses.replace(fine_tuned_lite("efficientnet_lite1", epochs=5, frozen_blocks=7),
                                               small_images=Recipe(frozen_blocks=0, epochs=8)),
 }
