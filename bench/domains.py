@@ -10,6 +10,7 @@ The data sets, each `train/` and `validation/` folders of class subfolders (4 of
 in train), so the pipeline takes them as they are (`image-pipeline run --data-root /tmp/domains/grey28`):
   grey28    the clothing images in greyscale at 28 x 28 pixels (the form of Fashion-MNIST)
   colour32  the clothing images in colour at 32 x 32 pixels (the form of CIFAR-10)
+  photos    the clothing photographs as they are (the clothing data's kind, as few images as the others)
   shapes    drawn, not photographed: ten kinds of shape and pattern (64 x 64, random colours,
             positions, sizes and noise), nothing ImageNet's photographs resemble
 Each takes `--per-class` images a class (the clothing ones drawn from train + validation, seed 111),
@@ -114,6 +115,7 @@ def make(args) -> int:
     rng = np.random.default_rng(SEED)
     chosen = clothing_images(args.data_root, args.per_class, rng)
     made = {
+        "photos": {name: [Image.open(p).convert("RGB") for p in paths] for name, paths in chosen.items()},
         "grey28": {name: [shrunk(p, 28, "L") for p in paths] for name, paths in chosen.items()},
         "colour32": {name: [shrunk(p, 32, "RGB") for p in paths] for name, paths in chosen.items()},
         "shapes": {kind: [shape(kind, rng) for _ in range(args.per_class)] for kind in SHAPES},

@@ -61,12 +61,14 @@ def test_recipe_cv_on_a_made_data_set_takes_the_default_models_recipe_for_small_
     data = copy_sample(tmp_path / "data", per_class=(4, 2))
     made = tmp_path / "domains"
     bench("bench/domains.py", "make", "--data-root", data, "--output", made, "--per-class", "5")
-    for name, classes, side, mode in (("grey28", 3, 28, "L"), ("colour32", 3, 32, "RGB"), ("shapes", 10, 64, "RGB")):
+    for name, classes, side, mode in (("photos", 3, None, "RGB"), ("grey28", 3, 28, "L"), ("colour32", 3, 32, "RGB"),
+                                      ("shapes", 10, 64, "RGB")):
         for split, count in (("train", 4), ("validation", 1)):
             paths = sorted((made / name / split).glob("*/*.png"))
             assert len(paths) == classes * count, (name, split)
         with Image.open(paths[0]) as image:
-            assert (image.size, image.mode) == ((side, side), mode)
+            assert image.mode == mode and (side is None or image.size == (side, side)), name
+            assert side or min(image.size) >= 128  # the photographs as they are
     results = tmp_path / "grey28.json"
     bench("bench/recipe_cv_cpu.py", "--data-root", made / "grey28", "--recipe", "default", "{}", "--output", results,
           "--folds", "2", "--only-folds", "1", "--epochs", "1")
