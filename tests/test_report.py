@@ -137,6 +137,14 @@ def test_report_command_errors_are_one_line(sample_settings, sample_run, argumen
     assert message in result.stderr.strip().splitlines()[-1]
 
 
+def small_originals(paths) -> int:
+    """How many of the image files ingestion would put in the "under 128 px" slice."""
+    small = 0
+    for path in paths:
+        with Image.open(path) as image:
+            small += features.size_bucket(min(image.size)) == features.SMALL_SIZE
+    return small
+
 
 def test_the_training_table_lists_every_setting_of_the_run_flat(report, sample_settings):
     rows = dict(row for row in report.tables["training-config"][1:])
@@ -146,7 +154,7 @@ def test_the_training_table_lists_every_setting_of_the_run_flat(report, sample_s
     assert rows["frozen_blocks"] == str(training.recipe.frozen_blocks) and "recipe" not in rows
     # The default model has a recipe for small images too; the sample's photographs are mostly not.
     train = sorted((sample_settings.data_root / "train").glob("*/*"))
-    small = sum(features.size_bucket(min(Image.open(path).size)) == features.SMALL_SIZE for path in train)
+    small = small_originals(train)
     assert 0 < small < len(train) / 2  # the premise: a few small images, not most
     assert rows["recipe chosen"] == (f"the model's recipe for larger images: {small} of {len(train)} training "
                                      "images under 128 px")
