@@ -23,6 +23,10 @@ the Transform graph's own function (modules/preprocessing.decode_and_resize), de
 kept in memory. It scores the fold's held-out images with the last epoch's weights: the Trainer
 restores its best-validation epoch instead, which on a held-out fold would choose on the images
 it is scored on. Results are written after every fold, so a stopped run keeps what it finished.
+
+Two levers cost no extra training and are scored from the same run: --average-last-epoch also scores
+the mean of the weights over the last epoch's steps, and --probabilities keeps every held-out image's
+probabilities (.npz) for bench/decision_bias.py, which fits and measures a per-class decision bias.
 """
 import argparse
 import json
@@ -91,10 +95,40 @@ def batches(images, labels, indices, batch_size: int, seed: int):
             .batch(batch_size).repeat().map(load).prefetch(2))
 
 
+class LastEpochAverage:
+    """A Keras callback keeping the mean of the model's weights after each step of the last epoch
+    (batch-norm statistics included): the weight-average lever, scored on the same fold as the last
+    step's weights, so one training gives both."""
+
+    def __new__(cls, epochs: int):
+        import tensorflow as tf
+
+        class Callback(tf.keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.total, self.steps, self.epoch = None, 0, 0
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self.epoch = epoch
+
+            def on_train_batch_end(self, batch, logs=None):
+                if self.epoch != epochs - 1:
+                    return
+                weights = self.model.get_weights()
+                self.total = weights if self.total is None else [t + w for t, w in zip(self.total, weights)]
+                self.steps += 1
+
+            def averaged(self):
+                return [t / self.steps for t in self.total]
+        return Callback()
+
+
 def train_fold(config: settings.Training, images, labels, fit, held, num_classes: int,
-               flip_average: bool = False) -> dict:
+               flip_average: bool = False, average_last_epoch: bool = False) -> tuple[dict, dict]:
     """One fold: trains on images[fit] as the Trainer does, scores images[held] (with flip_average,
-    as the mean of each image's and its mirror image's probabilities)."""
+    as the mean of each image's and its mirror image's probabilities; with average_last_epoch, also
+    with the mean of the weights over the last epoch's steps). Returns the scores and the held-out
+    probabilities by how they were scored ("plain", "averaged")."""
     import numpy as np
     import tensorflow as tf
     from sklearn import metrics
@@ -104,12 +138,14 @@ def train_fold(config: settings.Training, images, labels, fit, held, num_classes
     model, scored = trainer.compiled_model(config, num_classes)
     counts = np.bincount(labels[fit], minlength=num_classes)
     steps, recipe = trainer.steps_per_epoch(len(fit), config.batch_size), config.recipe
+    average = LastEpochAverage(recipe.epochs) if average_last_epoch else None
     started = time.monotonic()
     model.fit(batches(images, labels, fit, config.batch_size, config.seed), steps_per_epoch=steps, epochs=recipe.epochs,
               class_weight=trainer.class_weights(config, counts), verbose=0,
               callbacks=[trainer.StopOnDivergence(recipe.learning_rate), trainer.Progress(recipe.epochs, steps),
                          *learning_rate.schedule_callbacks(recipe.learning_rate_schedule, recipe.learning_rate,
-                                                           recipe.epochs, steps)])
+                                                           recipe.epochs, steps),
+                         *([average] if average else [])])
     train_seconds = time.monotonic() - started
     truth = labels[held]
 
@@ -130,7 +166,12 @@ def train_fold(config: settings.Training, images, labels, fit, held, num_classes
         # plain scores are kept to show the weights are the plain recipe's own.
         mirrored = probabilities(lambda batch: batch[:, :, ::-1])
         fold = {**fold, "plain": plain, **scores((plain_probabilities + mirrored).argmax(-1))}
-    return fold
+    scored_probabilities = {"plain": plain_probabilities}
+    if average:
+        model.set_weights(average.averaged())
+        scored_probabilities["averaged"] = probabilities()
+        fold["averaged"] = scores(scored_probabilities["averaged"].argmax(-1))
+    return fold, scored_probabilities
 
 
 def run_recipe(args) -> int:
@@ -150,18 +191,39 @@ def run_recipe(args) -> int:
     results = json.loads(args.output.read_text()) if args.output.exists() else {}
     entry = {"recipe": overrides, "flip_average": args.flip_average, "config": dataclasses.asdict(config),
              "folds": args.folds, "fold_seed": args.fold_seed, "images": len(labels), "class_names": class_names,
-             "per_fold": []}
+             "per_fold": [], "average_last_epoch": args.average_last_epoch}
+    held_out = []
     for number, (fit, held) in enumerate(folds.split(images, labels), start=1):
         if args.only_folds and number > args.only_folds:
             break
         print(f"{name}: fold {number}/{args.folds}, training on {len(fit)} images", file=sys.stderr, flush=True)
-        fold = train_fold(config, images, labels, fit, held, len(class_names), args.flip_average)
+        fold, scored = train_fold(config, images, labels, fit, held, len(class_names), args.flip_average,
+                                  args.average_last_epoch)
         entry["per_fold"].append(fold)
         results[name] = entry
         args.output.write_text(json.dumps(results, indent=1) + "\n")
+        if args.probabilities:
+            held_out.append((number, held, scored))
+            save_probabilities(args.probabilities, labels, class_names, held_out)
         print(f"{name}: fold {number}: accuracy {fold['accuracy']:.4f}, balanced {fold['balanced_accuracy']:.4f}, "
               f"weakest {min(fold['recall']):.3f} ({fold['train_seconds']:.0f} s)", file=sys.stderr, flush=True)
     return 0
+
+
+def save_probabilities(path: Path, labels, class_names, held_out) -> None:
+    """The held-out probabilities of the folds done so far, in one .npz (written whole after each
+    fold, through a temporary file, so a stopped run leaves the last complete one): `fold` and
+    `labels` per image (fold 0: not yet held out), and one [images, classes] array per scoring."""
+    import numpy as np
+    fold = np.zeros(len(labels), np.int64)
+    arrays = {}
+    for number, held, scored in held_out:
+        fold[held] = number
+        for how, probabilities in scored.items():
+            arrays.setdefault(how, np.zeros((len(labels), len(class_names)), np.float32))[held] = probabilities
+    partial = path.with_name(path.name + ".partial.npz")
+    np.savez_compressed(partial, fold=fold, labels=labels, class_names=np.array(class_names), **arrays)
+    partial.replace(path)
 
 
 def summaries(results: dict):
@@ -211,6 +273,10 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, help="a .npz of the decoded images, shared by recipes")
     parser.add_argument("--flip-average", action="store_true",
                         help="score each held-out image as the mean of it and its mirror image (test-time flip)")
+    parser.add_argument("--average-last-epoch", action="store_true",
+                        help="also score the mean of the weights over the last epoch's steps")
+    parser.add_argument("--probabilities", type=Path,
+                        help="a .npz the held-out probabilities go to (bench/decision_bias.py reads it)")
     parser.add_argument("--table", type=Path, help="print the results file as a Markdown table")
     args = parser.parse_args()
     if args.table:
