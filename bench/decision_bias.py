@@ -1,24 +1,20 @@
-"""A per-class decision bias (logit adjustment) fitted on out-of-fold probabilities, measured by nested
-cross-validation, and written for the pipeline (docs/recipe_cv.md, "Every class over 0.85").
+"""Measures a per-class decision bias (logit adjustment) fitted on out-of-fold probabilities, by nested
+cross-validation: the lever docs/recipe_cv.md, "Every class over 0.85?", measured and did not adopt.
 
-The bias b is added to the network's logits, so a class's score becomes log p_c + b_c before the
-arg-max: it moves the decision boundaries between classes and nothing else (modules/decision_bias.py
-folds it into the softmax layer's bias, inside the serving graph). It is fitted on the held-out
-probabilities that bench/recipe_cv_cpu.py --probabilities writes:
+A bias b is added to the network's logits, so a class's score becomes log p_c + b_c before the arg-max:
+it moves the decision boundaries between classes and nothing else, and a served model could carry it
+in its softmax layer's bias at no cost. It is fitted on the held-out probabilities that
+bench/recipe_cv_cpu.py --probabilities writes:
 
     .venv/bin/python bench/recipe_cv_cpu.py --data-root ../shared/datasets/clothing-dataset-small \
         --recipe default '{}' --folds 5 --average-last-epoch --probabilities /tmp/oof.npz --output ...
-    .venv/bin/python bench/decision_bias.py evaluate /tmp/oof.npz    # nested: is it worth having?
-    .venv/bin/python bench/decision_bias.py fit /tmp/oof.npz --results RESULTS.json --recipe default \
-        --output modules/decision_biases/NAME.json
+    .venv/bin/python bench/decision_bias.py /tmp/oof.npz [--floor 0.88] [--scoring averaged]
 
-`evaluate` fits the bias on the other folds' images and scores it on each fold in turn (the bias never
-sees the images it is scored on), and prints each fold's accuracy and recall per class, plain and
-biased, with the paired gains. `fit` fits it on every fold's images and writes it with the model and
-the recipe it was fitted for (from the cross-validation's results file): what the pipeline ships.
+Each fold in turn is scored with the bias fitted on the other folds' images (the bias never sees the
+images it is scored on); it prints each fold's accuracy and weakest recall, plain and biased, the
+bias itself, and each class's recall with its paired gain.
 """
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -29,9 +25,9 @@ import numpy as np
 # can move: half a unit of log-probability is a factor of 1.65 in odds.
 GRID = np.round(np.arange(-1.0, 1.0001, 0.05), 2)
 SWEEPS = 4
-# The objective: accuracy, less the recall each class falls short of FLOOR by. The floor sits a little
-# over the 0.85 the default model is held to, so that a class fitted just to it does not fall back
-# under it on new images.
+# The objective: accuracy, less the recall each class falls short of a floor by. At 0 it is accuracy
+# alone; at 1, mostly balanced accuracy. The default sits a little over the 0.85 the default model is
+# held to, so that a class fitted just to it does not fall back under it on new images.
 FLOOR = 0.88
 
 
@@ -40,23 +36,23 @@ def recalls(scores: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndar
     return np.array([(predicted[labels == c] == c).mean() for c in range(num_classes)])
 
 
-def objective(scores: np.ndarray, labels: np.ndarray, num_classes: int) -> float:
+def objective(scores: np.ndarray, labels: np.ndarray, num_classes: int, floor: float) -> float:
     recall = recalls(scores, labels, num_classes)
-    return float((scores.argmax(-1) == labels).mean() - np.clip(FLOOR - recall, 0, None).sum())
+    return float((scores.argmax(-1) == labels).mean() - np.clip(floor - recall, 0, None).sum())
 
 
-def fit(log_probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
+def fit(log_probabilities: np.ndarray, labels: np.ndarray, floor: float = FLOOR) -> np.ndarray:
     """The bias [classes] that maximises `objective` on these images, by coordinate ascent from zero."""
     num_classes = log_probabilities.shape[1]
     bias = np.zeros(num_classes)
-    best = objective(log_probabilities, labels, num_classes)
+    best = objective(log_probabilities, labels, num_classes, floor)
     for _ in range(SWEEPS):
         moved = False
         for c in range(num_classes):
             for value in GRID:
                 trial = bias.copy()
                 trial[c] = value
-                score = objective(log_probabilities + trial, labels, num_classes)
+                score = objective(log_probabilities + trial, labels, num_classes, floor)
                 if score > best + 1e-9:
                     best, bias, moved = score, trial, True
         bias -= bias.mean()
@@ -72,13 +68,13 @@ def read(path: Path, scoring: str):
     return log_probabilities, stored["labels"][done], stored["fold"][done], [str(n) for n in stored["class_names"]]
 
 
-def evaluate(path: Path, scoring: str) -> str:
+def evaluate(path: Path, scoring: str, floor: float) -> str:
     log_probabilities, labels, folds, class_names = read(path, scoring)
     num_classes = len(class_names)
     rows, plain_recall, biased_recall, gains = [], [], [], []
     for number in np.unique(folds):
         held = folds == number
-        bias = fit(log_probabilities[~held], labels[~held])
+        bias = fit(log_probabilities[~held], labels[~held], floor)
         plain, biased = log_probabilities[held], log_probabilities[held] + bias
         accuracy = [(s.argmax(-1) == labels[held]).mean() for s in (plain, biased)]
         plain_recall.append(recalls(plain, labels[held], num_classes))
@@ -88,7 +84,7 @@ def evaluate(path: Path, scoring: str) -> str:
                     f"{min(biased_recall[-1]):.3f} | {' '.join(f'{b:+.2f}' for b in bias)} |")
     gains = np.array(gains) * 100
     spread = gains.std(ddof=1) / np.sqrt(len(gains)) if len(gains) > 1 else float("nan")
-    lines = [f"{path.name}, scored {scoring}: the bias fitted on the other folds, scored on each fold",
+    lines = [f"{path.name}, scored {scoring}, floor {floor}: the bias fitted on the other folds, scored on each fold",
              "", "| fold | accuracy | biased | weakest recall | biased | bias (" + ", ".join(class_names) + ") |",
              "|---|---|---|---|---|---|", *rows,
              "", f"paired accuracy gain: {gains.mean():+.2f} ± {spread:.2f} points (folds: "
@@ -105,28 +101,12 @@ def evaluate(path: Path, scoring: str) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("evaluate", "fit"))
     parser.add_argument("probabilities", type=Path, help="a .npz of bench/recipe_cv_cpu.py --probabilities")
     parser.add_argument("--scoring", default="plain", help="which weights' probabilities: plain or averaged")
-    parser.add_argument("--results", type=Path, help="fit: the cross-validation's results file (its config)")
-    parser.add_argument("--recipe", help="fit: the recipe's name in --results")
-    parser.add_argument("--output", type=Path, help="fit: the JSON file the bias goes to")
+    parser.add_argument("--floor", type=float, default=FLOOR,
+                        help="the recall under which a class costs the objective what it falls short by")
     args = parser.parse_args()
-    if args.command == "evaluate":
-        print(evaluate(args.probabilities, args.scoring))
-        return 0
-    if not (args.output and args.results and args.recipe):
-        parser.error("fit needs --results, --recipe and --output")
-    config = json.loads(args.results.read_text())[args.recipe]["config"]
-    log_probabilities, labels, folds, class_names = read(args.probabilities, args.scoring)
-    bias = fit(log_probabilities, labels)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps({
-        "class_names": class_names, "bias": [round(float(b), 4) for b in bias],
-        "model_name": config["model_name"], "recipe": config["recipe"],
-        "fitted_on": f"{len(labels)} out-of-fold images of {len(np.unique(folds))} folds ({args.probabilities.name}, "
-                     f"{args.scoring}), bench/decision_bias.py"}, indent=1) + "\n")
-    print(f"decision bias for {len(class_names)} classes written to {args.output}")
+    print(evaluate(args.probabilities, args.scoring, args.floor))
     return 0
 
 
