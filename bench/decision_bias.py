@@ -8,7 +8,7 @@ bench/recipe_cv_cpu.py --probabilities writes:
 
     .venv/bin/python bench/recipe_cv_cpu.py --data-root ../shared/datasets/clothing-dataset-small \
         --recipe default '{}' --folds 5 --average-last-epoch --probabilities /tmp/oof.npz --output ...
-    .venv/bin/python bench/decision_bias.py /tmp/oof.npz [--floor 0.88] [--scoring averaged]
+    .venv/bin/python bench/decision_bias.py /tmp/oof.npz [--floor 0.88 | --weakest] [--in-sample]
 
 Each fold in turn is scored with the bias fitted on the other folds' images (the bias never sees the
 images it is scored on); it prints each fold's accuracy and weakest recall, plain and biased, the
@@ -36,12 +36,17 @@ def recalls(scores: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndar
     return np.array([(predicted[labels == c] == c).mean() for c in range(num_classes)])
 
 
-def objective(scores: np.ndarray, labels: np.ndarray, num_classes: int, floor: float) -> float:
+def objective(scores: np.ndarray, labels: np.ndarray, num_classes: int, floor: float | None) -> float:
+    """Accuracy less the recall each class falls short of `floor` by; with no floor, the weakest
+    class's recall (accuracy only breaking ties)."""
     recall = recalls(scores, labels, num_classes)
-    return float((scores.argmax(-1) == labels).mean() - np.clip(floor - recall, 0, None).sum())
+    accuracy = float((scores.argmax(-1) == labels).mean())
+    if floor is None:
+        return float(recall.min()) + accuracy / 100
+    return accuracy - float(np.clip(floor - recall, 0, None).sum())
 
 
-def fit(log_probabilities: np.ndarray, labels: np.ndarray, floor: float = FLOOR) -> np.ndarray:
+def fit(log_probabilities: np.ndarray, labels: np.ndarray, floor: float | None = FLOOR) -> np.ndarray:
     """The bias [classes] that maximises `objective` on these images, by coordinate ascent from zero."""
     num_classes = log_probabilities.shape[1]
     bias = np.zeros(num_classes)
@@ -68,13 +73,14 @@ def read(path: Path, scoring: str):
     return log_probabilities, stored["labels"][done], stored["fold"][done], [str(n) for n in stored["class_names"]]
 
 
-def evaluate(path: Path, scoring: str, floor: float) -> str:
+def evaluate(path: Path, scoring: str, floor: float | None, in_sample: bool = False) -> str:
     log_probabilities, labels, folds, class_names = read(path, scoring)
     num_classes = len(class_names)
     rows, plain_recall, biased_recall, gains = [], [], [], []
     for number in np.unique(folds):
         held = folds == number
-        bias = fit(log_probabilities[~held], labels[~held], floor)
+        fitted_on = held if in_sample else ~held
+        bias = fit(log_probabilities[fitted_on], labels[fitted_on], floor)
         plain, biased = log_probabilities[held], log_probabilities[held] + bias
         accuracy = [(s.argmax(-1) == labels[held]).mean() for s in (plain, biased)]
         plain_recall.append(recalls(plain, labels[held], num_classes))
@@ -84,7 +90,9 @@ def evaluate(path: Path, scoring: str, floor: float) -> str:
                     f"{min(biased_recall[-1]):.3f} | {' '.join(f'{b:+.2f}' for b in bias)} |")
     gains = np.array(gains) * 100
     spread = gains.std(ddof=1) / np.sqrt(len(gains)) if len(gains) > 1 else float("nan")
-    lines = [f"{path.name}, scored {scoring}, floor {floor}: the bias fitted on the other folds, scored on each fold",
+    fitted = "on the fold it is scored on (in sample: a bound, not an estimate)" if in_sample else "on the other folds"
+    objective_name = "the weakest recall" if floor is None else f"floor {floor}"
+    lines = [f"{path.name}, scored {scoring}, {objective_name}: the bias fitted {fitted}, scored on each fold",
              "", "| fold | accuracy | biased | weakest recall | biased | bias (" + ", ".join(class_names) + ") |",
              "|---|---|---|---|---|---|", *rows,
              "", f"paired accuracy gain: {gains.mean():+.2f} ± {spread:.2f} points (folds: "
@@ -105,8 +113,11 @@ def main() -> int:
     parser.add_argument("--scoring", default="plain", help="which weights' probabilities: plain or averaged")
     parser.add_argument("--floor", type=float, default=FLOOR,
                         help="the recall under which a class costs the objective what it falls short by")
+    parser.add_argument("--weakest", action="store_true", help="fit to the weakest class's recall instead")
+    parser.add_argument("--in-sample", action="store_true",
+                        help="fit each fold's bias on that fold's own images: how far a bias could go at best")
     args = parser.parse_args()
-    print(evaluate(args.probabilities, args.scoring, args.floor))
+    print(evaluate(args.probabilities, args.scoring, None if args.weakest else args.floor, args.in_sample))
     return 0
 
 

@@ -226,12 +226,22 @@ def save_probabilities(path: Path, labels, class_names, held_out) -> None:
     partial.replace(path)
 
 
+def expanded(results: dict):
+    """(name, entry) of each recipe, and after a recipe scored with --average-last-epoch as well, its
+    weight average's scores as a recipe of their own."""
+    for name, entry in results.items():
+        yield name, entry
+        if entry.get("average_last_epoch"):
+            yield f"{name}, last epoch's weight average", {
+                **entry, "per_fold": [{**fold, **fold["averaged"]} for fold in entry["per_fold"]]}
+
+
 def summaries(results: dict):
     """(name, entry, accuracy a fold, mean recall per class, the paired gain over the first recipe as
     text) of each recipe of a results file."""
     import numpy as np
     reference = None
-    for name, entry in results.items():
+    for name, entry in expanded(results):
         folds = entry["per_fold"]
         accuracy = np.array([fold["accuracy"] for fold in folds])
         recall = np.mean([fold["recall"] for fold in folds], axis=0)

@@ -75,12 +75,16 @@ def test_recipe_cv_on_a_made_data_set_takes_the_default_models_recipe_for_small_
     entry = json.loads(results.read_text())["default"]
     assert entry["config"]["recipe"]["frozen_blocks"] == 0  # the default model's recipe for small images
     assert all(0 <= fold["averaged"]["accuracy"] <= 1 for fold in entry["per_fold"])
-    assert bench("bench/recipe_cv_cpu.py", "--table", results).stdout.count("| default `{}` | 2/2 |") == 1
+    table = bench("bench/recipe_cv_cpu.py", "--table", results).stdout
+    averaged = "| default, last epoch's weight average `{}` | 2/2 |"
+    assert table.count("| default `{}` | 2/2 |") == table.count(averaged) == 1
     assert "| grey28 (15 images) | default | 2/2 |" in bench("bench/domains.py", "table", results).stdout
     # The held-out probabilities of both folds: the decision bias fitted on one, scored on the other.
     evaluated = bench("bench/decision_bias.py", probabilities, "--scoring", "averaged").stdout
     assert evaluated.count("\n| 1 | ") == evaluated.count("\n| 2 | ") == 1
     assert "| class | recall | biased |" in evaluated and "paired accuracy gain: " in evaluated
+    bound = bench("bench/decision_bias.py", probabilities, "--weakest", "--in-sample").stdout
+    assert "the weakest recall: the bias fitted on the fold it is scored on (in sample" in bound
 
 
 @pytest.mark.slow
