@@ -31,7 +31,8 @@ setuptools.setup(
     python_requires=">=3.9,<3.11",
     packages=setuptools.find_packages(include=[name + tail for name in PACKAGES for tail in ("", ".*")]),
     py_modules=["local_runner"],
-    package_data={"schema": ["*.pbtxt"], "pipeline": ["sample/*", "sample/*/*/*"]},
+    package_data={"schema": ["*.pbtxt"], "modules": ["decision_biases/*.json"],
+                  "pipeline": ["sample/*", "sample/*/*/*"]},
     # Versions are pinned in requirements.lock and installed from it (scripts/setup_env.sh,
     # kubeflow/Dockerfile); they are not repeated here so that one file decides every version.
     install_requires=[],

@@ -1,20 +1,25 @@
-"""Measures a per-class decision bias (logit adjustment) fitted on out-of-fold probabilities, by nested
-cross-validation: the lever docs/recipe_cv.md, "Every class over 0.85?", measured and did not adopt.
+"""A per-class decision bias (logit adjustment) fitted on out-of-fold probabilities: measured by nested
+cross-validation, and written for the pipeline to ship (docs/recipe_cv.md, "Every class at 0.85?").
 
 A bias b is added to the network's logits, so a class's score becomes log p_c + b_c before the arg-max:
-it moves the decision boundaries between classes and nothing else, and a served model could carry it
-in its softmax layer's bias at no cost. It is fitted on the held-out probabilities that
+it moves the decision boundaries between classes and nothing else (the Trainer folds it into the
+softmax layer's bias: modules/decision_bias.py). It is fitted on the held-out probabilities that
 bench/recipe_cv_cpu.py --probabilities writes:
 
     .venv/bin/python bench/recipe_cv_cpu.py --data-root ../shared/datasets/clothing-dataset-small \
-        --recipe default '{}' --folds 5 --average-last-epoch --probabilities /tmp/oof.npz --output ...
+        --recipe default '{}' --folds 5 --average-last-epoch --probabilities /tmp/oof.npz --output RESULTS.json
     .venv/bin/python bench/decision_bias.py /tmp/oof.npz [--floor 0.88 | --weakest] [--in-sample]
+    .venv/bin/python bench/decision_bias.py /tmp/oof.npz --write modules/decision_biases/NAME.json \
+        --results RESULTS.json --recipe default
 
-Each fold in turn is scored with the bias fitted on the other folds' images (the bias never sees the
-images it is scored on); it prints each fold's accuracy and weakest recall, plain and biased, the
-bias itself, and each class's recall with its paired gain.
+Measured, each fold in turn is scored with the bias fitted on the other folds' images (the bias never
+sees the images it is scored on); it prints each fold's accuracy and weakest recall, plain and biased,
+the bias itself, and each class's recall with its paired gain. --write fits it on every fold's images
+and writes it with the model and recipe it was fitted for (from the cross-validation's results file):
+what the pipeline ships.
 """
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -116,8 +121,27 @@ def main() -> int:
     parser.add_argument("--weakest", action="store_true", help="fit to the weakest class's recall instead")
     parser.add_argument("--in-sample", action="store_true",
                         help="fit each fold's bias on that fold's own images: how far a bias could go at best")
+    parser.add_argument("--write", type=Path, help="fit on every fold's images and write the bias to this JSON file")
+    parser.add_argument("--results", type=Path, help="with --write: the cross-validation's results file")
+    parser.add_argument("--recipe", help="with --write: the recipe's name in --results")
     args = parser.parse_args()
-    print(evaluate(args.probabilities, args.scoring, None if args.weakest else args.floor, args.in_sample))
+    floor = None if args.weakest else args.floor
+    if not args.write:
+        print(evaluate(args.probabilities, args.scoring, floor, args.in_sample))
+        return 0
+    if not (args.results and args.recipe):
+        parser.error("--write needs --results and --recipe")
+    config = json.loads(args.results.read_text())[args.recipe]["config"]
+    log_probabilities, labels, folds, class_names = read(args.probabilities, args.scoring)
+    bias = fit(log_probabilities, labels, floor)
+    args.write.parent.mkdir(parents=True, exist_ok=True)
+    args.write.write_text(json.dumps({
+        "class_names": class_names, "bias": [round(float(b), 4) for b in bias],
+        "model_name": config["model_name"], "recipe": config["recipe"],
+        "fitted_on": f"{len(labels)} out-of-fold images of {len(np.unique(folds))} folds ({args.probabilities.name}, "
+                     f"{args.scoring}, {'the weakest recall' if floor is None else f'floor {floor}'}), "
+                     "bench/decision_bias.py"}, indent=1) + "\n")
+    print(f"decision bias for {len(class_names)} classes written to {args.write}")
     return 0
 
 

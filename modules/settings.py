@@ -48,6 +48,8 @@ class Training:
         "none", "tf.distribute strategy of the Trainer: mirrored over one machine's devices, or "
                 "multi_worker_mirrored over the workers that TF_CONFIG names (docs/kubeflow.md)",
         values.one_of(DISTRIBUTIONS, "distribution"))
+    no_decision_bias: bool = field(False, "export the network without the decision bias shipped for the data's "
+                                          "classes, model and recipe (modules/decision_bias.py)")
     # Set by resolved() when the model trains mostly small images another way (ModelSpec.small_images)
     # and the given recipe leaves that to the model: the Trainer, which counts the images, chooses
     # (for_data). Not a flag: the recipe's flags set both.

@@ -14,8 +14,8 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from modules import (augmentation, errors, exporter, features, image_cache, learning_rate, model as models, registry,
-                     settings)
+from modules import (augmentation, decision_bias, errors, exporter, features, image_cache, learning_rate,
+                     model as models, registry, settings)
 
 keras = tf.keras
 AUTOTUNE = tf.data.AUTOTUNE
@@ -343,6 +343,15 @@ def for_training_split(config: settings.Training, fn_args, tft_output: tft.TFTra
     return config.for_data(profile), counts, choice
 
 
+def fold_decision_bias(model: keras.Model, bias) -> None:
+    """Adds `bias` (a value a class) to the logits of `model`'s last layer, its softmax, so that every
+    export of the model decides with it (modules/decision_bias.py)."""
+    last = model.layers[-1]
+    if not (isinstance(last, keras.layers.Dense) and last.activation is keras.activations.softmax):
+        raise ValueError(f"{model.name}'s last layer, {last.name}, is not a softmax: no logits to add a bias to")
+    last.bias.assign_add(tf.constant(bias, last.bias.dtype))
+
+
 def class_weights(config: settings.Training, label_counts: np.ndarray) -> dict | None:
     """The loss weights that fit() takes: balanced when config.recipe.balance_classes, else none."""
     return balanced_class_weights(label_counts) if config.recipe.balance_classes else None
@@ -383,12 +392,19 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         # Workers other than the chief train alone: the chief writes the history and exports the model.
         logging.info("trainer: training done on this worker; the chief exports the model")
         return
+    bias = None if config.no_decision_bias else decision_bias.shipped(class_names, config.model_name,
+                                                                      dataclasses.asdict(config.recipe))
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "history.json"), "w") as f:
         json.dump({"config": dataclasses.asdict(config), "recipe_choice": recipe_choice,
+                   "decision_bias": bias and {"source": bias.source, "bias": dict(zip(class_names, bias.bias))},
                    "class_weight": class_weights(config, label_counts), "history": history}, f, indent=2)
     if history.get("val_accuracy"):
         logging.info("trainer: %d epochs, best val_accuracy %.4f; exporting the serving model",
                      len(history["val_accuracy"]), max(history["val_accuracy"]))
+    if bias:
+        fold_decision_bias(model, bias.bias)
+        logging.info("trainer: the decision bias of %s folded into the softmax (the val_accuracy above is "
+                     "without it)", bias.source)
     started = time.monotonic()
     exporter.export_serving_model(model, tft_output, class_names, fn_args.serving_model_dir)
     exporter.export_tflite(model, image_size, fn_args.serving_model_dir)

@@ -85,6 +85,11 @@ def test_recipe_cv_on_a_made_data_set_takes_the_default_models_recipe_for_small_
     assert "| class | recall | biased |" in evaluated and "paired accuracy gain: " in evaluated
     bound = bench("bench/decision_bias.py", probabilities, "--weakest", "--in-sample").stdout
     assert "the weakest recall: the bias fitted on the fold it is scored on (in sample" in bound
+    written = tmp_path / "bias.json"
+    bench("bench/decision_bias.py", probabilities, "--write", written, "--results", results, "--recipe", "default")
+    bias = json.loads(written.read_text())
+    assert bias["class_names"] == entry["class_names"] and len(bias["bias"]) == 3 and abs(sum(bias["bias"])) < 1e-3
+    assert (bias["model_name"], bias["recipe"]) == (entry["config"]["model_name"], entry["config"]["recipe"])
 
 
 @pytest.mark.slow

@@ -173,3 +173,20 @@ def test_evaluate_leaves_the_precision_of_a_class_never_predicted_undefined(save
     precisions = [scores["per_class"][name]["precision"] for name in CLASS_NAMES]
     assert [p is None for p in precisions] == [count == 0 for count in predicted]
     assert None in precisions
+
+
+def test_a_decision_bias_folded_in_before_export_is_in_both_runtimes(transform_output, tmp_path):
+    from modules import trainer
+    tf.keras.utils.set_random_seed(111)
+    model = models.arch_1(SMALL_IMAGE_SIZE, len(CLASS_NAMES))
+    images = [path.read_bytes() for path in sorted(copy_sample(tmp_path / "data", per_class=(1, 0)).rglob("*.jpg"))]
+    plain, biased = tmp_path / "plain", tmp_path / "biased"
+    exporter.export_serving_model(model, transform_output, CLASS_NAMES, str(plain))
+    bias = np.array([-2.0, 1.0, 1.0])
+    trainer.fold_decision_bias(model, bias)
+    exporter.export_serving_model(model, transform_output, CLASS_NAMES, str(biased))
+    exporter.export_tflite(model, SMALL_IMAGE_SIZE, str(biased))
+    expected = np.exp(np.log(pushed_model.PushedModel(plain, "saved_model").probabilities(images)) + bias)
+    expected /= expected.sum(1, keepdims=True)
+    for runtime in ("saved_model", "tflite"):
+        np.testing.assert_allclose(pushed_model.PushedModel(biased, runtime).probabilities(images), expected, atol=1e-5)

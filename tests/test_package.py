@@ -48,14 +48,18 @@ def run(installed, *args, timeout=TIMEOUT) -> subprocess.CompletedProcess:
 
 def test_nothing_is_imported_from_the_checkout(installed):
     probe = ("import cli, client, components, kubeflow, local_runner, modules, pipeline, schema\n"
+             "from modules import decision_bias\n"
              "from pipeline import configs\n"
              "print(*[m.__file__ for m in"
              " (cli, client, components, kubeflow, local_runner, modules, pipeline, schema)],"
-             " configs.SCHEMA_DIR, configs.SAMPLE_DATA_ROOT, sep='\\n')")
+             " decision_bias.FOLDER, configs.SCHEMA_DIR, configs.SAMPLE_DATA_ROOT, sep='\\n')")
     result = run(installed, "python", "-c", probe)
     assert result.returncode == 0, result.stderr[-2000:]
     paths = result.stdout.split("\n")[:-1]
-    assert len(paths) == 10 and all("/site-packages/" in p and not p.startswith(str(REPO_ROOT)) for p in paths), paths
+    assert len(paths) == 11 and all("/site-packages/" in p and not p.startswith(str(REPO_ROOT)) for p in paths), paths
+    # The decision biases the Trainer folds in travel in the package (and so in the Kubeflow image).
+    shipped = {p.name for p in (REPO_ROOT / "modules" / "decision_biases").glob("*.json")}
+    assert shipped and {p.name for p in Path(paths[-3]).glob("*.json")} == shipped
     assert (Path(paths[-2]) / "schema.pbtxt").is_file()
     assert {p.name for p in (Path(paths[-1]) / "train").iterdir()} == {
         "dress", "hat", "longsleeve", "outwear", "pants", "shirt", "shoes", "shorts", "skirt", "t-shirt"}

@@ -408,3 +408,39 @@ def test_the_training_split_is_profiled_by_its_originals_sizes(tmp_path, transfo
     assert counts.tolist() == [2, 2, 2]
     assert profile == registry.DataProfile(images=6, small_images=small)
     assert profile.small == (small > 3)  # more than half
+
+
+def test_a_shipped_decision_bias_is_taken_only_for_its_own_classes_model_and_recipe(tmp_path, monkeypatch):
+    from modules import decision_bias
+    recipe = dataclasses.asdict(settings.Training().resolved().recipe)
+    (tmp_path / "some_data.json").write_text(json.dumps({
+        "class_names": CLASS_NAMES, "bias": [0.5, -0.25, -0.25], "model_name": "efficientnet_lite1", "recipe": recipe}))
+    monkeypatch.setattr(decision_bias, "FOLDER", tmp_path)
+    found = decision_bias.shipped(CLASS_NAMES, "efficientnet_lite1", recipe)
+    assert found == decision_bias.DecisionBias((0.5, -0.25, -0.25), "modules/decision_biases/some_data.json")
+    assert decision_bias.shipped(CLASS_NAMES[::-1], "efficientnet_lite1", recipe) is None
+    assert decision_bias.shipped(CLASS_NAMES, "efficientnet_lite0", recipe) is None
+    assert decision_bias.shipped(CLASS_NAMES, "efficientnet_lite1", {**recipe, "epochs": 1}) is None
+
+
+def test_the_decision_bias_shipped_for_the_clothing_is_the_default_recipes():
+    """A bias is fitted on one recipe's predictions: a change to the default recipe must come with a
+    new fit (bench/decision_bias.py), or the clothing's default run silently loses it."""
+    from modules import decision_bias
+    clothing = ["dress", "hat", "longsleeve", "outwear", "pants", "shirt", "shoes", "shorts", "skirt", "t-shirt"]
+    default = settings.Training().resolved()
+    found = decision_bias.shipped(clothing, default.model_name, dataclasses.asdict(default.recipe))
+    assert found is not None and len(found.bias) == len(clothing) and abs(sum(found.bias)) < 1e-3
+
+
+def test_folding_a_decision_bias_adds_it_to_the_logits():
+    tf.keras.utils.set_random_seed(111)
+    model = models.arch_1(SMALL_IMAGE_SIZE, 3)
+    images = np.random.default_rng(111).random((4, SMALL_IMAGE_SIZE, SMALL_IMAGE_SIZE, 3), dtype=np.float32)
+    before = model.predict_on_batch(images)
+    bias = np.array([1.0, -0.5, -0.5])
+    trainer.fold_decision_bias(model, bias)
+    expected = np.exp(np.log(before) + bias)
+    np.testing.assert_allclose(model.predict_on_batch(images), expected / expected.sum(1, keepdims=True), rtol=1e-4)
+    with pytest.raises(ValueError, match="is not a softmax"):
+        trainer.fold_decision_bias(tf.keras.Sequential([tf.keras.Input((2,)), tf.keras.layers.Dense(3)]), bias)

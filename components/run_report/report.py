@@ -204,6 +204,9 @@ def _training_section(run: run_summary.RunRecord, figures) -> str:
     config.update(record["config"].get("recipe", {}))
     if record.get("recipe_choice"):
         config["recipe chosen"] = record["recipe_choice"]
+    if record.get("decision_bias"):
+        bias = record["decision_bias"]
+        config["decision bias"] = f"{bias['source']}: " + ", ".join(f"{n} {b:+.2f}" for n, b in bias["bias"].items())
     history = record["history"]
     rows = [[k, str(v)] for k, v in config.items()] + [["epochs run", str(len(history.get("loss", [])))]]
     if history.get("val_accuracy"):
