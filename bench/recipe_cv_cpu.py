@@ -95,32 +95,27 @@ def batches(images, labels, indices, batch_size: int, seed: int):
             .batch(batch_size).repeat().map(load).prefetch(2))
 
 
-class LastEpochAverage:
+def last_epoch_average(epochs: int):
     """A Keras callback keeping the mean of the model's weights after each step of the last epoch
     (batch-norm statistics included): the weight-average lever, scored on the same fold as the last
-    step's weights, so one training gives both."""
+    step's weights, so one training gives both. Its `averaged()` is that mean."""
+    import tensorflow as tf
 
-    def __new__(cls, epochs: int):
-        import tensorflow as tf
+    class LastEpochAverage(tf.keras.callbacks.Callback):
+        total, steps, epoch = None, 0, 0
 
-        class Callback(tf.keras.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.total, self.steps, self.epoch = None, 0, 0
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
 
-            def on_epoch_begin(self, epoch, logs=None):
-                self.epoch = epoch
-
-            def on_train_batch_end(self, batch, logs=None):
-                if self.epoch != epochs - 1:
-                    return
+        def on_train_batch_end(self, batch, logs=None):
+            if self.epoch == epochs - 1:
                 weights = self.model.get_weights()
                 self.total = weights if self.total is None else [t + w for t, w in zip(self.total, weights)]
                 self.steps += 1
 
-            def averaged(self):
-                return [t / self.steps for t in self.total]
-        return Callback()
+        def averaged(self):
+            return [t / self.steps for t in self.total]
+    return LastEpochAverage()
 
 
 def train_fold(config: settings.Training, images, labels, fit, held, num_classes: int,
@@ -138,7 +133,7 @@ def train_fold(config: settings.Training, images, labels, fit, held, num_classes
     model, scored = trainer.compiled_model(config, num_classes)
     counts = np.bincount(labels[fit], minlength=num_classes)
     steps, recipe = trainer.steps_per_epoch(len(fit), config.batch_size), config.recipe
-    average = LastEpochAverage(recipe.epochs) if average_last_epoch else None
+    average = last_epoch_average(recipe.epochs) if average_last_epoch else None
     started = time.monotonic()
     model.fit(batches(images, labels, fit, config.batch_size, config.seed), steps_per_epoch=steps, epochs=recipe.epochs,
               class_weight=trainer.class_weights(config, counts), verbose=0,
