@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from modules import decision_bias
+
 # Coordinate ascent over this grid of values a class (softmax is unchanged by a shift common to all
 # classes, so the bias is centred after each sweep). The range bounds how far one class's decision
 # can move: half a unit of log-probability is a factor of 1.65 in odds.
@@ -134,13 +136,10 @@ def main() -> int:
     config = json.loads(args.results.read_text())[args.recipe]["config"]
     log_probabilities, labels, folds, class_names = read(args.probabilities, args.scoring)
     bias = fit(log_probabilities, labels, floor)
-    args.write.parent.mkdir(parents=True, exist_ok=True)
-    args.write.write_text(json.dumps({
-        "class_names": class_names, "bias": [round(float(b), 4) for b in bias],
-        "model_name": config["model_name"], "recipe": config["recipe"],
-        "fitted_on": f"{len(labels)} out-of-fold images of {len(np.unique(folds))} folds ({args.probabilities.name}, "
-                     f"{args.scoring}, {'the weakest recall' if floor is None else f'floor {floor}'}), "
-                     "bench/decision_bias.py"}, indent=1) + "\n")
+    objective = "the weakest recall" if floor is None else f"floor {floor}"
+    decision_bias.write(args.write, class_names, bias, config["model_name"], config["recipe"],
+                        f"{len(labels)} out-of-fold images of {len(np.unique(folds))} folds "
+                        f"({args.probabilities.name}, {args.scoring}, {objective}), bench/decision_bias.py")
     print(f"decision bias for {len(class_names)} classes written to {args.write}")
     return 0
 

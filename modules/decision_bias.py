@@ -4,11 +4,11 @@ classes the network confuses (longsleeve against shirt, t-shirt and outwear) is 
 images put it (docs/recipe_cv.md, "Every class at 0.85?").
 
 A bias is fitted for one model, one recipe and one class list: the pipeline ships those fitted here,
-a JSON file each in modules/decision_biases/ ({"class_names", "bias", "model_name", "recipe",
-"fitted_on"}), and the Trainer folds in the one whose classes, model and recipe are its own (none
-otherwise: other data, another model or recipe, or --no-decision-bias). Folded into the softmax
-layer's own bias, it is inside every artefact the Trainer exports (both SavedModel signatures, the
-TensorFlow Lite model) and so in what the Evaluator scores. No TensorFlow here: the Trainer folds it.
+a JSON file each in modules/decision_biases/ (`write` writes one, `shipped` reads them), and the
+Trainer folds in the one whose classes, model and recipe are its own (none otherwise: other data,
+another model or recipe, or --no-decision-bias). Folded into the softmax layer's own bias, it is
+inside every artefact the Trainer exports (both SavedModel signatures, the TensorFlow Lite model)
+and so in what the Evaluator scores. No TensorFlow here: the Trainer folds it.
 """
 from __future__ import annotations
 
@@ -24,6 +24,15 @@ FOLDER = Path(__file__).parent / "decision_biases"
 class DecisionBias:
     bias: tuple  # a value a class, in the class list's order
     source: str  # the file it came from, for the logs and history.json
+
+
+def write(path: Path, class_names: Sequence[str], bias: Sequence[float], model_name: str, recipe: dict,
+          fitted_on: str) -> None:
+    """Writes the bias fitted for `class_names`, `model_name` and the whole `recipe`, saying what it
+    was fitted on."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"class_names": list(class_names), "bias": [round(float(b), 4) for b in bias],
+                                "model_name": model_name, "recipe": recipe, "fitted_on": fitted_on}, indent=1) + "\n")
 
 
 def shipped(class_names: Sequence[str], model_name: str, recipe: dict) -> Optional[DecisionBias]:
