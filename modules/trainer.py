@@ -268,9 +268,12 @@ def train(config: settings.Training, train_ds, eval_ds, work_dir: str, label_cou
     steps = steps_per_epoch(int(np.sum(label_counts)), config.batch_size * distribution.num_replicas_in_sync)
     # One iterator for the whole fit: given a finite dataset, Keras makes a new one every epoch, and
     # on the full data making or dropping one stalled training between epochs (docs/benchmarks.md,
-    # "Where a default run's time goes"). Each repetition is one pass in a new shuffled order.
+    # "Where a default run's time goes"). Each repetition is one pass in a new shuffled order. No
+    # more batches than the fit takes: an endless repetition's prefetch starts the next pass after
+    # the last epoch, and fit returned only once that pass had filled its shuffle buffer.
     try:
-        history = model.fit(train_ds.repeat(), steps_per_epoch=steps, validation_data=eval_ds,
+        history = model.fit(train_ds.repeat().take(steps * config.recipe.epochs), steps_per_epoch=steps,
+                            validation_data=eval_ds,
                             epochs=config.recipe.epochs, class_weight=class_weights(config, label_counts),
                             callbacks=make_callbacks(config, checkpoint, work_dir, steps), verbose=0)
     except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError) as e:
