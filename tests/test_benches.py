@@ -38,7 +38,7 @@ def test_scale_runs_the_whole_pipeline_and_writes_each_row(tmp_path):
 @pytest.mark.slow
 def test_input_cache_trains_in_every_mode(tmp_path):
     data = copy_sample(tmp_path / "data", per_class=(2, 1))
-    out = bench("bench/input_cache.py", "--data-root", data, "--epochs", "2")
+    out = bench("bench/input_cache.py", "--data-root", data, "--epochs", "2", "--model", "arch_1")
     rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     assert [r["mode"] for r in rows] == ["memory", "file", "none"]
     assert all(len(r["epochs"]) == 2 and r["peak_MB"] > 0 for r in rows)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from modules import model as models, registry, settings, values
+from modules import model as models, registry, settings, trainer, values
 
 layers = tf.keras.layers
 
@@ -80,6 +80,7 @@ def test_frozen_blocks_keep_the_stem_and_first_blocks_as_they_are(tmp_path, monk
     assert not any(name.startswith(("block2_", "block10_", "head_")) for name in frozen)
     before = {layer.name: [w.copy() for w in layer.get_weights()] for layer in backbone.layers}
     model.compile(optimizer=tf.keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+    trainer.trace_without_autograph(model)  # as the Trainer trains it, and a fraction of AutoGraph's tracing time
     images = np.random.default_rng(0).random((8, 64, 64, 3), np.float32)
     model.fit(images, np.arange(8) % 3, epochs=1, batch_size=4, verbose=0)
     for layer in backbone.layers:
