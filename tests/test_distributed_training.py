@@ -82,6 +82,7 @@ def test_two_workers_train_together_and_the_chief_alone_exports_a_model_that_ser
     for _, folder in workers:  # each trained as one of 2 replicas on global batches of 2 x 4
         assert "multi_worker_mirrored over 2 replicas, 8 images a step" in (folder / "log").read_text()
         assert "epoch 2/2" in (folder / "log").read_text()
+        assert "ran out of data" not in (folder / "log").read_text()  # each took all of its epochs' steps
     assert (chief / "serving_model" / "saved_model.pb").is_file()
     assert not (other / "serving_model").exists()
     assert "the chief exports the model" in (other / "log").read_text()
