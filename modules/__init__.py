@@ -1,8 +1,6 @@
 """Model code run inside TFX components: preprocessing, model, training and export.
 
-Importing this package sets two things for the whole process, before it starts a thread.
-
-The Keras flavour: TensorFlow 2.16 defaults to Keras 3, but TFT/TFMA
+Importing this package chooses the Keras flavour: TensorFlow 2.16 defaults to Keras 3, but TFT/TFMA
 1.16 and the SavedModel export need tf_keras. It is the one place, and it runs before any program's
 first line wherever the project is installed: image_classification_pipeline.pth, in site-packages,
 imports it when Python starts. That covers entry points that are not the project's, such as TFX's
@@ -10,12 +8,6 @@ container entrypoint in the Kubeflow image, which resolves `tf.keras` before it 
 Every package of the project also imports it first, for a copy run from its sources. TensorFlow
 decides on the first use of `tf.keras`: where that came first, as Keras 3, importing this package is
 an error, not a silent mix of the two.
-
-How many heaps (arenas) glibc's malloc keeps: two, where the environment has not chosen
-(MALLOC_ARENA_MAX). With glibc's default of eight per core, the decoded images that tf.data's
-threads allocate and free spread over many arenas whose freed memory stays resident, so the
-Trainer grew by about half a gigabyte each epoch and with the data's size; with two it stays flat
-(docs/benchmarks.md, "Scale").
 """
 import os
 import sys
@@ -58,21 +50,4 @@ def _choose_tf_keras() -> None:
                           "before Python starts, or import the project before using tf.keras")
 
 
-MALLOC_ARENAS = "MALLOC_ARENA_MAX"
-_M_ARENA_MAX = -8  # glibc's malloc.h
-
-
-def _limit_malloc_arenas() -> None:
-    # In the environment for the processes this one starts (Beam's workers, training workers); by
-    # mallopt for this one, whose C library read its environment before this line ran.
-    value = os.environ.setdefault(MALLOC_ARENAS, "2")
-    if not value.isdigit():
-        return  # glibc ignores it too
-    import ctypes
-    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)  # none outside glibc (macOS): its malloc decides
-    if mallopt is not None:
-        mallopt(_M_ARENA_MAX, int(value))
-
-
 _choose_tf_keras()
-_limit_malloc_arenas()

@@ -43,15 +43,14 @@ def image(wheelhouse):
     return IMAGE
 
 
-def test_the_image_has_the_cli_and_the_schema_and_sets_up_every_python_process(image):
+def test_the_image_has_the_cli_and_the_schema_and_chooses_tf_keras(image):
     result = containers.podman("run", "--rm", "--network=none", image, "image-pipeline", "--help")
     assert result.returncode == 0 and "compile-kubeflow" in result.stdout
-    probe = ("import os, modules, tensorflow as tf; from pipeline import configs; "
-             "print(tf.keras.__name__, configs.SCHEMA_DIR, configs.SAMPLE_DATA_ROOT.is_dir(), "
-             "os.environ['MALLOC_ARENA_MAX'])")
+    probe = ("import modules, tensorflow as tf; from pipeline import configs; "
+             "print(tf.keras.__name__, configs.SCHEMA_DIR, configs.SAMPLE_DATA_ROOT.is_dir())")
     result = containers.podman("run", "--rm", "--network=none", image, "python", "-c", probe)
-    keras, schema_dir, sample, arenas = result.stdout.split()
-    assert keras.startswith("tf_keras") and "site-packages" in schema_dir and sample == "True" and arenas == "2"
+    keras, schema_dir, sample = result.stdout.split()
+    assert keras.startswith("tf_keras") and "site-packages" in schema_dir and sample == "True"
     result = containers.podman("run", "--rm", "--network=none", image, "test", "-f", "/pipeline/schema/schema.pbtxt",
                                check=False)
     assert result.returncode == 0
