@@ -45,6 +45,15 @@ def test_input_cache_trains_in_every_mode(tmp_path):
     assert rows[1]["cache_on_disk_MB"] > 0 and rows[0]["cache_on_disk_MB"] == rows[2]["cache_on_disk_MB"] == 0
 
 
+@pytest.mark.slow
+def test_heap_growth_reads_the_cache_under_each_variant():
+    out = bench("bench/heap_growth.py", "--images", "300", "--passes", "2", "--variant", "MALLOC_ARENA_MAX=2")
+    rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    assert [r["variant"] for r in rows] == ["MALLOC_ARENA_MAX=2"]
+    assert all(len(r["MB_after_each_pass"]) == 2 and r["peak_MB"] >= max(r["MB_after_each_pass"]) > 100
+               for r in rows)
+
+
 def test_duplicates_reports_the_copies_it_finds(tmp_path):
     import shutil
     data = copy_sample(tmp_path / "data", per_class=(3, 2))
