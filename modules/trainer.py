@@ -273,8 +273,8 @@ def train(config: settings.Training, train_ds, eval_ds, work_dir: str, label_cou
     # the last epoch, and fit returned only once that pass had filled its shuffle buffer.
     try:
         history = model.fit(train_ds.repeat().take(steps * config.recipe.epochs), steps_per_epoch=steps,
-                            validation_data=eval_ds,
-                            epochs=config.recipe.epochs, class_weight=class_weights(config, label_counts),
+                            validation_data=eval_ds, epochs=config.recipe.epochs,
+                            class_weight=class_weights(config, label_counts),
                             callbacks=make_callbacks(config, checkpoint, work_dir, steps), verbose=0)
     except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError) as e:
         if config.distribution != "multi_worker_mirrored":
