@@ -5,7 +5,7 @@
         [--variant default] [--variant MALLOC_ARENA_MAX=2] [--variant TF_CPU_ALLOCATOR_USE_BFC=true]
 
 Each variant (environment variables set before Python starts; "default" sets none) reads the same
-cache in a process of its own; a thread samples its resident memory every 0.5 s. Prints a JSON row
+cache in a process of its own, its resident memory sampled as bench/scale.py samples it. Prints a JSON row
 per variant: the resident MB at the end of each pass, the peak, and the seconds the passes took.
 The cache is written once, under a temporary folder removed at the end. docs/benchmarks.md,
 "Scale", has the figures.
@@ -16,9 +16,10 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
+
+import scale
 
 SIZE, BATCH = 128, 32
 
@@ -29,13 +30,8 @@ def read_passes(cache: str, images: int, passes: int) -> dict:
     import tensorflow as tf
 
     from modules import trainer
-    process, samples = psutil.Process(), []
-
-    def sample():
-        while True:
-            samples.append(process.memory_info().rss / 2**20)
-            time.sleep(0.5)
-    threading.Thread(target=sample, daemon=True).start()
+    process, sampler = psutil.Process(), scale.MemorySampler()
+    sampler.start()
     dataset = tf.data.Dataset.range(images).map(
         lambda i: tf.random.stateless_uniform([SIZE, SIZE, 3], tf.stack([i, 1])),
         num_parallel_calls=tf.data.AUTOTUNE).cache(cache)
@@ -48,7 +44,7 @@ def read_passes(cache: str, images: int, passes: int) -> dict:
         for _ in shuffled.prefetch(tf.data.AUTOTUNE):
             pass
         after_pass.append(round(process.memory_info().rss / 2**20))
-    return {"MB_after_each_pass": after_pass, "peak_MB": round(max(samples + after_pass)),
+    return {"MB_after_each_pass": after_pass, "peak_MB": round(max([sampler.peak_mb(0, time.time()), *after_pass])),
             "seconds": round(time.perf_counter() - started, 1)}
 
 

@@ -91,8 +91,8 @@ def train_one_mode(prepared: dict, mode: str, epochs: int, scratch: Path, model_
             seconds.append(time.perf_counter() - self.started)
 
     steps = trainer.steps_per_epoch(int(np.sum(counts)), config.batch_size)
-    model.fit(train_ds.repeat().take(steps * epochs), steps_per_epoch=steps, epochs=epochs, callbacks=[Timer()],
-              verbose=0)  # as the Trainer's fit (modules/trainer.train)
+    model.fit(trainer.for_fit(train_ds, steps, epochs), steps_per_epoch=steps, epochs=epochs, callbacks=[Timer()],
+              verbose=0)
     cached_bytes = sum(path.stat().st_size for path in scratch.glob("decoded*"))
     return {"mode": mode, "epochs": [round(s, 1) for s in seconds],
             "median_after_first": round(statistics.median(seconds[1:]), 1) if len(seconds) > 1 else None,

@@ -247,6 +247,18 @@ def trace_without_autograph(model: keras.Model) -> keras.Model:
     return model
 
 
+def for_fit(train_ds: tf.data.Dataset, steps: int, epochs: int) -> tf.data.Dataset:
+    """The training batches as `fit` takes them, `steps` an epoch for `epochs`.
+
+    One iterator for the whole fit: given a finite dataset, Keras makes a new one every epoch, and
+    on the full data making or dropping one stalled training between epochs (docs/benchmarks.md,
+    "Where a default run's time goes"). Each repetition is one pass in a new shuffled order. No
+    more batches than the fit takes: an endless repetition's prefetch starts the next pass after
+    the last epoch, and fit returned only once that pass had filled its shuffle buffer.
+    """
+    return train_ds.repeat().take(steps * epochs)
+
+
 def train(config: settings.Training, train_ds, eval_ds, work_dir: str, label_counts: np.ndarray,
           distribution: tf.distribute.Strategy | None = None) -> tuple[keras.Model, dict]:
     """Fits the configured model; returns it with the best-validation-accuracy weights restored.
@@ -266,13 +278,8 @@ def train(config: settings.Training, train_ds, eval_ds, work_dir: str, label_cou
         model, exported = compiled_model(config, len(label_counts))
     checkpoint = os.path.join(work_dir, "checkpoints", "best")
     steps = steps_per_epoch(int(np.sum(label_counts)), config.batch_size * distribution.num_replicas_in_sync)
-    # One iterator for the whole fit: given a finite dataset, Keras makes a new one every epoch, and
-    # on the full data making or dropping one stalled training between epochs (docs/benchmarks.md,
-    # "Where a default run's time goes"). Each repetition is one pass in a new shuffled order. No
-    # more batches than the fit takes: an endless repetition's prefetch starts the next pass after
-    # the last epoch, and fit returned only once that pass had filled its shuffle buffer.
     try:
-        history = model.fit(train_ds.repeat().take(steps * config.recipe.epochs), steps_per_epoch=steps,
+        history = model.fit(for_fit(train_ds, steps, config.recipe.epochs), steps_per_epoch=steps,
                             validation_data=eval_ds, epochs=config.recipe.epochs,
                             class_weight=class_weights(config, label_counts),
                             callbacks=make_callbacks(config, checkpoint, work_dir, steps), verbose=0)
