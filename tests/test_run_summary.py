@@ -1,5 +1,8 @@
 """The run summary printed at the end of a run and the report's text: failed gates written as a person
 reads them, summarised when a run with many classes fails many; a failed step named."""
+import io
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -62,6 +65,22 @@ def test_the_prediction_grid_says_how_many_images_it_shows():
     section = report._predictions_section(examples, ["hat", "shoes"], figures)
     assert "Every eval image (3, in an order drawn with seed 111)" in section
     assert "15 eval images" not in section
+
+
+def test_thumbnails_are_kept_small_and_drawn_as_arrays():
+    from PIL import Image
+    rows, columns = np.mgrid[0:533, 0:400]
+    pixels = np.stack([rows * 255 // 533, columns * 255 // 400, (rows + columns) % 256], axis=-1).astype(np.uint8)
+    photo = io.BytesIO()
+    Image.fromarray(pixels).save(photo, format="JPEG", quality=90)
+    thumbnails = report.Thumbnails()
+    thumbnails.add(photo.getvalue())
+    thumbnails.add(photo.getvalue())
+    assert len(thumbnails) == 2
+    assert thumbnails[1].shape == (report.THUMBNAIL, 120, 3) and thumbnails[1].dtype == np.uint8
+    drawn = report._thumbnail(photo.getvalue()).astype(float)
+    assert np.abs(thumbnails[0] - drawn).mean() < 25  # JPEG's loss, not another image
+    assert sys.getsizeof(thumbnails._encoded[0]) < drawn.size / 2
 
 
 def test_a_store_with_no_evaluated_run_says_so(tmp_path):

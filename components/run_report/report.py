@@ -9,6 +9,7 @@ Figures are PNGs embedded as data: URIs, so the file opens anywhere with no netw
 from __future__ import annotations
 
 import base64
+import collections.abc
 import dataclasses
 import html
 import io
@@ -35,11 +36,33 @@ GRID_SEED = 111
 DUPLICATE_PAIRS_SHOWN = 8
 DUPLICATE_ROWS = 100
 THUMBNAIL = 160        # pixels, longest side, of images drawn in figures
+PREDICTION_CHUNK = 64  # eval records read and predicted at a time
+
+
+class Thumbnails(collections.abc.Sequence):
+    """Images drawn small (THUMBNAIL pixels), kept as JPEG, a few KB each: a large eval split's fit in
+    memory. Indexing gives the HxWx3 uint8 array."""
+
+    def __init__(self):
+        self._encoded = []
+
+    def add(self, image_bytes: bytes) -> None:
+        from PIL import Image
+        out = io.BytesIO()
+        Image.fromarray(_thumbnail(image_bytes)).save(out, format="JPEG", quality=90)
+        self._encoded.append(out.getvalue())
+
+    def __len__(self):
+        return len(self._encoded)
+
+    def __getitem__(self, index):
+        from PIL import Image
+        return np.asarray(Image.open(io.BytesIO(self._encoded[index])))
 
 
 @dataclasses.dataclass
 class EvalExamples:
-    images: list           # thumbnails, HxWx3 uint8
+    images: collections.abc.Sequence  # thumbnails, each HxWx3 uint8
     labels: np.ndarray
     filenames: list
     probabilities: np.ndarray  # the candidate model's, [n, classes]
@@ -267,25 +290,43 @@ def eval_predictions(run: run_summary.RunRecord, model_run: Optional[run_summary
 
 
 def _predict_eval_split(model_uri: str, examples_uri: str, num_classes: int) -> Optional[EvalExamples]:
-    """The candidate model's probabilities on the eval split, through its serving_default signature."""
+    """The candidate model's probabilities on the eval split, through its serving_default signature,
+    and its model.tflite's. Read a chunk of records at a time, and each image kept only as a small
+    encoded thumbnail: the memory this takes does not grow with the images' bytes."""
     import tensorflow as tf
-    records = list(_split_records(examples_uri, "eval"))
-    if not records:
-        return None
-    serve = tf.saved_model.load(f"{model_uri}/Format-Serving").signatures["serving_default"]
-    probabilities = np.concatenate([serve(examples=tf.constant(records[i:i + 64]))["probabilities"].numpy()
-                                    for i in range(0, len(records), 64)])
-    parsed = [tf.train.Example.FromString(r) for r in records]
-    images = [_feature(e, features.IMAGE_KEY) for e in parsed]
+    serve = None
     try:
-        tflite = exporter.load_tflite(f"{model_uri}/Format-Serving")(images)
+        tflite = exporter.load_tflite(f"{model_uri}/Format-Serving")
     except ValueError:  # a model trained before the Trainer wrote TensorFlow Lite
         tflite = None
-    return EvalExamples(
-        images=[_thumbnail(image) for image in images],
-        labels=np.array([_feature(e, features.LABEL_KEY) for e in parsed]),
-        filenames=[_feature(e, features.FILENAME_KEY).decode() for e in parsed],
-        probabilities=probabilities[:, :num_classes], tflite_probabilities=tflite)
+    probabilities, lite, labels, filenames, thumbnails = [], [], [], [], Thumbnails()
+    for chunk in _chunks(_split_records(examples_uri, "eval"), PREDICTION_CHUNK):
+        serve = serve or tf.saved_model.load(f"{model_uri}/Format-Serving").signatures["serving_default"]
+        probabilities.append(serve(examples=tf.constant(chunk))["probabilities"].numpy()[:, :num_classes])
+        parsed = [tf.train.Example.FromString(r) for r in chunk]
+        images = [_feature(e, features.IMAGE_KEY) for e in parsed]
+        if tflite:
+            lite.append(tflite(images))
+        labels += [_feature(e, features.LABEL_KEY) for e in parsed]
+        filenames += [_feature(e, features.FILENAME_KEY).decode() for e in parsed]
+        for image in images:
+            thumbnails.add(image)
+    if not probabilities:
+        return None
+    return EvalExamples(images=thumbnails, labels=np.array(labels), filenames=filenames,
+                        probabilities=np.concatenate(probabilities),
+                        tflite_probabilities=np.concatenate(lite) if tflite else None)
+
+
+def _chunks(items, size: int):
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _duplicates(manifest: dict, examples_uri: str, figures) -> str:
