@@ -1,7 +1,11 @@
-"""The Keras flavour is chosen in one place (modules/__init__.py), run when Python starts wherever the
-project is installed (image_classification_pipeline.pth) and by every project package: TensorFlow
-imported first, or TFX's own entrypoint, still gives tf_keras everywhere, and a program that already
-used tf.keras as Keras 3, or that asks for Keras 3, gets one clear error instead of a mixed model."""
+"""What the project sets for the whole process, in one place (modules/__init__.py), run when Python
+starts wherever the project is installed (image_classification_pipeline.pth) and by every project
+package.
+
+The Keras flavour: TensorFlow imported first, or TFX's own entrypoint, still gives tf_keras
+everywhere, and a program that already used tf.keras as Keras 3, or that asks for Keras 3, gets one
+clear error instead of a mixed model. The CPU tensors' pool: TensorFlow's BFC allocator, unless the
+environment chose."""
 import os
 import subprocess
 import sys
@@ -13,7 +17,8 @@ WITHOUT_STARTUP_FILE = "import os, sys; sys.modules.pop('modules'); os.environ.p
 
 
 def python(code: str, **environment) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    # Not inherited from this process, which imported the project and so set both.
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_USE_LEGACY_KERAS", "TF_CPU_ALLOCATOR_USE_BFC")}
     env.update(environment, TF_CPP_MIN_LOG_LEVEL="3")
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
 
@@ -55,3 +60,35 @@ def test_asking_for_keras_3_is_one_clear_error():
     assert result.stderr.strip().splitlines()[-1] == (
         "ImportError: TF_USE_LEGACY_KERAS=0: this project needs tf_keras (TFT and TFMA 1.16 do); "
         "unset it or set it to 1")
+
+
+# TensorFlow keeps allocation statistics only for its pooling (BFC) allocator: for glibc's malloc,
+# asking for them is a ValueError.
+CPU_POOL = """
+import os, tensorflow as tf
+tf.random.uniform([256, 256])
+try:
+    pooled = tf.config.experimental.get_memory_info("CPU:0")["peak"] > 0
+except ValueError:
+    pooled = False
+print(os.environ.get("TF_CPU_ALLOCATOR_USE_BFC"), pooled)
+"""
+
+
+def test_cpu_tensors_come_from_tensorflows_pool():
+    result = python(CPU_POOL)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["true", "True"]
+
+
+def test_a_choice_made_in_the_environment_is_kept():
+    result = python(CPU_POOL, TF_CPU_ALLOCATOR_USE_BFC="false")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["false", "False"]
+
+
+def test_without_the_startup_file_importing_the_package_first_pools_them():
+    result = python("import os, sys; sys.modules.pop('modules'); os.environ.pop('TF_CPU_ALLOCATOR_USE_BFC')\n"
+                    "import modules\n" + CPU_POOL)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["true", "True"]
