@@ -294,14 +294,13 @@ def _predict_eval_split(model_uri: str, examples_uri: str, num_classes: int) -> 
     and its model.tflite's. Read a chunk of records at a time, and each image kept only as a small
     encoded thumbnail: the memory this takes does not grow with the images' bytes."""
     import tensorflow as tf
-    serve = None
+    serve = tf.saved_model.load(f"{model_uri}/Format-Serving").signatures["serving_default"]
     try:
         tflite = exporter.load_tflite(f"{model_uri}/Format-Serving")
     except ValueError:  # a model trained before the Trainer wrote TensorFlow Lite
         tflite = None
     probabilities, lite, labels, filenames, thumbnails = [], [], [], [], Thumbnails()
     for chunk in _chunks(_split_records(examples_uri, "eval"), PREDICTION_CHUNK):
-        serve = serve or tf.saved_model.load(f"{model_uri}/Format-Serving").signatures["serving_default"]
         probabilities.append(serve(examples=tf.constant(chunk))["probabilities"].numpy()[:, :num_classes])
         parsed = [tf.train.Example.FromString(r) for r in chunk]
         images = [_feature(e, features.IMAGE_KEY) for e in parsed]
