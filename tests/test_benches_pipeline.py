@@ -1,7 +1,7 @@
 """Smoke runs of the benchmarks that run the whole pipeline (bench/common.py): accuracy, then the
-serving latency of the model it pushed, the pipeline's overhead, and determinism, each on a tiny copy
-of the sample with the notebook's arch_1 for one epoch. What the docs read from each is checked to
-be there; the figures themselves are not judged."""
+serving latency of the model it pushed and an int8 TensorFlow Lite copy of it, the pipeline's
+overhead, and determinism, each on a tiny copy of the sample with the notebook's arch_1 for one epoch.
+What the docs read from each is checked to be there; the figures themselves are not judged."""
 import json
 
 import pytest
@@ -34,6 +34,12 @@ def test_accuracy_then_the_serving_latency_of_the_model_it_pushed(tmp_path):
     assert latency["arithmetic_limit_ms_per_image"] > 0 and latency["jpeg_via_xnnpack_p50_over_limit"] > 0
     # Both runtimes in the same run: the pushed model.tflite's request beside the SavedModel's.
     assert latency["tflite_p50_over_limit"] > 0 and 0 <= latency["tflite_agrees_with_saved_model"] <= 1
+
+    int8 = printed_json(bench("bench/tflite_int8.py", "--model", serving, "--images", data / "validation",
+                              "--calibration", data / "train", "--calibration-images", "4").stdout)
+    assert int8["images"] == 6 and int8["calibration_images"] == 4
+    assert 0 < int8["bytes"]["int8"] < int8["bytes"]["float32"] / 2  # int8 weights: a quarter of the bytes, nearly
+    assert sorted(int8["recall"]["int8"]) == ["hat", "shoes", "skirt"] and 0 <= int8["top_class_agreement"] <= 1
 
 
 def test_pipeline_overhead_times_every_step(tmp_path):

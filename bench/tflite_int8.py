@@ -1,0 +1,117 @@
+"""An int8 TensorFlow Lite model of a pushed version's network against the float32 model.tflite
+pushed with it: accuracy, recall per class, agreement and latency on a folder of labelled images.
+
+    .venv/bin/python bench/tflite_int8.py --model DIR/serving_model/image-classification \
+        --images ../shared/datasets/clothing-dataset-small/validation \
+        --calibration ../shared/datasets/clothing-dataset-small/train [--calibration-images 200] [--results FILE]
+
+The int8 model is TensorFlow Lite's full-integer post-training quantization (weights and
+activations int8, float input and output, so it is a drop-in for model.tflite), made from the
+pushed SavedModel's network and calibrated on --calibration-images images drawn with a fixed seed
+from --calibration: training images, never the ones it is scored on. Both models see the same
+decoded images (modules/preprocessing.decode_and_resize, the Transform graph's code) and run on
+XNNPACK with every core; latency is the interpreter's invoke alone, p50 over the images.
+One model and one split: the issue's bar for shipping int8 is a cross-validation (docs/benchmarks.md).
+"""
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+SEED = 111
+
+
+def interpreter(content: bytes):
+    """image [1, size, size, 3] -> (probabilities, seconds the invoke took)."""
+    import tensorflow as tf
+    runner = tf.lite.Interpreter(model_content=content, num_threads=os.cpu_count())
+    runner.allocate_tensors()
+    image, output = runner.get_input_details()[0]["index"], runner.get_output_details()[0]["index"]
+
+    def run(pixels):
+        runner.set_tensor(image, pixels)
+        started = time.perf_counter()
+        runner.invoke()
+        return runner.get_tensor(output)[0], time.perf_counter() - started
+    return run
+
+
+def int8_model(network, size: int, calibration: list, decode) -> bytes:
+    import tensorflow as tf
+    concrete = tf.function(lambda image: network(image, training=False), autograph=False).get_concrete_function(
+        tf.TensorSpec([1, size, size, 3], tf.float32, name="image"))
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], network)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([decode(path.read_bytes())] for path in calibration)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    return converter.convert()
+
+
+def main() -> int:
+    import tensorflow as tf
+    import tf_keras
+
+    from client import pushed_model
+    from modules import exporter, preprocessing
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="a pushed version directory or serving directory")
+    parser.add_argument("--images", type=Path, required=True, help="class subfolders of images to score")
+    parser.add_argument("--calibration", type=Path, required=True, help="class subfolders of training images")
+    parser.add_argument("--calibration-images", type=int, default=200)
+    parser.add_argument("--results", type=Path, help="JSON file to write the figures to")
+    args = parser.parse_args()
+
+    directory = pushed_model.resolve_model_dir(args.model)
+    network = tf_keras.models.load_model(str(directory), compile=False)
+    size = int(network.input_shape[1])
+    class_names = exporter.read_class_names(str(directory))
+    decoder = tf.function(lambda data: preprocessing.decode_and_resize(data, size)[tf.newaxis])
+
+    def decode(data: bytes) -> np.ndarray:
+        return decoder(tf.constant(data)).numpy()
+
+    pool = sorted(args.calibration.rglob("*.jpg"))
+    calibration = [pool[i] for i in np.random.default_rng(SEED).choice(len(pool), args.calibration_images,
+                                                                        replace=False)]
+    started = time.perf_counter()
+    quantized = int8_model(network, size, calibration, decode)
+    convert_s = time.perf_counter() - started
+    runtimes = {"float32": interpreter((directory / exporter.TFLITE_FILE).read_bytes()),
+                "int8": interpreter(quantized)}
+
+    images = sorted(p for p in args.images.rglob("*.jpg") if p.parent.name in class_names)
+    labels = np.array([class_names.index(p.parent.name) for p in images])
+    predicted = {name: [] for name in runtimes}
+    seconds = {name: [] for name in runtimes}
+    for path in images:
+        pixels = decode(path.read_bytes())
+        for name, run in runtimes.items():
+            probabilities, took = run(pixels)
+            predicted[name].append(probabilities)
+            seconds[name].append(took)
+    top = {name: np.argmax(p, axis=1) for name, p in predicted.items()}
+    result = {
+        "model": str(directory), "images": len(images), "calibration_images": len(calibration),
+        "convert_s": round(convert_s, 1),
+        "bytes": {"float32": (directory / exporter.TFLITE_FILE).stat().st_size, "int8": len(quantized)},
+        "accuracy": {name: round(float(np.mean(t == labels)), 4) for name, t in top.items()},
+        "recall": {name: {c: round(float(np.mean(t[labels == i] == i)), 3) for i, c in enumerate(class_names)
+                          if np.any(labels == i)} for name, t in top.items()},
+        "top_class_agreement": round(float(np.mean(top["int8"] == top["float32"])), 4),
+        "max_probability_difference": round(float(np.max(np.abs(np.array(predicted["int8"])
+                                                                - np.array(predicted["float32"])))), 4),
+        "invoke_p50_ms": {name: round(1000 * float(np.median(s)), 2) for name, s in seconds.items()},
+    }
+    print(json.dumps(result, indent=2))
+    if args.results:
+        args.results.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
