@@ -12,9 +12,9 @@ an error, not a silent mix of the two.
 It also has TensorFlow keep CPU tensors in its own pool (its BFC allocator, TF_CPU_ALLOCATOR_USE_BFC,
 unless the environment chose), read when TensorFlow makes its first CPU device. Through glibc's
 malloc, the decoded images that tf.data's threads allocate and free stay resident in many
-per-thread heaps, so the Trainer grew with the data (6.6 GB at 16 times the clothing data against
-2.1 GB at once); from the pool, freed tensors are reused and it stays within 1.5 times
-(docs/benchmarks.md, "Scale").
+per-thread heaps, so the Trainer grew with the data (3.2 times its memory at 16 times the images);
+from the pool, freed tensors are reused (1.2 times), and the default model's large activations are
+no longer mapped and unmapped at every step (docs/benchmarks.md, "Scale").
 """
 import os
 import sys
