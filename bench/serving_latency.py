@@ -29,7 +29,6 @@ Where a request's time goes, each part timed alone over the same images, one a c
 """
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -134,9 +133,9 @@ def xnnpack_network(concrete_function, keras_model):
     """The network as TensorFlow Lite, on XNNPACK (the interpreter's default CPU delegate) with
     every core; returns image -> probabilities."""
     import tensorflow as tf
+    from modules import exporter
     converted = tf.lite.TFLiteConverter.from_concrete_functions([concrete_function], keras_model).convert()
-    interpreter = tf.lite.Interpreter(model_content=converted, num_threads=os.cpu_count())
-    interpreter.allocate_tensors()
+    interpreter = exporter.tflite_interpreter(converted)
     input_index = interpreter.get_input_details()[0]["index"]
     output_index = interpreter.get_output_details()[0]["index"]
 

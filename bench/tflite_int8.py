@@ -15,7 +15,6 @@ One model and one split: the issue's bar for shipping int8 is a cross-validation
 """
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -27,9 +26,8 @@ SEED = 111
 
 def interpreter(content: bytes):
     """image [1, size, size, 3] -> (probabilities, seconds the invoke took)."""
-    import tensorflow as tf
-    runner = tf.lite.Interpreter(model_content=content, num_threads=os.cpu_count())
-    runner.allocate_tensors()
+    from modules import exporter
+    runner = exporter.tflite_interpreter(content)
     image, output = runner.get_input_details()[0]["index"], runner.get_output_details()[0]["index"]
 
     def run(pixels):
@@ -41,10 +39,10 @@ def interpreter(content: bytes):
 
 
 def int8_model(network, size: int, calibration: list, decode) -> bytes:
+    """The network converted as the Trainer converts model.tflite (modules/exporter.py), quantized."""
     import tensorflow as tf
-    concrete = tf.function(lambda image: network(image, training=False), autograph=False).get_concrete_function(
-        tf.TensorSpec([1, size, size, 3], tf.float32, name="image"))
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], network)
+    from modules import exporter
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([exporter.tflite_network(network, size)], network)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = lambda: ([decode(path.read_bytes())] for path in calibration)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]

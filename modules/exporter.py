@@ -83,11 +83,25 @@ def read_class_names(export_dir: str) -> list[str]:
         return f.read().split("\n")[:-1]
 
 
+def tflite_network(model: tf.keras.Model, image_size: int):
+    """The network alone as the function TensorFlow Lite converts: one decoded image in, as the
+    Transform graph leaves it, its probabilities out."""
+    return tf.function(lambda image: model(image, training=False), autograph=False).get_concrete_function(
+        tf.TensorSpec([1, image_size, image_size, 3], tf.float32, name="image"))
+
+
+def tflite_interpreter(content: bytes) -> tf.lite.Interpreter:
+    """An interpreter of a TensorFlow Lite model on XNNPACK with every core, its tensors allocated."""
+    with _native_logs_quiet():  # "Created TensorFlow Lite XNNPACK delegate for CPU."
+        interpreter = tf.lite.Interpreter(model_content=content, num_threads=os.cpu_count())
+        interpreter.allocate_tensors()
+    return interpreter
+
+
 def export_tflite(model: tf.keras.Model, image_size: int, export_dir: str) -> str:
     """Writes `model` (the network alone, float32) as TensorFlow Lite into export_dir/model.tflite,
     records its SHA-256 beside the class list, and returns the file's path."""
-    network = tf.function(lambda image: model(image, training=False), autograph=False).get_concrete_function(
-        tf.TensorSpec([1, image_size, image_size, 3], tf.float32, name="image"))
+    network = tflite_network(model, image_size)
     with _native_logs_quiet():
         converted = tf.lite.TFLiteConverter.from_concrete_functions([network], model).convert()
     tf.io.gfile.makedirs(os.path.join(export_dir, os.path.dirname(TFLITE_DIGEST_FILE)))
@@ -142,9 +156,7 @@ def load_tflite(export_dir: str):
     if hashlib.sha256(content).hexdigest() != read_tflite_digest(export_dir):
         raise ValueError(f"{path}: does not match the SavedModel in {export_dir} (its recorded "
                          f"{TFLITE_DIGEST_FILE} differs: another version's file?)")
-    with _native_logs_quiet():  # "Created TensorFlow Lite XNNPACK delegate for CPU."
-        interpreter = tf.lite.Interpreter(model_content=content, num_threads=os.cpu_count())
-        interpreter.allocate_tensors()
+    interpreter = tflite_interpreter(content)
     image, probabilities = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     size = int(image["shape"][1])
     decode = tf.function(lambda data: preprocessing.decode_and_resize(data, size)[tf.newaxis])
