@@ -27,6 +27,9 @@ it is scored on. Results are written after every fold, so a stopped run keeps wh
 Two levers cost no extra training and are scored from the same run: --average-last-epoch also scores
 the mean of the weights over the last epoch's steps, and --probabilities keeps every held-out image's
 probabilities (.npz) for bench/decision_bias.py, which fits and measures a per-class decision bias.
+Two more train differently: --linear-probe N trains the new softmax layer alone for N epochs (the
+network frozen whole, Adam at LINEAR_PROBE_RATE) before the recipe's epochs, and --head-rate M moves
+the softmax layer M times as fast as the network (each Adam step of its weights scaled by M).
 """
 import argparse
 import json
@@ -38,6 +41,9 @@ from pathlib import Path
 from modules import settings
 
 SPLITS = ("train", "validation")
+# The levers' settings, fixed before any fold was seen: keras.io's transfer-learning guide trains a
+# new head on a frozen network at Adam's default rate.
+LINEAR_PROBE_RATE = 1e-3
 
 
 def load_images(data_root: Path, image_size: int, cache: Path | None):
@@ -118,12 +124,45 @@ def last_epoch_average(epochs: int):
     return LastEpochAverage()
 
 
+def head_rate_adam(rate: float, head, multiplier: float):
+    """Adam at `rate`, whose every step of the weights of the layer `head` is `multiplier` times as
+    long. Adam's step does not scale with the gradient, so the step itself is scaled."""
+    import tensorflow as tf
+    class HeadRateAdam(tf.keras.optimizers.Adam):
+        def update_step(self, gradient, variable):
+            if self._var_key(variable) not in {self._var_key(weight) for weight in head.trainable_weights}:
+                return super().update_step(gradient, variable)
+            before = tf.identity(variable)
+            super().update_step(gradient, variable)
+            variable.assign(before + (variable - before) * multiplier)
+    return HeadRateAdam(rate)
+
+
+def linear_probe(model, scored, config: settings.Training, num_classes: int, epochs: int, train, steps: int,
+                 class_weight) -> None:
+    """Trains `scored`'s softmax layer alone for `epochs` (the EfficientNet-Lite frozen whole, its
+    BatchNorm in inference mode), then makes trainable again what the recipe trains, recompiled."""
+    import tensorflow as tf
+    from modules import efficientnet_lite, model as models, trainer
+    backbone = models.backbone(scored)
+    backbone.trainable = False
+    trainer.compile_for_training(model, config, num_classes, tf.keras.optimizers.Adam(LINEAR_PROBE_RATE))
+    model.fit(train, steps_per_epoch=steps, epochs=epochs, class_weight=class_weight, verbose=0,
+              callbacks=[trainer.StopOnDivergence(LINEAR_PROBE_RATE), trainer.Progress(epochs, steps)])
+    backbone.trainable = True
+    if config.recipe.frozen_blocks:
+        efficientnet_lite.freeze(backbone, config.recipe.frozen_blocks)
+    trainer.compile_for_training(model, config, num_classes, tf.keras.optimizers.Adam(config.recipe.learning_rate))
+
+
 def train_fold(config: settings.Training, images, labels, fit, held, num_classes: int,
-               flip_average: bool = False, average_last_epoch: bool = False) -> tuple[dict, dict]:
+               flip_average: bool = False, average_last_epoch: bool = False, linear_probe_epochs: int = 0,
+               head_rate: float = 1.0) -> tuple[dict, dict]:
     """One fold: trains on images[fit] as the Trainer does, scores images[held] (with flip_average,
     as the mean of each image's and its mirror image's probabilities; with average_last_epoch, also
-    with the mean of the weights over the last epoch's steps). Returns the scores and the held-out
-    probabilities by how they were scored ("plain", "averaged")."""
+    with the mean of the weights over the last epoch's steps). linear_probe_epochs and head_rate are
+    the levers of --linear-probe and --head-rate. Returns the scores and the held-out probabilities
+    by how they were scored ("plain", "averaged")."""
     import numpy as np
     import tensorflow as tf
     from sklearn import metrics
@@ -133,10 +172,16 @@ def train_fold(config: settings.Training, images, labels, fit, held, num_classes
     model, scored = trainer.compiled_model(config, num_classes)
     counts = np.bincount(labels[fit], minlength=num_classes)
     steps, recipe = trainer.steps_per_epoch(len(fit), config.batch_size), config.recipe
+    class_weight = trainer.class_weights(config, counts)
+    train = batches(images, labels, fit, config.batch_size, config.seed)
     average = last_epoch_average(recipe.epochs) if average_last_epoch else None
     started = time.monotonic()
-    model.fit(batches(images, labels, fit, config.batch_size, config.seed), steps_per_epoch=steps, epochs=recipe.epochs,
-              class_weight=trainer.class_weights(config, counts), verbose=0,
+    if linear_probe_epochs:
+        linear_probe(model, scored, config, num_classes, linear_probe_epochs, train, steps, class_weight)
+    if head_rate != 1.0:
+        trainer.compile_for_training(model, config, num_classes,
+                                     head_rate_adam(recipe.learning_rate, scored.layers[-1], head_rate))
+    model.fit(train, steps_per_epoch=steps, epochs=recipe.epochs, class_weight=class_weight, verbose=0,
               callbacks=[trainer.StopOnDivergence(recipe.learning_rate), trainer.Progress(recipe.epochs, steps),
                          *learning_rate.schedule_callbacks(recipe.learning_rate_schedule, recipe.learning_rate,
                                                            recipe.epochs, steps),
@@ -186,14 +231,15 @@ def run_recipe(args) -> int:
     results = json.loads(args.output.read_text()) if args.output.exists() else {}
     entry = {"recipe": overrides, "flip_average": args.flip_average, "config": dataclasses.asdict(config),
              "folds": args.folds, "fold_seed": args.fold_seed, "images": len(labels), "class_names": class_names,
-             "per_fold": [], "average_last_epoch": args.average_last_epoch}
+             "per_fold": [], "average_last_epoch": args.average_last_epoch,
+             "linear_probe_epochs": args.linear_probe, "head_rate": args.head_rate}
     held_out = []
     for number, (fit, held) in enumerate(folds.split(images, labels), start=1):
         if args.only_folds and number > args.only_folds:
             break
         print(f"{name}: fold {number}/{args.folds}, training on {len(fit)} images", file=sys.stderr, flush=True)
         fold, scored = train_fold(config, images, labels, fit, held, len(class_names), args.flip_average,
-                                  args.average_last_epoch)
+                                  args.average_last_epoch, args.linear_probe, args.head_rate)
         entry["per_fold"].append(fold)
         results[name] = entry
         args.output.write_text(json.dumps(results, indent=1) + "\n")
@@ -257,7 +303,10 @@ def table(path: Path) -> str:
             "weakest class (mean recall) | training s a fold |", "|---|---|---|---|---|---|---|---|"]
     for name, entry, accuracy, recall, versus in summaries(json.loads(path.read_text())):
         folds, weakest = entry["per_fold"], int(recall.argmin())
-        scoring = " scored with flip averaging" if entry.get("flip_average") else ""
+        scoring = "".join(text for flag, text in (
+            (entry.get("flip_average"), " scored with flip averaging"),
+            (entry.get("linear_probe_epochs"), f" after a {entry.get('linear_probe_epochs')}-epoch linear probe"),
+            (entry.get("head_rate", 1.0) != 1.0, f" with the head at {entry.get('head_rate')}x the rate")) if flag)
         rows.append(f"| {name} `{json.dumps(entry['recipe'])}`{scoring} | {len(folds)}/{entry['folds']} "
                     f"| {accuracy.mean():.4f} | "
                     f"{versus} | {np.mean([f['balanced_accuracy'] for f in folds]):.4f} | "
@@ -280,6 +329,10 @@ def main() -> int:
                         help="score each held-out image as the mean of it and its mirror image (test-time flip)")
     parser.add_argument("--average-last-epoch", action="store_true",
                         help="also score the mean of the weights over the last epoch's steps")
+    parser.add_argument("--linear-probe", type=int, default=0, metavar="EPOCHS",
+                        help="first train the softmax layer alone, the network frozen, for EPOCHS")
+    parser.add_argument("--head-rate", type=float, default=1.0, metavar="M",
+                        help="train the softmax layer at M times the recipe's learning rate")
     parser.add_argument("--probabilities", type=Path,
                         help="a .npz the held-out probabilities go to (bench/decision_bias.py reads it)")
     parser.add_argument("--table", type=Path, help="print the results file as a Markdown table")

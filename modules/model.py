@@ -95,8 +95,13 @@ def build(name: str, num_classes: int, frozen_blocks: int = 0) -> keras.Model:
     spec = registry.get_spec(name)
     model = NETWORKS[spec.network](spec.image_size, num_classes)
     if frozen_blocks:
-        backbones = [layer for layer in model.layers if layer.name in lite_family.VARIANTS]
-        if not backbones:
+        lite_backbone = backbone(model)
+        if lite_backbone is None:
             raise ValueError(f"model '{name}' has no EfficientNet-Lite blocks to freeze")
-        lite.freeze(backbones[0], frozen_blocks)
+        lite.freeze(lite_backbone, frozen_blocks)
     return model
+
+
+def backbone(model: keras.Model) -> keras.Model | None:
+    """The EfficientNet-Lite inside a model from build(), if it has one."""
+    return next((layer for layer in model.layers if layer.name in lite_family.VARIANTS), None)

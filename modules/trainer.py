@@ -224,9 +224,16 @@ def compiled_model(config: settings.Training, num_classes: int) -> tuple[keras.M
     keras.mixed_precision.set_global_policy(config.precision)
     model = models.build(config.model_name, num_classes, frozen_blocks=config.recipe.frozen_blocks)
     trained = augmentation.with_augmentation(model, config.seed) if config.recipe.augment else model
-    trained.compile(optimizer=keras.optimizers.Adam(config.recipe.learning_rate),
-                    loss=crossentropy(num_classes, config.recipe.label_smoothing), metrics=["accuracy"])
-    return trace_without_autograph(trained), model
+    return compile_for_training(trained, config, num_classes, keras.optimizers.Adam(config.recipe.learning_rate)), model
+
+
+def compile_for_training(trained: keras.Model, config: settings.Training, num_classes: int,
+                         optimizer: keras.optimizers.Optimizer) -> keras.Model:
+    """`trained` compiled with the recipe's loss under `optimizer`; again after its trainable layers
+    change, as Keras needs (bench/recipe_cv_cpu.py's levers train the head alone first)."""
+    trained.compile(optimizer=optimizer, loss=crossentropy(num_classes, config.recipe.label_smoothing),
+                    metrics=["accuracy"])
+    return trace_without_autograph(trained)
 
 
 def trace_without_autograph(model: keras.Model) -> keras.Model:

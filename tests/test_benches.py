@@ -100,6 +100,16 @@ def test_recipe_cv_on_a_made_data_set_takes_the_default_models_recipe_for_small_
     bias = json.loads(written.read_text())
     assert bias["class_names"] == entry["class_names"] and len(bias["bias"]) == 3 and abs(sum(bias["bias"])) < 1e-3
     assert (bias["model_name"], bias["recipe"]) == (entry["config"]["model_name"], entry["config"]["recipe"])
+    # The two levers that train differently, on photographs, whose recipe freezes the first blocks again
+    # after the linear probe.
+    levers = tmp_path / "photos.json"
+    bench("bench/recipe_cv_cpu.py", "--data-root", made / "photos", "--recipe", "levers", "{}", "--output", levers,
+          "--folds", "2", "--only-folds", "1", "--epochs", "1", "--linear-probe", "1", "--head-rate", "10")
+    entry = json.loads(levers.read_text())["levers"]
+    assert (entry["linear_probe_epochs"], entry["head_rate"], entry["config"]["recipe"]["frozen_blocks"]) == (1, 10, 7)
+    assert 0 <= entry["per_fold"][0]["accuracy"] <= 1
+    assert "| levers `{}` after a 1-epoch linear probe with the head at 10.0x the rate | 1/2 |" in bench(
+        "bench/recipe_cv_cpu.py", "--table", levers).stdout
 
 
 @pytest.mark.slow
