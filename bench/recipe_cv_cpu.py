@@ -15,7 +15,7 @@ in its own process, over the same folds (seed 111), so recipes are compared fold
     .venv/bin/python bench/recipe_cv_cpu.py --table docs/recipe_cv_lite1.json
 
 A recipe is a JSON object of modules/settings.Training fields over the default Training(), resolved
-for the data as the Trainer resolves it (a model's recipe for small images: modules/registry.py). Each
+for the data as the Trainer resolves it (a model's recipe for small data: modules/registry.py). Each
 fold trains as the Trainer does (modules/trainer.compiled_model: the registry's model behind the
 augmentation layers, Adam, the schedule's callbacks, balanced class weights from the fold's
 counts, one repeated iterator with a new shuffle every pass), on images decoded and resized by
@@ -71,11 +71,11 @@ def load_images(data_root: Path, image_size: int, cache: Path | None):
 
 
 def data_profile(data_root: Path):
-    """The registry's DataProfile of train + validation, from the originals' sizes as ingestion buckets
-    them: what the Trainer would count, for the recipe the pipeline would choose."""
+    """The registry's DataProfile of the train split, from the originals' sizes as ingestion buckets
+    them: what the pipeline's Trainer counts, for the recipe it would choose."""
     from PIL import Image
     from modules import features, registry
-    paths = [p for split in SPLITS for p in (data_root / split).glob("*/*") if p.is_file()]
+    paths = [p for p in (data_root / "train").glob("*/*") if p.is_file()]
     small = 0
     for path in paths:
         with Image.open(path) as image:

@@ -45,6 +45,12 @@ NOTEBOOK = Recipe(epochs=100, learning_rate=1e-3, learning_rate_schedule="reduce
                   balance_classes=False, frozen_blocks=0, label_smoothing=0.0)
 
 
+# Fewer training images than this are small data whatever their size: a recipe chosen on the full
+# clothing photographs (thousands of images) may train too few steps on them (docs/models.md, "A
+# recipe that depends on the data").
+FEW_IMAGES = 1000
+
+
 @dataclasses.dataclass(frozen=True)
 class DataProfile:
     """What the Trainer counts in its training split before it trains, for a recipe to depend on."""
@@ -53,9 +59,13 @@ class DataProfile:
 
     @property
     def small(self) -> bool:
-        """Mostly small pictures (thumbnails, icons, scans of the MNIST or CIFAR kind): far from the
-        photographs ImageNet weights were trained on."""
-        return self.small_images * 2 > self.images
+        """Small data: mostly small pictures (thumbnails, icons, scans of the MNIST or CIFAR kind), far
+        from the photographs ImageNet weights were trained on, or few images of any kind."""
+        return self.small_images * 2 > self.images or self.images < FEW_IMAGES
+
+    def __str__(self) -> str:
+        return (f"{'small' if self.small else 'larger'} data: {self.images} training images (under "
+                f"{FEW_IMAGES} is small), {self.small_images} of them under 128 px (over half is small)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,14 +74,14 @@ class ModelSpec:
     image_size: int
     recipe: Recipe = NOTEBOOK  # whole: every field set
     freezable_blocks: int = 0  # an EfficientNet-Lite's blocks (0 for a network without them)
-    # Partial: what changes in `recipe` when the training split's images are mostly small
-    # (DataProfile.small); None: the same recipe for every data set.
-    small_images: Optional[Recipe] = None
+    # Partial: what changes in `recipe` when the training split is small data (DataProfile.small);
+    # None: the same recipe for every data set.
+    small_data: Optional[Recipe] = None
 
     @property
-    def small_images_recipe(self) -> Optional[Recipe]:
-        """The whole recipe for mostly small images, when the model has one."""
-        return None if self.small_images is None else self.small_images.over(self.recipe)
+    def small_data_recipe(self) -> Optional[Recipe]:
+        """The whole recipe for small data, when the model has one."""
+        return None if self.small_data is None else self.small_data.over(self.recipe)
 
 
 def fine_tuned_lite(variant: str, epochs: int = 8, frozen_blocks: int = 0) -> ModelSpec:
@@ -98,10 +108,10 @@ MODELS = {
     # The next-larger Lite at its own resolution, with its stem and first three stages (7 blocks) as
     # ImageNet trained them and 5 epochs, so that a default full-data run fits in 15 minutes on 2 CPU
     # cores: docs/benchmarks.md, "Recipes for the default model", and docs/recipe_cv.md. Pictures
-    # unlike ImageNet's photographs (small, greyscale, drawn) need the whole network and more steps:
-    # docs/models.md, "A recipe that depends on the data".
+    # unlike ImageNet's photographs (small, greyscale, drawn), and few images of any kind, need the
+    # whole network and more steps: docs/models.md, "A recipe that depends on the data".
     "efficientnet_lite1": dataclasses.replace(fine_tuned_lite("efficientnet_lite1", epochs=5, frozen_blocks=7),
-                                              small_images=Recipe(frozen_blocks=0, epochs=8)),
+                                              small_data=Recipe(frozen_blocks=0, epochs=8)),
 }
 
 

@@ -53,28 +53,28 @@ class Training:
     # Set by resolved() when the model trains mostly small images another way (ModelSpec.small_images)
     # and the given recipe leaves that to the model: the Trainer, which counts the images, chooses
     # (for_data). Not a flag: the recipe's flags set both.
-    small_images_recipe: Optional[Recipe] = None
+    small_data_recipe: Optional[Recipe] = None
 
     def resolved(self) -> "Training":
         """These settings with the model's own recipe wherever a field is None (and its recipe for
-        small images in small_images_recipe, where that differs)."""
+        small images in small_data_recipe, where that differs)."""
         spec = registry.get_spec(self.model_name)
         recipe = self.recipe.over(spec.recipe)
-        small = self.small_images_recipe or (spec.small_images_recipe and self.recipe.over(spec.small_images_recipe))
-        return dataclasses.replace(self, recipe=recipe, small_images_recipe=small if small != recipe else None)
+        small = self.small_data_recipe or (spec.small_data_recipe and self.recipe.over(spec.small_data_recipe))
+        return dataclasses.replace(self, recipe=recipe, small_data_recipe=small if small != recipe else None)
 
     def for_data(self, profile: registry.DataProfile) -> "Training":
         """These resolved settings for a training split like `profile`: one recipe, the one it takes."""
-        small = profile.small and self.small_images_recipe is not None
-        return dataclasses.replace(self, recipe=self.small_images_recipe if small else self.recipe,
-                                   small_images_recipe=None)
+        small = profile.small and self.small_data_recipe is not None
+        return dataclasses.replace(self, recipe=self.small_data_recipe if small else self.recipe,
+                                   small_data_recipe=None)
 
     def replaced(self, **given) -> "Training":
         """These settings with `given` in place, the recipe's fields (in both recipes) and the others alike."""
         recipe = {name: value for name, value in given.items() if name in RECIPE_FIELDS}
         others = {name: value for name, value in given.items() if name not in recipe}
-        small = self.small_images_recipe and dataclasses.replace(self.small_images_recipe, **recipe)
-        return dataclasses.replace(self, recipe=dataclasses.replace(self.recipe, **recipe), small_images_recipe=small,
+        small = self.small_data_recipe and dataclasses.replace(self.small_data_recipe, **recipe)
+        return dataclasses.replace(self, recipe=dataclasses.replace(self.recipe, **recipe), small_data_recipe=small,
                                    **others)
 
     def with_hyperparameters(self, best: dict | None) -> "Training":
@@ -151,9 +151,9 @@ def from_custom_config(custom_config: dict | None) -> tuple[Training, list, Opti
     if not custom_config.get("class_names"):
         raise ValueError("custom_config lacks class_names")
     recipe = Recipe(**_known(Recipe, saved["recipe"], "recipe"))
-    small = saved.get("small_images_recipe")
-    small = Recipe(**_known(Recipe, small, "small_images_recipe")) if small else None
-    training = Training(**{**_known(Training, saved, "training"), "recipe": recipe, "small_images_recipe": small})
+    small = saved.get("small_data_recipe")
+    small = Recipe(**_known(Recipe, small, "small_data_recipe")) if small else None
+    training = Training(**{**_known(Training, saved, "training"), "recipe": recipe, "small_data_recipe": small})
     if recipe.unset():
         raise ValueError(f"custom_config's recipe lacks {recipe.unset()}")
     tuning = Tuning(**custom_config["tuning"]) if custom_config.get("tuning") else None

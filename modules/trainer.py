@@ -353,9 +353,8 @@ def for_training_split(config: settings.Training, fn_args, tft_output: tft.TFTra
     was chosen and why, when the model has two): the Trainer's and the Tuner's."""
     counts, profile = tally(fn_args.train_files, fn_args.data_accessor, tft_output.raw_metadata.schema, num_classes)
     choice = None
-    if config.small_images_recipe is not None:
-        choice = (f"the model's recipe for {'small' if profile.small else 'larger'} images: {profile.small_images} "
-                  f"of {profile.images} training images {features.SMALL_SIZE}")
+    if config.small_data_recipe is not None:
+        choice = f"the model's recipe for {profile}"
         logging.info("trainer: %s", choice)
     return config.for_data(profile), counts, choice
 

@@ -67,7 +67,7 @@ def test_duplicates_reports_the_copies_it_finds(tmp_path):
 
 
 @pytest.mark.slow
-def test_recipe_cv_on_a_made_data_set_takes_the_default_models_recipe_for_small_images(tmp_path):
+def test_recipe_cv_on_a_made_data_set_takes_the_default_models_recipe_for_small_data(tmp_path):
     data = copy_sample(tmp_path / "data", per_class=(4, 2))
     made = tmp_path / "domains"
     bench("bench/domains.py", "make", "--data-root", data, "--output", made, "--per-class", "5")
@@ -83,7 +83,7 @@ def test_recipe_cv_on_a_made_data_set_takes_the_default_models_recipe_for_small_
     bench("bench/recipe_cv_cpu.py", "--data-root", made / "grey28", "--recipe", "default", "{}", "--output", results,
           "--folds", "2", "--epochs", "1", "--average-last-epoch", "--probabilities", probabilities)
     entry = json.loads(results.read_text())["default"]
-    assert entry["config"]["recipe"]["frozen_blocks"] == 0  # the default model's recipe for small images
+    assert entry["config"]["recipe"]["frozen_blocks"] == 0  # the default model's recipe for small data
     assert all(0 <= fold["averaged"]["accuracy"] <= 1 for fold in entry["per_fold"])
     table = bench("bench/recipe_cv_cpu.py", "--table", results).stdout
     averaged = "| default, last epoch's weight average `{}` | 2/2 |"
@@ -100,16 +100,17 @@ def test_recipe_cv_on_a_made_data_set_takes_the_default_models_recipe_for_small_
     bias = json.loads(written.read_text())
     assert bias["class_names"] == entry["class_names"] and len(bias["bias"]) == 3 and abs(sum(bias["bias"])) < 1e-3
     assert (bias["model_name"], bias["recipe"]) == (entry["config"]["model_name"], entry["config"]["recipe"])
-    # The two levers that train differently, on photographs, whose recipe freezes the first blocks again
-    # after the linear probe.
+    # The two levers that train differently, with first blocks frozen, which the linear probe (the
+    # network frozen whole) must freeze again after it.
     levers = tmp_path / "photos.json"
-    bench("bench/recipe_cv_cpu.py", "--data-root", made / "photos", "--recipe", "levers", "{}", "--output", levers,
-          "--folds", "2", "--only-folds", "1", "--epochs", "1", "--linear-probe", "1", "--head-rate", "10")
+    bench("bench/recipe_cv_cpu.py", "--data-root", made / "photos", "--recipe", "levers", '{"frozen_blocks": 7}',
+          "--output", levers, "--folds", "2", "--only-folds", "1", "--epochs", "1", "--linear-probe", "1",
+          "--head-rate", "10")
     entry = json.loads(levers.read_text())["levers"]
     assert (entry["linear_probe_epochs"], entry["head_rate"], entry["config"]["recipe"]["frozen_blocks"]) == (1, 10, 7)
     assert 0 <= entry["per_fold"][0]["accuracy"] <= 1
-    assert "| levers `{}` after a 1-epoch linear probe with the head at 10.0x the rate | 1/2 |" in bench(
-        "bench/recipe_cv_cpu.py", "--table", levers).stdout
+    row = '| levers `{"frozen_blocks": 7}` after a 1-epoch linear probe with the head at 10.0x the rate | 1/2 |'
+    assert row in bench("bench/recipe_cv_cpu.py", "--table", levers).stdout
 
 
 @pytest.mark.slow

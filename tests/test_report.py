@@ -10,7 +10,7 @@ from PIL import Image
 
 from components.image_example_gen import manifest
 from components.run_report import evaluation_results, run_summary
-from modules import features
+from modules import features, registry
 from tests.conftest import CLI
 from tests.report_page import Report
 
@@ -151,13 +151,15 @@ def test_the_training_table_lists_every_setting_of_the_run_flat(report, sample_s
     training = sample_settings.settings.training.resolved()
     # The recipe's fields beside the others, as the Trainer read them from its custom_config.
     assert rows["model_name"] == training.model_name and rows["epochs"] == str(training.recipe.epochs)
-    assert rows["frozen_blocks"] == str(training.recipe.frozen_blocks) and "recipe" not in rows
-    # The default model has a recipe for small images too; the sample's photographs are mostly not.
+    # The default model has a recipe for small data too, which the sample's 240 training images take
+    # by their count: few, though mostly not small pictures.
+    assert rows["frozen_blocks"] == str(training.small_data_recipe.frozen_blocks) and "recipe" not in rows
     train = sorted((sample_settings.data_root / "train").glob("*/*"))
     small = small_originals(train)
-    assert 0 < small < len(train) / 2  # the premise: a few small images, not most
-    assert rows["recipe chosen"] == (f"the model's recipe for larger images: {small} of {len(train)} training "
-                                     "images under 128 px")
-    assert "small_images_recipe" not in rows
+    assert 0 < small < len(train) / 2 and len(train) < registry.FEW_IMAGES  # the premise
+    assert rows["recipe chosen"] == (f"the model's recipe for small data: {len(train)} training images (under "
+                                     f"{registry.FEW_IMAGES} is small), {small} of them under 128 px "
+                                     "(over half is small)")
+    assert "small_data_recipe" not in rows
     # The sample's classes are the clothing's, but its one epoch is not the recipe the shipped bias was fitted for.
     assert "decision bias" not in rows

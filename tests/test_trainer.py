@@ -151,29 +151,29 @@ def test_balanced_class_weights_make_every_class_weigh_the_same():
     assert [weights[i] * n for i, n in enumerate([60, 30, 10])] == pytest.approx([100 / 3] * 3)
 
 
-def test_a_model_with_a_recipe_for_small_images_carries_both_until_the_data_is_counted(monkeypatch):
+def test_a_model_with_a_recipe_for_small_data_carries_both_until_the_data_is_counted(monkeypatch):
     base = registry.get_spec("efficientnet_lite0")
     monkeypatch.setitem(registry.MODELS, "two_recipes", dataclasses.replace(
-        base, small_images=registry.Recipe(epochs=9, frozen_blocks=0)))
+        base, small_data=registry.Recipe(epochs=9, frozen_blocks=0)))
     given = settings.Training(model_name="two_recipes", recipe=registry.Recipe(learning_rate=1e-3))
     resolved = given.resolved()
     assert resolved.recipe == registry.Recipe(learning_rate=1e-3).over(base.recipe)
-    assert resolved.small_images_recipe == dataclasses.replace(resolved.recipe, epochs=9, frozen_blocks=0)
+    assert resolved.small_data_recipe == dataclasses.replace(resolved.recipe, epochs=9, frozen_blocks=0)
     assert resolved.resolved() == resolved  # resolving twice keeps both
     back, _, _ = settings.from_custom_config(settings.to_custom_config(given, CLASS_NAMES))
     assert back == resolved
-    small, large = registry.DataProfile(images=10, small_images=6), registry.DataProfile(images=10, small_images=5)
-    assert back.for_data(small) == dataclasses.replace(resolved, recipe=resolved.small_images_recipe,
-                                                       small_images_recipe=None)
-    assert back.for_data(large) == dataclasses.replace(resolved, small_images_recipe=None)
+    small, large = registry.DataProfile(images=10, small_images=6), registry.DataProfile(images=2000, small_images=5)
+    assert back.for_data(small) == dataclasses.replace(resolved, recipe=resolved.small_data_recipe,
+                                                       small_data_recipe=None)
+    assert back.for_data(large) == dataclasses.replace(resolved, small_data_recipe=None)
     # A given value holds in both recipes: before resolving (a flag) and after (the Tuner's best).
     assert settings.Training(model_name="two_recipes", recipe=registry.Recipe(epochs=3)).resolved() \
         .for_data(small).recipe.epochs == 3
     assert back.replaced(learning_rate=2e-3).for_data(small).recipe.learning_rate == 2e-3
     # Given every field the rule sets, the model's two recipes are one.
     both = settings.Training(model_name="two_recipes", recipe=registry.Recipe(epochs=9, frozen_blocks=0))
-    assert both.resolved().small_images_recipe is None
-    assert settings.Training(model_name="efficientnet_lite0").resolved().small_images_recipe is None  # has one
+    assert both.resolved().small_data_recipe is None
+    assert settings.Training(model_name="efficientnet_lite0").resolved().small_data_recipe is None  # has one
 
 
 def test_labels_are_counted_from_the_examples(examples, transform_output):
@@ -407,7 +407,18 @@ def test_the_training_split_is_profiled_by_its_originals_sizes(tmp_path, transfo
     counts, profile = trainer.tally(pattern, accessor, transform_output.raw_metadata.schema, num_classes=3)
     assert counts.tolist() == [2, 2, 2]
     assert profile == registry.DataProfile(images=6, small_images=small)
-    assert profile.small == (small > 3)  # more than half
+
+
+@pytest.mark.parametrize("images, small_images, small", [
+    (2000, 1001, True), (2000, 1000, False),  # more than half under 128 px
+    (registry.FEW_IMAGES - 1, 0, True), (registry.FEW_IMAGES, 0, False),  # few images, whatever their size
+])
+def test_small_data_is_mostly_small_pictures_or_few_images(images, small_images, small):
+    profile = registry.DataProfile(images=images, small_images=small_images)
+    assert profile.small == small
+    assert str(profile) == (f"{'small' if small else 'larger'} data: {images} training images (under "
+                            f"{registry.FEW_IMAGES} is small), {small_images} of them under 128 px "
+                            "(over half is small)")
 
 
 def test_a_shipped_decision_bias_is_taken_only_for_its_own_classes_model_and_recipe(tmp_path, monkeypatch):

@@ -35,12 +35,12 @@ def test_the_search_space_is_around_the_models_own_recipe():
 
 @pytest.fixture(scope="module")
 def tuned_run(tmp_path_factory):
-    """A tuned run of arch_1 on 64 px images, arch_1 given (for this run) a recipe for small images:
+    """A tuned run of arch_1 on 64 px images, arch_1 given (for this run) a recipe for small data:
     2 epochs and label smoothing 0.1 (its own: 100 epochs, none)."""
     root = tmp_path_factory.mktemp("tuned")
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(registry.MODELS, "arch_1", dataclasses.replace(
-            registry.MODELS["arch_1"], small_images=registry.Recipe(epochs=2, label_smoothing=0.1)))
+            registry.MODELS["arch_1"], small_data=registry.Recipe(epochs=2, label_smoothing=0.1)))
         run = local.LocalRunSettings(
             data_root=write_colour_dataset(root / "data"), output_root=root / "outputs", pipeline_name="tuned",
             settings=settings.Settings(settings.Training(model_name="arch_1"),
@@ -63,10 +63,11 @@ def test_the_trainer_trains_with_the_tuners_best_hyperparameters(tuned_run):
     assert np.isfinite(trained["history"]["loss"]).all()
 
 
-def test_the_trainer_takes_the_models_recipe_for_small_images_on_small_images(tuned_run):
+def test_the_trainer_takes_the_models_recipe_for_small_data_on_small_data(tuned_run):
     # The run's settings carry both recipes; the Trainer counted 48 training images under 128 px.
     _, _, run = tuned_run
     trained = json.loads((Path(run.output("Trainer", "model_run").uri) / "history.json").read_text())
-    assert trained["recipe_choice"] == "the model's recipe for small images: 48 of 48 training images under 128 px"
+    assert trained["recipe_choice"] == ("the model's recipe for small data: 48 training images (under 1000 is small), "
+                                        "48 of them under 128 px (over half is small)")
     assert (trained["config"]["recipe"]["epochs"], trained["config"]["recipe"]["label_smoothing"]) == (2, 0.1)
-    assert trained["config"]["small_images_recipe"] is None and len(trained["history"]["loss"]) == 2
+    assert trained["config"]["small_data_recipe"] is None and len(trained["history"]["loss"]) == 2
