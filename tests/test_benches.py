@@ -110,7 +110,8 @@ def test_recipe_cv_on_a_made_data_set_takes_the_default_models_recipe_for_small_
     assert (entry["linear_probe_epochs"], entry["head_rate"], entry["config"]["recipe"]["frozen_blocks"]) == (1, 10, 7)
     assert 0 <= entry["per_fold"][0]["accuracy"] <= 1
     row = '| levers `{"frozen_blocks": 7}` after a 1-epoch linear probe with the head at 10.0x the rate | 1/2 |'
-    assert row in bench("bench/recipe_cv_cpu.py", "--table", levers).stdout
+    tabled = bench("bench/recipe_cv_cpu.py", "--table", levers).stdout
+    assert row in tabled and "\n| levers | 1 | " in tabled  # and its recall per class
 
 
 @pytest.mark.slow
