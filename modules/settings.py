@@ -50,14 +50,14 @@ class Training:
         values.one_of(DISTRIBUTIONS, "distribution"))
     no_decision_bias: bool = field(False, "export the network without the decision bias shipped for the data's "
                                           "classes, model and recipe (modules/decision_bias.py)")
-    # Set by resolved() when the model trains mostly small images another way (ModelSpec.small_images)
-    # and the given recipe leaves that to the model: the Trainer, which counts the images, chooses
+    # Set by resolved() when the model trains small data another way (ModelSpec.small_data) and the
+    # given recipe leaves that to the model: the Trainer, which counts the images, chooses
     # (for_data). Not a flag: the recipe's flags set both.
     small_data_recipe: Optional[Recipe] = None
 
     def resolved(self) -> "Training":
         """These settings with the model's own recipe wherever a field is None (and its recipe for
-        small images in small_data_recipe, where that differs)."""
+        small data in small_data_recipe, where that differs)."""
         spec = registry.get_spec(self.model_name)
         recipe = self.recipe.over(spec.recipe)
         small = self.small_data_recipe or (spec.small_data_recipe and self.recipe.over(spec.small_data_recipe))

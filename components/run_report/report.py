@@ -222,8 +222,10 @@ def _training_section(run: run_summary.RunRecord, figures) -> str:
     if not history_file or not filesystem.gfile().exists(history_file):
         return _section("Training", "training", "<p>No training history recorded.</p>")
     record = json.loads(_read_text(history_file))
-    # Runs before 2026-12 had class_names in it; runs before 2026-12-04 21:00 had the recipe's fields flat.
-    config = {k: v for k, v in record["config"].items() if k not in ("class_names", "recipe", "small_data_recipe")}
+    # Runs before 2026-12 had class_names in it; runs before 2026-12-04 21:00 had the recipe's fields flat;
+    # runs before 2026-12-05 13:00 called small_data_recipe small_images_recipe.
+    config = {k: v for k, v in record["config"].items()
+              if k not in ("class_names", "recipe", "small_data_recipe", "small_images_recipe")}
     config.update(record["config"].get("recipe", {}))
     if record.get("recipe_choice"):
         config["recipe chosen"] = record["recipe_choice"]
