@@ -63,9 +63,11 @@ class DataProfile:
         from the photographs ImageNet weights were trained on, or few images of any kind."""
         return self.small_images * 2 > self.images or self.images < FEW_IMAGES
 
-    def __str__(self) -> str:
+    def describe(self, small_size: str) -> str:
+        """Which kind of data and both counts behind it; `small_size` names the size bucket counted
+        (modules/features.SMALL_SIZE, which this module cannot import: it needs TensorFlow)."""
         return (f"{'small' if self.small else 'larger'} data: {self.images} training images (under "
-                f"{FEW_IMAGES} is small), {self.small_images} of them under 128 px (over half is small)")
+                f"{FEW_IMAGES} is small), {self.small_images} of them {small_size} (over half is small)")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -354,7 +354,7 @@ def for_training_split(config: settings.Training, fn_args, tft_output: tft.TFTra
     counts, profile = tally(fn_args.train_files, fn_args.data_accessor, tft_output.raw_metadata.schema, num_classes)
     choice = None
     if config.small_data_recipe is not None:
-        choice = f"the model's recipe for {profile}"
+        choice = f"the model's recipe for {profile.describe(features.SMALL_SIZE)}"
         logging.info("trainer: %s", choice)
     return config.for_data(profile), counts, choice
 

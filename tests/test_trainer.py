@@ -416,9 +416,9 @@ def test_the_training_split_is_profiled_by_its_originals_sizes(tmp_path, transfo
 def test_small_data_is_mostly_small_pictures_or_few_images(images, small_images, small):
     profile = registry.DataProfile(images=images, small_images=small_images)
     assert profile.small == small
-    assert str(profile) == (f"{'small' if small else 'larger'} data: {images} training images (under "
-                            f"{registry.FEW_IMAGES} is small), {small_images} of them under 128 px "
-                            "(over half is small)")
+    assert profile.describe(features.SMALL_SIZE) == (
+        f"{'small' if small else 'larger'} data: {images} training images (under {registry.FEW_IMAGES} is small), "
+        f"{small_images} of them under 128 px (over half is small)")
 
 
 def test_a_shipped_decision_bias_is_taken_only_for_its_own_classes_model_and_recipe(tmp_path, monkeypatch):
