@@ -27,6 +27,9 @@ it is scored on. Results are written after every fold, so a stopped run keeps wh
 Two levers cost no extra training and are scored from the same run: --average-last-epoch also scores
 the mean of the weights over the last epoch's steps, and --probabilities keeps every held-out image's
 probabilities (.npz) for bench/decision_bias.py, which fits and measures a per-class decision bias.
+--int8 N also scores each fold's network as the int8 TensorFlow Lite model bench/tflite_int8.py
+makes of a pushed one (calibrated on N of the fold's training images), against the same weights in
+float32: the cross-validation that decides whether an int8 file ships.
 Two more train differently: --linear-probe N trains the new softmax layer alone for N epochs (the
 network frozen whole, Adam at LINEAR_PROBE_RATE) before the recipe's epochs, and --head-rate M moves
 the softmax layer M times as fast as the network (each Adam step of its weights scaled by M).
@@ -157,16 +160,18 @@ def linear_probe(model, scored, config: settings.Training, num_classes: int, epo
 
 def train_fold(config: settings.Training, images, labels, fit, held, num_classes: int,
                flip_average: bool = False, average_last_epoch: bool = False, linear_probe_epochs: int = 0,
-               head_rate: float = 1.0) -> tuple[dict, dict]:
+               head_rate: float = 1.0, int8_calibration: int = 0) -> tuple[dict, dict]:
     """One fold: trains on images[fit] as the Trainer does, scores images[held] (with flip_average,
     as the mean of each image's and its mirror image's probabilities; with average_last_epoch, also
     with the mean of the weights over the last epoch's steps). linear_probe_epochs and head_rate are
-    the levers of --linear-probe and --head-rate. Returns the scores and the held-out probabilities
-    by how they were scored ("plain", "averaged")."""
+    the levers of --linear-probe and --head-rate; with int8_calibration, the trained network is also
+    scored as an int8 TensorFlow Lite model calibrated on that many of the fold's training images.
+    Returns the scores and the held-out probabilities by how they were scored ("plain", "averaged",
+    "int8")."""
     import numpy as np
     import tensorflow as tf
     from sklearn import metrics
-    from modules import learning_rate, trainer
+    from modules import exporter, learning_rate, trainer
     tf.keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     model, scored = trainer.compiled_model(config, num_classes)
@@ -207,6 +212,17 @@ def train_fold(config: settings.Training, images, labels, fit, held, num_classes
         mirrored = probabilities(lambda batch: batch[:, :, ::-1])
         fold = {**fold, "plain": plain, **scores((plain_probabilities + mirrored).argmax(-1))}
     scored_probabilities = {"plain": plain_probabilities}
+    if int8_calibration:
+        # Calibrated on training images only, drawn with the fold's seed, as bench/tflite_int8.py does.
+        calibration = np.random.default_rng(config.seed).choice(fit, int8_calibration, replace=False)
+        started = time.monotonic()
+        int8 = exporter.TFLiteNetwork(exporter.tflite_model(
+            scored, images.shape[1], lambda: (images[i][np.newaxis] for i in calibration)))
+        convert_seconds = time.monotonic() - started
+        scored_probabilities["int8"] = np.stack([int8(images[i][np.newaxis]) for i in held])
+        top = scored_probabilities["int8"].argmax(-1)
+        fold["int8"] = {**scores(top), "top_class_agreement": float(np.mean(top == plain_probabilities.argmax(-1))),
+                        "calibration_images": int8_calibration, "convert_seconds": round(convert_seconds, 1)}
     if average:
         model.set_weights(average.averaged())
         scored_probabilities["averaged"] = probabilities()
@@ -232,14 +248,15 @@ def run_recipe(args) -> int:
     entry = {"recipe": overrides, "flip_average": args.flip_average, "config": dataclasses.asdict(config),
              "folds": args.folds, "fold_seed": args.fold_seed, "images": len(labels), "class_names": class_names,
              "per_fold": [], "average_last_epoch": args.average_last_epoch,
-             "linear_probe_epochs": args.linear_probe, "head_rate": args.head_rate}
+             "linear_probe_epochs": args.linear_probe, "head_rate": args.head_rate,
+             "int8_calibration": args.int8}
     held_out = []
     for number, (fit, held) in enumerate(folds.split(images, labels), start=1):
         if args.only_folds and number > args.only_folds:
             break
         print(f"{name}: fold {number}/{args.folds}, training on {len(fit)} images", file=sys.stderr, flush=True)
         fold, scored = train_fold(config, images, labels, fit, held, len(class_names), args.flip_average,
-                                  args.average_last_epoch, args.linear_probe, args.head_rate)
+                                  args.average_last_epoch, args.linear_probe, args.head_rate, args.int8)
         entry["per_fold"].append(fold)
         results[name] = entry
         args.output.write_text(json.dumps(results, indent=1) + "\n")
@@ -268,13 +285,14 @@ def save_probabilities(path: Path, labels, class_names, held_out) -> None:
 
 
 def expanded(results: dict):
-    """(name, entry) of each recipe, and after a recipe scored with --average-last-epoch as well, its
-    weight average's scores as a recipe of their own."""
+    """(name, entry) of each recipe, and after a recipe scored with --average-last-epoch or --int8 as
+    well, those scores as a recipe of their own."""
     for name, entry in results.items():
         yield name, entry
-        if entry.get("average_last_epoch"):
-            yield f"{name}, last epoch's weight average", {
-                **entry, "per_fold": [{**fold, **fold["averaged"]} for fold in entry["per_fold"]]}
+        for flag, key, scored in (("average_last_epoch", "averaged", "last epoch's weight average"),
+                                  ("int8_calibration", "int8", "int8 TensorFlow Lite")):
+            if entry.get(flag):
+                yield f"{name}, {scored}", {**entry, "per_fold": [{**fold, **fold[key]} for fold in entry["per_fold"]]}
 
 
 def summaries(results: dict):
@@ -350,6 +368,8 @@ def main() -> int:
                         help="first train the softmax layer alone, the network frozen, for EPOCHS")
     parser.add_argument("--head-rate", type=float, default=1.0, metavar="M",
                         help="train the softmax layer at M times the recipe's learning rate")
+    parser.add_argument("--int8", type=int, default=0, metavar="N",
+                        help="also score each fold's network as int8 TensorFlow Lite, calibrated on N training images")
     parser.add_argument("--probabilities", type=Path,
                         help="a .npz the held-out probabilities go to (bench/decision_bias.py reads it)")
     parser.add_argument("--table", type=Path, help="print the results file as a Markdown table")

@@ -129,34 +129,17 @@ def network_by_op_kind(constants_function, image, keras_model, runs: int = 20) -
     return result
 
 
-def xnnpack_network(concrete_function, keras_model):
-    """The network as TensorFlow Lite, on XNNPACK (the interpreter's default CPU delegate) with
-    every core; returns image -> probabilities."""
-    import tensorflow as tf
-    from modules import exporter
-    converted = tf.lite.TFLiteConverter.from_concrete_functions([concrete_function], keras_model).convert()
-    interpreter = exporter.tflite_interpreter(converted)
-    input_index = interpreter.get_input_details()[0]["index"]
-    output_index = interpreter.get_output_details()[0]["index"]
-
-    def run(image):
-        interpreter.set_tensor(input_index, image)
-        interpreter.invoke()
-        return interpreter.get_tensor(output_index)
-    return run
-
-
 def parts_ms(images: list, keras_model, image_size: int) -> dict:
     """p50 of each part of a request alone: decoding and resizing, then the network, as it is,
     with its weights as constants and on XNNPACK; and a whole request with the network on XNNPACK."""
     import tensorflow as tf
     from tensorflow.python.framework import convert_to_constants
-    from modules import preprocessing
+    from modules import exporter, preprocessing
     decode = tf.function(lambda data: preprocessing.decode_and_resize(data, image_size))
     network = tf.function(lambda image: keras_model(image, training=False)).get_concrete_function(
         tf.TensorSpec([1, image_size, image_size, 3], tf.float32))
     constants = convert_to_constants.convert_variables_to_constants_v2(network)
-    xnnpack = xnnpack_network(network, keras_model)
+    xnnpack = exporter.TFLiteNetwork(exporter.tflite_model(keras_model, image_size))
     decoded = [decode(tf.constant(data))[tf.newaxis] for data in images[:200]]
     difference = max(float(np.abs(xnnpack(image.numpy()) - network(image).numpy()).max()) for image in decoded[:20])
     if difference > 1e-4:

@@ -6,12 +6,14 @@ pushed with it: accuracy, recall per class, agreement and latency on a folder of
         --calibration ../shared/datasets/clothing-dataset-small/train [--calibration-images 200] [--results FILE]
 
 The int8 model is TensorFlow Lite's full-integer post-training quantization (weights and
-activations int8, float input and output, so it is a drop-in for model.tflite), made from the
+activations int8, float input and output, so it is a drop-in for model.tflite:
+modules/exporter.tflite_model), made from the
 pushed SavedModel's network and calibrated on --calibration-images images drawn with a fixed seed
 from --calibration: training images, never the ones it is scored on. Both models see the same
 decoded images (modules/preprocessing.decode_and_resize, the Transform graph's code) and run on
-XNNPACK with every core; latency is the interpreter's invoke alone, p50 over the images.
-One model and one split: the issue's bar for shipping int8 is a cross-validation (docs/benchmarks.md).
+XNNPACK with every core; latency is the network's call (the image in, the invoke, the
+probabilities out: modules/exporter.TFLiteNetwork), p50 over the images.
+One model and one split; bench/recipe_cv_cpu.py --int8 scores it across cross-validation folds.
 """
 import argparse
 import json
@@ -22,31 +24,6 @@ from pathlib import Path
 import numpy as np
 
 SEED = 111
-
-
-def interpreter(content: bytes):
-    """image [1, size, size, 3] -> (probabilities, seconds the invoke took)."""
-    from modules import exporter
-    runner = exporter.tflite_interpreter(content)
-    image, output = runner.get_input_details()[0]["index"], runner.get_output_details()[0]["index"]
-
-    def run(pixels):
-        runner.set_tensor(image, pixels)
-        started = time.perf_counter()
-        runner.invoke()
-        return runner.get_tensor(output)[0], time.perf_counter() - started
-    return run
-
-
-def int8_model(network, size: int, calibration: list, decode) -> bytes:
-    """The network converted as the Trainer converts model.tflite (modules/exporter.py), quantized."""
-    import tensorflow as tf
-    from modules import exporter
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([exporter.tflite_network(network, size)], network)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([decode(path.read_bytes())] for path in calibration)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    return converter.convert()
 
 
 def main() -> int:
@@ -77,10 +54,10 @@ def main() -> int:
     calibration = [pool[i] for i in np.random.default_rng(SEED).choice(len(pool), args.calibration_images,
                                                                         replace=False)]
     started = time.perf_counter()
-    quantized = int8_model(network, size, calibration, decode)
+    quantized = exporter.tflite_model(network, size, lambda: (decode(path.read_bytes()) for path in calibration))
     convert_s = time.perf_counter() - started
-    runtimes = {"float32": interpreter((directory / exporter.TFLITE_FILE).read_bytes()),
-                "int8": interpreter(quantized)}
+    runtimes = {"float32": exporter.TFLiteNetwork((directory / exporter.TFLITE_FILE).read_bytes()),
+                "int8": exporter.TFLiteNetwork(quantized)}
 
     images = sorted(p for p in args.images.rglob("*.jpg") if p.parent.name in class_names)
     labels = np.array([class_names.index(p.parent.name) for p in images])
@@ -88,10 +65,10 @@ def main() -> int:
     seconds = {name: [] for name in runtimes}
     for path in images:
         pixels = decode(path.read_bytes())
-        for name, run in runtimes.items():
-            probabilities, took = run(pixels)
-            predicted[name].append(probabilities)
-            seconds[name].append(took)
+        for name, network in runtimes.items():
+            started = time.perf_counter()
+            predicted[name].append(network(pixels))
+            seconds[name].append(time.perf_counter() - started)
     top = {name: np.argmax(p, axis=1) for name, p in predicted.items()}
     result = {
         "model": str(directory), "images": len(images), "calibration_images": len(calibration),
@@ -103,7 +80,7 @@ def main() -> int:
         "top_class_agreement": round(float(np.mean(top["int8"] == top["float32"])), 4),
         "max_probability_difference": round(float(np.max(np.abs(np.array(predicted["int8"])
                                                                 - np.array(predicted["float32"])))), 4),
-        "invoke_p50_ms": {name: round(1000 * float(np.median(s)), 2) for name, s in seconds.items()},
+        "network_p50_ms": {name: round(1000 * float(np.median(s)), 2) for name, s in seconds.items()},
     }
     print(json.dumps(result, indent=2))
     if args.results:

@@ -90,20 +90,42 @@ def tflite_network(model: tf.keras.Model, image_size: int):
         tf.TensorSpec([1, image_size, image_size, 3], tf.float32, name="image"))
 
 
-def tflite_interpreter(content: bytes) -> tf.lite.Interpreter:
-    """An interpreter of a TensorFlow Lite model on XNNPACK with every core, its tensors allocated."""
-    with _native_logs_quiet():  # "Created TensorFlow Lite XNNPACK delegate for CPU."
-        interpreter = tf.lite.Interpreter(model_content=content, num_threads=os.cpu_count())
-        interpreter.allocate_tensors()
-    return interpreter
+def tflite_model(model: tf.keras.Model, image_size: int, calibration=None) -> bytes:
+    """`model` (the network alone) as a TensorFlow Lite model: float32, or with `calibration` (a
+    function returning decoded images [1, size, size, 3], called once per conversion) full-integer
+    quantized, its weights and activations int8 and its input and output still float, so either
+    model is called the same way."""
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([tflite_network(model, image_size)], model)
+    if calibration is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([image] for image in calibration())
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    with _native_logs_quiet():
+        return converter.convert()
+
+
+class TFLiteNetwork:
+    """A TensorFlow Lite model of the network on XNNPACK with every core, called with one decoded
+    image [1, size, size, 3] and returning its probabilities [classes]."""
+
+    def __init__(self, content: bytes):
+        with _native_logs_quiet():  # "Created TensorFlow Lite XNNPACK delegate for CPU."
+            self._interpreter = tf.lite.Interpreter(model_content=content, num_threads=os.cpu_count())
+            self._interpreter.allocate_tensors()
+        image, output = self._interpreter.get_input_details()[0], self._interpreter.get_output_details()[0]
+        self._image, self._output = image["index"], output["index"]
+        self.image_size, self.num_classes = int(image["shape"][1]), int(output["shape"][-1])
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        self._interpreter.set_tensor(self._image, image)
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self._output)[0].copy()
 
 
 def export_tflite(model: tf.keras.Model, image_size: int, export_dir: str) -> str:
     """Writes `model` (the network alone, float32) as TensorFlow Lite into export_dir/model.tflite,
     records its SHA-256 beside the class list, and returns the file's path."""
-    network = tflite_network(model, image_size)
-    with _native_logs_quiet():
-        converted = tf.lite.TFLiteConverter.from_concrete_functions([network], model).convert()
+    converted = tflite_model(model, image_size)
     tf.io.gfile.makedirs(os.path.join(export_dir, os.path.dirname(TFLITE_DIGEST_FILE)))
     path = os.path.join(export_dir, TFLITE_FILE)
     with tf.io.gfile.GFile(path, "wb") as f:
@@ -156,16 +178,10 @@ def load_tflite(export_dir: str):
     if hashlib.sha256(content).hexdigest() != read_tflite_digest(export_dir):
         raise ValueError(f"{path}: does not match the SavedModel in {export_dir} (its recorded "
                          f"{TFLITE_DIGEST_FILE} differs: another version's file?)")
-    interpreter = tflite_interpreter(content)
-    image, probabilities = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    size = int(image["shape"][1])
-    decode = tf.function(lambda data: preprocessing.decode_and_resize(data, size)[tf.newaxis])
+    network = TFLiteNetwork(content)
+    decode = tf.function(lambda data: preprocessing.decode_and_resize(data, network.image_size)[tf.newaxis])
 
     def predict(images) -> np.ndarray:
-        rows = []
-        for data in images:
-            interpreter.set_tensor(image["index"], decode(tf.constant(data)).numpy())
-            interpreter.invoke()
-            rows.append(interpreter.get_tensor(probabilities["index"])[0].copy())
-        return np.stack(rows) if rows else np.zeros((0, int(probabilities["shape"][-1])), np.float32)
+        rows = [network(decode(tf.constant(data)).numpy()) for data in images]
+        return np.stack(rows) if rows else np.zeros((0, network.num_classes), np.float32)
     return predict
