@@ -217,7 +217,7 @@ def train_fold(config: settings.Training, images, labels, fit, held, num_classes
         calibration = np.random.default_rng(config.seed).choice(fit, int8_calibration, replace=False)
         started = time.monotonic()
         int8 = exporter.TFLiteNetwork(exporter.tflite_model(
-            scored, images.shape[1], lambda: (images[i][np.newaxis] for i in calibration)))
+            scored, images.shape[1], "int8", lambda: (images[i][np.newaxis] for i in calibration)))
         convert_seconds = time.monotonic() - started
         scored_probabilities["int8"] = np.stack([int8(images[i][np.newaxis]) for i in held])
         top = scored_probabilities["int8"].argmax(-1)

@@ -90,14 +90,17 @@ def tflite_network(model: tf.keras.Model, image_size: int):
         tf.TensorSpec([1, image_size, image_size, 3], tf.float32, name="image"))
 
 
-def tflite_model(model: tf.keras.Model, image_size: int, calibration=None) -> bytes:
-    """`model` (the network alone) as a TensorFlow Lite model: float32, or with `calibration` (a
-    function returning decoded images [1, size, size, 3], called once per conversion) full-integer
-    quantized, its weights and activations int8 and its input and output still float, so either
-    model is called the same way."""
+def tflite_model(model: tf.keras.Model, image_size: int, quantization: str | None = None,
+                 calibration=None) -> bytes:
+    """`model` (the network alone) as a TensorFlow Lite model, its input and output float whatever
+    the quantization, so that every such model is called the same way: float32 (None); "dynamic",
+    its weights int8 and its activations quantized at run time; or "int8", weights and activations
+    int8, the activations' ranges calibrated on `calibration` (a function returning decoded images
+    [1, size, size, 3], called once)."""
     converter = tf.lite.TFLiteConverter.from_concrete_functions([tflite_network(model, image_size)], model)
-    if calibration is not None:
+    if quantization:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantization == "int8":
         converter.representative_dataset = lambda: ([image] for image in calibration())
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     with _native_logs_quiet():

@@ -40,6 +40,10 @@ def test_accuracy_then_the_serving_latency_of_the_model_it_pushed(tmp_path):
     assert int8["images"] == 6 and int8["calibration_images"] == 4
     assert 0 < int8["bytes"]["int8"] < int8["bytes"]["float32"] / 2  # int8 weights: a quarter of the bytes, nearly
     assert sorted(int8["recall"]["int8"]) == ["hat", "shoes", "skirt"] and 0 <= int8["top_class_agreement"] <= 1
+    dynamic = printed_json(bench("bench/tflite_int8.py", "--model", serving, "--images", data / "validation",
+                                 "--quantization", "dynamic").stdout)  # int8 weights alone: no calibration
+    assert dynamic["calibration_images"] == 0 and 0 < dynamic["bytes"]["dynamic"] < dynamic["bytes"]["float32"] / 2
+    assert sorted(dynamic["network_p50_ms"]) == ["dynamic", "float32"]
 
 
 def test_pipeline_overhead_times_every_step(tmp_path):
