@@ -109,8 +109,8 @@ EXISTING_DIR, OUTPUT_DIR, OUTPUT_FILE = _checked(_existing_dir), _checked(_writa
 PIPELINE_NAME, URI, IMAGE, CLASS_NAMES = map(_checked, (_pipeline_name, _uri, _image, _class_names))
 COUNT = _checked(values.count)
 RUNTIME = ("--runtime", dict(choices=values.RUNTIMES, default=values.RUNTIMES[0],
-                             help="run the SavedModel, as TF Serving does, or the model.tflite pushed beside it "
-                                  "(default: %(default)s)"))
+                             help="run the SavedModel, as TF Serving does, or the model.tflite (tflite) or "
+                                  "model_int8.tflite (tflite_int8) pushed beside it (default: %(default)s)"))
 
 
 class _Flags:

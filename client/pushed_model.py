@@ -37,7 +37,8 @@ version_dirs = versions.local_dirs  # the model versions of a local serving dire
 
 class PushedModel:
     """A pushed model, run as its SavedModel (the `serving_jpeg` signature, as TF Serving runs it) or,
-    with runtime "tflite", as the model.tflite beside it behind the same decoding."""
+    with runtime "tflite" or "tflite_int8", as the model.tflite or model_int8.tflite beside it
+    behind the same decoding (modules/exporter.TFLITE_FILES)."""
 
     def __init__(self, path: str | os.PathLike, runtime: str = "saved_model"):
         import tensorflow as tf
@@ -48,7 +49,7 @@ class PushedModel:
             raise ModelPathError(f"{self.directory}: no {exporter.CLASS_NAMES_FILE}; not a model this pipeline pushed")
         self.class_names = exporter.read_class_names(str(self.directory))
         self.runtime = runtime
-        self._predict = self._tflite() if runtime == "tflite" else self._saved_model()
+        self._predict = self._tflite(runtime) if runtime in exporter.TFLITE_FILES else self._saved_model()
 
     def _saved_model(self):
         tf = self._tf
@@ -62,9 +63,9 @@ class PushedModel:
         self._loaded = loaded  # the signature lives as long as the object it came from
         return lambda batch: serve(image_bytes=tf.constant(list(batch)))["probabilities"].numpy()
 
-    def _tflite(self):
+    def _tflite(self, runtime: str):
         try:
-            return exporter.load_tflite(str(self.directory))
+            return exporter.load_tflite(str(self.directory), exporter.TFLITE_FILES[runtime])
         except ValueError as e:
             raise ModelPathError(str(e)) from None
 

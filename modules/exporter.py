@@ -11,9 +11,11 @@ The class list is also written to assets.extra/class_names.txt for clients (TF S
 ignores that folder).
 
 Beside the SavedModel, `model.tflite` is the same network in TensorFlow Lite (float32), for edge and
-low-latency clients: it takes the image as the Transform graph leaves it ([1, size, size, 3] floats
-in [0, 1], modules/preprocessing.decode_and_resize) and returns the probabilities. Its SHA-256 is
-recorded in assets.extra/model.tflite.sha256, so that a client can tell it belongs to this SavedModel.
+low-latency clients, and `model_int8.tflite` (unless the run was told not to) the same quantized to
+int8, a quarter of the bytes: each takes the image as the Transform graph leaves it ([1, size, size, 3]
+floats in [0, 1], modules/preprocessing.decode_and_resize) and returns the probabilities. Each one's
+SHA-256 is recorded in assets.extra/<file>.sha256, so that a client can tell it belongs to this
+SavedModel.
 """
 import contextlib
 import hashlib
@@ -30,7 +32,17 @@ SERVING_DEFAULT = "serving_default"
 SERVING_JPEG = "serving_jpeg"
 CLASS_NAMES_FILE = os.path.join("assets.extra", "class_names.txt")
 TFLITE_FILE = "model.tflite"
-TFLITE_DIGEST_FILE = os.path.join("assets.extra", "model.tflite.sha256")
+TFLITE_INT8_FILE = "model_int8.tflite"
+# Each TensorFlow Lite file a version holds, by the runtime that runs it (modules/values.RUNTIMES).
+TFLITE_FILES = {"tflite": TFLITE_FILE, "tflite_int8": TFLITE_INT8_FILE}
+# The int8 model's activation ranges are calibrated on this many training images: the number its
+# cross-validation used (docs/benchmarks.md, "model_int8.tflite").
+INT8_CALIBRATION_IMAGES = 200
+
+
+def tflite_digest_file(name: str) -> str:
+    """Where the SHA-256 of the TensorFlow Lite file `name` is recorded, beside the class list."""
+    return os.path.join("assets.extra", name + ".sha256")
 
 
 def export_serving_model(model: tf.keras.Model, tft_output: tft.TFTransformOutput,
@@ -125,17 +137,20 @@ class TFLiteNetwork:
         return self._interpreter.get_tensor(self._output)[0].copy()
 
 
-def export_tflite(model: tf.keras.Model, image_size: int, export_dir: str) -> str:
-    """Writes `model` (the network alone, float32) as TensorFlow Lite into export_dir/model.tflite,
-    records its SHA-256 beside the class list, and returns the file's path."""
-    converted = tflite_model(model, image_size)
-    tf.io.gfile.makedirs(os.path.join(export_dir, os.path.dirname(TFLITE_DIGEST_FILE)))
-    path = os.path.join(export_dir, TFLITE_FILE)
-    with tf.io.gfile.GFile(path, "wb") as f:
-        f.write(converted)
-    with tf.io.gfile.GFile(os.path.join(export_dir, TFLITE_DIGEST_FILE), "w") as f:
-        f.write(hashlib.sha256(converted).hexdigest() + "\n")
-    return path
+def export_tflite(model: tf.keras.Model, image_size: int, export_dir: str, calibration=None) -> list[str]:
+    """Writes `model` (the network alone) as TensorFlow Lite into export_dir: model.tflite in
+    float32 and, given `calibration` (as tflite_model takes it), model_int8.tflite; records each
+    file's SHA-256 beside the class list and returns the files' paths."""
+    models = {TFLITE_FILE: tflite_model(model, image_size)}
+    if calibration is not None:
+        models[TFLITE_INT8_FILE] = tflite_model(model, image_size, "int8", calibration)
+    tf.io.gfile.makedirs(os.path.join(export_dir, os.path.dirname(tflite_digest_file(TFLITE_FILE))))
+    for name, content in models.items():
+        with tf.io.gfile.GFile(os.path.join(export_dir, name), "wb") as f:
+            f.write(content)
+        with tf.io.gfile.GFile(os.path.join(export_dir, tflite_digest_file(name)), "w") as f:
+            f.write(hashlib.sha256(content).hexdigest() + "\n")
+    return [os.path.join(export_dir, name) for name in models]
 
 
 @contextlib.contextmanager
@@ -158,29 +173,29 @@ def _native_logs_quiet():
         os.close(saved)
 
 
-def read_tflite_digest(export_dir: str) -> str | None:
-    """The SHA-256 of the model.tflite exported with this SavedModel, or None if none was."""
-    path = os.path.join(export_dir, TFLITE_DIGEST_FILE)
+def read_tflite_digest(export_dir: str, name: str = TFLITE_FILE) -> str | None:
+    """The SHA-256 of the TensorFlow Lite file `name` exported with this SavedModel, or None if none was."""
+    path = os.path.join(export_dir, tflite_digest_file(name))
     if not tf.io.gfile.exists(path):
         return None
     with tf.io.gfile.GFile(path) as f:
         return f.read().strip()
 
 
-def load_tflite(export_dir: str):
-    """The model.tflite beside the SavedModel in `export_dir` as a function from encoded images to
-    their probabilities [n, classes]: each decoded as the Transform graph decodes it, then the network
-    in TensorFlow Lite (XNNPACK, every core). ValueError, naming both, when the file is missing or is
-    not the one exported with this SavedModel."""
+def load_tflite(export_dir: str, name: str = TFLITE_FILE):
+    """The TensorFlow Lite file `name` beside the SavedModel in `export_dir` as a function from
+    encoded images to their probabilities [n, classes]: each decoded as the Transform graph decodes
+    it, then the network in TensorFlow Lite (XNNPACK, every core). ValueError, naming both, when the
+    file is missing or is not the one exported with this SavedModel."""
     from modules import preprocessing
-    path = os.path.join(export_dir, TFLITE_FILE)
+    path = os.path.join(export_dir, name)
     if not tf.io.gfile.exists(path):
-        raise ValueError(f"{path}: no such file; this model was pushed without TensorFlow Lite")
+        raise ValueError(f"{path}: no such file; this model was pushed without it")
     with tf.io.gfile.GFile(path, "rb") as f:
         content = f.read()
-    if hashlib.sha256(content).hexdigest() != read_tflite_digest(export_dir):
+    if hashlib.sha256(content).hexdigest() != read_tflite_digest(export_dir, name):
         raise ValueError(f"{path}: does not match the SavedModel in {export_dir} (its recorded "
-                         f"{TFLITE_DIGEST_FILE} differs: another version's file?)")
+                         f"{tflite_digest_file(name)} differs: another version's file?)")
     network = TFLiteNetwork(content)
     decode = tf.function(lambda data: preprocessing.decode_and_resize(data, network.image_size)[tf.newaxis])
 

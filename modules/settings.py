@@ -50,6 +50,9 @@ class Training:
         values.one_of(DISTRIBUTIONS, "distribution"))
     no_decision_bias: bool = field(False, "export the network without the decision bias shipped for the data's "
                                           "classes, model and recipe (modules/decision_bias.py)")
+    no_int8_tflite: bool = field(False, "push model.tflite alone, without its int8 copy model_int8.tflite "
+                                        "(calibrating that copy takes the Trainer about a minute for the default "
+                                        "model)")
     # Set by resolved() when the model trains small data another way (ModelSpec.small_data) and the
     # given recipe leaves that to the model: the Trainer, which counts the images, chooses
     # (for_data). Not a flag: the recipe's flags set both.

@@ -359,6 +359,16 @@ def for_training_split(config: settings.Training, fn_args, tft_output: tft.TFTra
     return config.for_data(profile), counts, choice
 
 
+def calibration_images(config: settings.Training, class_names: list, fn_args, tft_output: tft.TFTransformOutput
+                       ) -> list[np.ndarray]:
+    """The training images model_int8.tflite's activation ranges are calibrated on, each [1, size,
+    size, 3] as the network takes it: the first of a seeded shuffle of the training split, as many
+    as exporter.INT8_CALIBRATION_IMAGES."""
+    dataset = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, class_names, 1,
+                           shuffle_seed=config.seed)
+    return [image.numpy() for image, _ in dataset.take(exporter.INT8_CALIBRATION_IMAGES)]
+
+
 def fold_decision_bias(model: keras.Model, bias) -> None:
     """Adds `bias` (a value a class) to the logits of `model`'s last layer, its softmax, so that every
     export of the model decides with it (modules/decision_bias.py)."""
@@ -423,6 +433,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                      "without it)", bias.source)
     started = time.monotonic()
     exporter.export_serving_model(model, tft_output, class_names, fn_args.serving_model_dir)
-    exporter.export_tflite(model, image_size, fn_args.serving_model_dir)
-    logging.info("trainer: serving model exported in %.0f s (SavedModel and TensorFlow Lite)",
-                 time.monotonic() - started)
+    calibration = None if config.no_int8_tflite else calibration_images(config, class_names, fn_args, tft_output)
+    exporter.export_tflite(model, image_size, fn_args.serving_model_dir,
+                           None if calibration is None else lambda: calibration)
+    logging.info("trainer: serving model exported in %.0f s (SavedModel and TensorFlow Lite%s)",
+                 time.monotonic() - started, "" if calibration is None else ", float32 and int8")

@@ -15,8 +15,8 @@ MAX_LEARNING_RATE = 1.0
 # one-epoch warm-up then a cosine decay to 0.
 SCHEDULES = ("reduce_on_plateau", "warmup_cosine")
 # How a client runs a pushed model (client/pushed_model.py): its SavedModel, as TF Serving does, or
-# the TensorFlow Lite file beside it.
-RUNTIMES = ("saved_model", "tflite")
+# a TensorFlow Lite file beside it (modules/exporter.TFLITE_FILES, by these names).
+RUNTIMES = ("saved_model", "tflite", "tflite_int8")
 
 
 # Each reader returns the value or raises ValueError saying what is wrong with it.

@@ -21,7 +21,10 @@ def saved_model_dir(tmp_path_factory, transform_output):
     model = models.arch_1(SMALL_IMAGE_SIZE, len(CLASS_NAMES))
     directory = tmp_path_factory.mktemp("export") / "model"
     exporter.export_serving_model(model, transform_output, CLASS_NAMES, str(directory))
-    exporter.export_tflite(model, SMALL_IMAGE_SIZE, str(directory))
+    # Random images to calibrate the int8 copy on: the test asks it to answer, not to be accurate.
+    calibration = [np.random.default_rng(i).random((1, SMALL_IMAGE_SIZE, SMALL_IMAGE_SIZE, 3), np.float32)
+                   for i in range(4)]
+    exporter.export_tflite(model, SMALL_IMAGE_SIZE, str(directory), lambda: calibration)
     return directory
 
 
@@ -144,6 +147,18 @@ def test_the_tflite_model_beside_it_answers_as_the_saved_model_does(saved_model_
     assert result.returncode == 0 and result.stdout.startswith(f"{image}: "), result.stderr
 
 
+def test_the_int8_tflite_model_beside_it_is_a_quarter_of_the_bytes_and_answers(saved_model_dir, tmp_path):
+    sizes = [(saved_model_dir / name).stat().st_size for name in (exporter.TFLITE_FILE, exporter.TFLITE_INT8_FILE)]
+    assert sizes[1] < sizes[0] / 3  # int8 weights in place of float32 ones
+    images = [jpeg_bytes(color=(200, 30, 30)), jpeg_bytes(color=(10, 10, 240), size=(300, 400))]
+    by_int8 = pushed_model.PushedModel(saved_model_dir, "tflite_int8").probabilities(images)
+    assert by_int8.shape == (2, len(CLASS_NAMES)) and np.allclose(by_int8.sum(axis=1), 1, atol=0.02)
+    image = tmp_path / "photo.jpg"
+    image.write_bytes(images[0])
+    result = run_cli_in_process("predict", "--model", saved_model_dir, "--runtime", "tflite_int8", image)
+    assert result.returncode == 0 and result.stdout.startswith(f"{image}: "), result.stderr
+
+
 def test_a_tflite_file_that_is_not_its_saved_models_is_refused_naming_both(saved_model_dir, tmp_path):
     other = tmp_path / "other"
     tf.keras.utils.set_random_seed(7)
@@ -156,11 +171,16 @@ def test_a_tflite_file_that_is_not_its_saved_models_is_refused_naming_both(saved
     result = run_cli_in_process("predict", "--model", swapped, "--runtime", "tflite", image)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr == (f"image-pipeline: error: {swapped / exporter.TFLITE_FILE}: does not match the SavedModel "
-                             f"in {swapped} (its recorded {exporter.TFLITE_DIGEST_FILE} differs: another version's "
-                             "file?)\n")
+                             f"in {swapped} (its recorded {exporter.tflite_digest_file(exporter.TFLITE_FILE)} "
+                             "differs: another version's file?)\n")
+    # The int8 file too is checked against its own recorded digest: the float32 one in its place is refused.
+    shutil.copy(saved_model_dir / exporter.TFLITE_FILE, swapped / exporter.TFLITE_INT8_FILE)
+    result = run_cli_in_process("predict", "--model", swapped, "--runtime", "tflite_int8", image)
+    assert result.returncode == 2 and result.stderr.startswith(
+        f"image-pipeline: error: {swapped / exporter.TFLITE_INT8_FILE}: does not match the SavedModel in {swapped}")
     (swapped / exporter.TFLITE_FILE).unlink()
     result = run_cli_in_process("evaluate", "--model", swapped, "--runtime", "tflite", "--data", tmp_path)
-    assert result.returncode == 2 and "this model was pushed without TensorFlow Lite" in result.stderr
+    assert result.returncode == 2 and "model.tflite: no such file; this model was pushed without it" in result.stderr
 
 
 def test_evaluate_leaves_the_precision_of_a_class_never_predicted_undefined(saved_model_dir, tmp_path):
@@ -190,3 +210,8 @@ def test_a_decision_bias_folded_in_before_export_is_in_both_runtimes(transform_o
     expected /= expected.sum(1, keepdims=True)
     for runtime in ("saved_model", "tflite"):
         np.testing.assert_allclose(pushed_model.PushedModel(biased, runtime).probabilities(images), expected, atol=1e-5)
+
+
+def test_every_tflite_runtime_names_a_file_the_trainer_writes():
+    from modules import values
+    assert set(values.RUNTIMES) - {"saved_model"} == set(exporter.TFLITE_FILES)

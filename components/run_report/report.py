@@ -66,7 +66,8 @@ class EvalExamples:
     labels: np.ndarray
     filenames: list
     probabilities: np.ndarray  # the candidate model's, [n, classes]
-    tflite_probabilities: Optional[np.ndarray] = None  # its model.tflite's, when it has one
+    # Its TensorFlow Lite files' probabilities, by file name, for each file it has.
+    tflite_probabilities: dict = dataclasses.field(default_factory=dict)
 
 
 def default_output(pipeline_root: str | os.PathLike, run_id: str) -> Path:
@@ -165,11 +166,10 @@ def _metrics_section(evaluation, eval_examples: Optional[EvalExamples], figures)
     if eval_examples is not None:
         ece = evaluation_results.expected_calibration_error(eval_examples.probabilities, eval_examples.labels)
         rows.append(["expected calibration error (top label, 10 bins)", _formatted(ece), "", ""])
-        lite = eval_examples.tflite_probabilities
-        if lite is not None:
-            rows += [["accuracy of model.tflite (TensorFlow Lite)", _formatted(float(np.mean(
+        for name, lite in eval_examples.tflite_probabilities.items():
+            rows += [[f"accuracy of {name} (TensorFlow Lite)", _formatted(float(np.mean(
                          lite.argmax(axis=1) == eval_examples.labels))), "", ""],
-                     ["model.tflite's top class = the SavedModel's", _formatted(float(np.mean(
+                     [f"{name}'s top class = the SavedModel's", _formatted(float(np.mean(
                          lite.argmax(axis=1) == eval_examples.probabilities.argmax(axis=1)))), "", ""]]
     overall = _table(["metric", "candidate", "baseline (serving now)", "change"], rows, "overall-metrics")
     class_rows = [[name, _formatted(m.get("precision")), _formatted(m.get("recall")), _formatted(m.get("f1_score")),
@@ -293,21 +293,23 @@ def eval_predictions(run: run_summary.RunRecord, model_run: Optional[run_summary
 
 def _predict_eval_split(model_uri: str, examples_uri: str, num_classes: int) -> Optional[EvalExamples]:
     """The candidate model's probabilities on the eval split, through its serving_default signature,
-    and its model.tflite's. Read a chunk of records at a time, and each image kept only as a small
-    encoded thumbnail: the memory this takes does not grow with the images' bytes."""
+    and each of its TensorFlow Lite files'. Read a chunk of records at a time, and each image kept
+    only as a small encoded thumbnail: the memory this takes does not grow with the images' bytes."""
     import tensorflow as tf
     serve = tf.saved_model.load(f"{model_uri}/Format-Serving").signatures["serving_default"]
-    try:
-        tflite = exporter.load_tflite(f"{model_uri}/Format-Serving")
-    except ValueError:  # a model trained before the Trainer wrote TensorFlow Lite
-        tflite = None
-    probabilities, lite, labels, filenames, thumbnails = [], [], [], [], Thumbnails()
+    tflite = {}
+    for name in exporter.TFLITE_FILES.values():
+        try:
+            tflite[name] = exporter.load_tflite(f"{model_uri}/Format-Serving", name)
+        except ValueError:  # a model trained before the Trainer wrote this file, or told not to
+            pass
+    probabilities, lite, labels, filenames, thumbnails = [], {name: [] for name in tflite}, [], [], Thumbnails()
     for chunk in _chunks(_split_records(examples_uri, "eval"), PREDICTION_CHUNK):
         probabilities.append(serve(examples=tf.constant(chunk))["probabilities"].numpy()[:, :num_classes])
         parsed = [tf.train.Example.FromString(r) for r in chunk]
         images = [_feature(e, features.IMAGE_KEY) for e in parsed]
-        if tflite:
-            lite.append(tflite(images))
+        for name, predict in tflite.items():
+            lite[name].append(predict(images))
         labels += [_feature(e, features.LABEL_KEY) for e in parsed]
         filenames += [_feature(e, features.FILENAME_KEY).decode() for e in parsed]
         for image in images:
@@ -316,7 +318,7 @@ def _predict_eval_split(model_uri: str, examples_uri: str, num_classes: int) -> 
         return None
     return EvalExamples(images=thumbnails, labels=np.array(labels), filenames=filenames,
                         probabilities=np.concatenate(probabilities),
-                        tflite_probabilities=np.concatenate(lite) if tflite else None)
+                        tflite_probabilities={name: np.concatenate(rows) for name, rows in lite.items()})
 
 
 def _chunks(items, size: int):
