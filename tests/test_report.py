@@ -64,7 +64,7 @@ def test_metrics_tables_cover_every_class(report, sample_settings):
     lite, saved = (float(overall[name]) for name in ("accuracy of model.tflite (TensorFlow Lite)",
                                                      "sparse_categorical_accuracy"))
     assert abs(lite - saved) <= 1 / 80
-    # And its int8 copy, which may differ from it on a few images (docs/benchmarks.md: 1.5 to 2.5% of them).
+    # And its int8 copy, which may differ from it on a few images (docs/benchmarks.md: 1.2 to 2.5% of a fold).
     int8 = (float(overall[name]) for name in ("accuracy of model_int8.tflite (TensorFlow Lite)",
                                                    "model_int8.tflite's top class = the SavedModel's"))
     assert abs(next(int8) - saved) <= 0.1 and next(int8) >= 0.85
