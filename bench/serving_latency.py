@@ -136,8 +136,7 @@ def parts_ms(images: list, keras_model, image_size: int) -> dict:
     from tensorflow.python.framework import convert_to_constants
     from modules import exporter, preprocessing
     decode = tf.function(lambda data: preprocessing.decode_and_resize(data, image_size))
-    network = tf.function(lambda image: keras_model(image, training=False)).get_concrete_function(
-        tf.TensorSpec([1, image_size, image_size, 3], tf.float32))
+    network = exporter.tflite_network(keras_model, image_size)  # the function both runtimes run
     constants = convert_to_constants.convert_variables_to_constants_v2(network)
     xnnpack = exporter.TFLiteNetwork(exporter.tflite_model(keras_model, image_size))
     decoded = [decode(tf.constant(data))[tf.newaxis] for data in images[:200]]

@@ -36,7 +36,7 @@ TFLITE_INT8_FILE = "model_int8.tflite"
 # Each TensorFlow Lite file a version holds, by the runtime that runs it (modules/values.RUNTIMES).
 TFLITE_FILES = {"tflite": TFLITE_FILE, "tflite_int8": TFLITE_INT8_FILE}
 # The int8 model's activation ranges are calibrated on this many training images: the number its
-# cross-validation used (docs/benchmarks.md, "model_int8.tflite").
+# cross-validation used (docs/benchmarks.md, "`model_int8.tflite` across the cross-validation folds").
 INT8_CALIBRATION_IMAGES = 200
 
 
