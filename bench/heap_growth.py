@@ -2,13 +2,13 @@
 128 px images from a tf.data file cache, through the Trainer's shuffle buffer, in batches of 32.
 
     .venv/bin/python bench/heap_growth.py [--images 27000] [--passes 4] \
-        [--variant default] [--variant TF_CPU_ALLOCATOR_USE_BFC=false] [--variant MALLOC_ARENA_MAX=2,...]
+        [--variant default] [--variant TF_CPU_ALLOCATOR_USE_BFC=false,TF_ENABLE_ONEDNN_OPTS=0] [--variant ...]
 
 Each variant (environment variables set before Python starts; "default" sets none, so the child
 has the project's own setting: TensorFlow's CPU pool, modules/__init__.py) reads the same
 cache in a process of its own, its resident memory sampled as bench/scale.py samples it. Prints a JSON row
-per variant: the resident MB at the end of each pass, the peak, the peak of TensorFlow's CPU pool
-when it has one (null without), and the seconds the passes took.
+per variant: the CPU allocator it had, the resident MB at the end of each pass, the peak, the peak
+of the CPU pool when it has one (null without), and the seconds the passes took.
 The cache is written once, under a temporary folder removed at the end. docs/benchmarks.md,
 "Scale", has the figures.
 """
@@ -24,6 +24,18 @@ from pathlib import Path
 import scale
 
 SIZE, BATCH = 128, 32
+GLIBC_MALLOC = "TF_CPU_ALLOCATOR_USE_BFC=false,TF_ENABLE_ONEDNN_OPTS=0"  # cpu_allocator() says why both
+
+
+def cpu_allocator() -> str:
+    """Which allocator TensorFlow gave CPU tensors in this process. On CPUs with AVX512_VNNI,
+    AVX512_BF16 or AMX, TensorFlow turns oneDNN on by default, and oneDNN's allocator pools whatever
+    TF_CPU_ALLOCATOR_USE_BFC says: glibc's malloc takes TF_ENABLE_ONEDNN_OPTS=0 as well there."""
+    from tensorflow.python.util import _pywrap_util_port  # no public API says whether oneDNN is on
+
+    if _pywrap_util_port.IsMklEnabled():
+        return "oneDNN"
+    return "BFC" if os.environ.get("TF_CPU_ALLOCATOR_USE_BFC", "").lower() in ("1", "true") else "malloc"
 
 
 def read_passes(cache: str, images: int, passes: int) -> dict:
@@ -46,11 +58,12 @@ def read_passes(cache: str, images: int, passes: int) -> dict:
         for _ in shuffled.prefetch(tf.data.AUTOTUNE):
             pass
         after_pass.append(round(process.memory_info().rss / 2**20))
-    try:  # statistics exist only for TensorFlow's own pool (TF_CPU_ALLOCATOR_USE_BFC)
+    try:  # statistics exist only for a pool (TensorFlow's BFC allocator, or oneDNN's)
         pool_peak = round(tf.config.experimental.get_memory_info("CPU:0")["peak"] / 2**20)
     except ValueError:
         pool_peak = None
-    return {"MB_after_each_pass": after_pass, "peak_MB": round(max([sampler.peak_mb(0, time.time()), *after_pass])),
+    return {"cpu_allocator": cpu_allocator(),
+            "MB_after_each_pass": after_pass, "peak_MB": round(max([sampler.peak_mb(0, time.time()), *after_pass])),
             "tensorflow_pool_peak_MB": pool_peak, "seconds": round(time.perf_counter() - started, 1)}
 
 
@@ -65,7 +78,7 @@ def main() -> int:
         print(json.dumps(read_passes(args.child, args.images, args.passes)))
         return 0
     with tempfile.TemporaryDirectory(prefix="heap-growth-") as scratch:
-        for variant in args.variant or ["default", "TF_CPU_ALLOCATOR_USE_BFC=false"]:
+        for variant in args.variant or ["default", GLIBC_MALLOC]:
             settings = {} if variant == "default" else dict(pair.split("=", 1) for pair in variant.split(","))
             result = subprocess.run([sys.executable, __file__, "--images", str(args.images), "--passes",
                                      str(args.passes), "--child", os.path.join(scratch, "cache")],

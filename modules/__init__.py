@@ -14,7 +14,8 @@ unless the environment chose), read when TensorFlow makes its first CPU device. 
 malloc, the decoded images that tf.data's threads allocate and free stay resident in many
 per-thread heaps, so the Trainer grew with the data (3.2 times its memory at 16 times the images);
 from the pool, freed tensors are reused (1.2 times), and the default model's large activations are
-no longer mapped and unmapped at every step (docs/benchmarks.md, "Scale").
+no longer mapped and unmapped at every step (docs/benchmarks.md, "Scale"). On CPUs where TensorFlow
+turns oneDNN on by default (AVX512_VNNI, AVX512_BF16, AMX), oneDNN's allocator pools them either way.
 """
 import os
 import sys

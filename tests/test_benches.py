@@ -49,8 +49,9 @@ def test_input_cache_trains_in_every_mode(tmp_path):
 def test_heap_growth_reads_the_cache_under_each_variant():
     out = bench("bench/heap_growth.py", "--images", "300", "--passes", "2")
     rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
-    assert [r["variant"] for r in rows] == ["default", "TF_CPU_ALLOCATOR_USE_BFC=false"]
-    assert rows[0]["tensorflow_pool_peak_MB"] > 0 and rows[1]["tensorflow_pool_peak_MB"] is None
+    assert [r["variant"] for r in rows] == ["default", "TF_CPU_ALLOCATOR_USE_BFC=false,TF_ENABLE_ONEDNN_OPTS=0"]
+    assert rows[0]["cpu_allocator"] in ("BFC", "oneDNN") and rows[0]["tensorflow_pool_peak_MB"] > 0
+    assert rows[1]["cpu_allocator"] == "malloc" and rows[1]["tensorflow_pool_peak_MB"] is None
     assert all(len(r["MB_after_each_pass"]) == 2 and r["peak_MB"] >= max(r["MB_after_each_pass"]) > 100
                for r in rows)
 
