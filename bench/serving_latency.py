@@ -1,6 +1,7 @@
-"""Latency and throughput of a pushed model's `serving_jpeg` signature, and of the model.tflite pushed
-beside it (`predict --runtime tflite`: the same decoding, the network in TensorFlow Lite), next to
-the model's arithmetic limit on this machine.
+"""Latency and throughput of a pushed model's `serving_jpeg` signature, and of each TensorFlow Lite
+file pushed beside it (model.tflite and model_int8.tflite, as `predict --runtime tflite` and
+`--runtime tflite_int8` run them: the same decoding, the network in TensorFlow Lite), next to the
+model's arithmetic limit on this machine.
 
     .venv/bin/python bench/serving_latency.py --model outputs/serving_model/image-classification
     .venv/bin/python bench/serving_latency.py --model DIR --images ../shared/datasets/clothing-dataset-small/validation
@@ -181,13 +182,18 @@ def main() -> int:
         served += len(batch)
     throughput = served / (time.perf_counter() - started)
 
-    # The pushed model.tflite, as `predict --runtime tflite` runs it: the same request, JPEG in.
-    lite = pushed_model.PushedModel(directory, "tflite")
-    tflite_one_image = percentiles_ms(lambda request: lite.probabilities([request]),
-                                      [images[index % len(images)] for index in range(args.requests)])
+    # Each TensorFlow Lite file pushed with it, as `predict --runtime RUNTIME` runs it: the same
+    # request, JPEG in; one runtime after the other, so that no two thread pools contend.
     saved_top = np.concatenate([serve(image_bytes=tf.constant(images[i:i + 32]))["class_id"].numpy()
                                 for i in range(0, len(images), 32)])
-    agreement = float((lite.probabilities(images).argmax(axis=1) == saved_top).mean())
+    lite_requests = [images[index % len(images)] for index in range(args.requests)]
+    lite = {}
+    for runtime, name in exporter.TFLITE_FILES.items():
+        if (directory / name).exists():  # model_int8.tflite: not in versions pushed with --no-int8-tflite
+            model = pushed_model.PushedModel(directory, runtime)
+            lite[runtime] = {"one_image_ms": percentiles_ms(lambda request: model.probabilities([request]),
+                                                            lite_requests),
+                             "agrees": float((model.probabilities(images).argmax(axis=1) == saved_top).mean())}
 
     class_names = exporter.read_class_names(str(directory))
     keras_model = models.build(args.architecture, num_classes=len(class_names))
@@ -198,8 +204,8 @@ def main() -> int:
     print(json.dumps({
         "model": str(directory), "architecture": args.architecture, "images": len(images),
         "one_image_ms": one_image,
-        "tflite_one_image_ms": tflite_one_image,
-        "tflite_agrees_with_saved_model": agreement,
+        **{f"{runtime}_one_image_ms": figures["one_image_ms"] for runtime, figures in lite.items()},
+        **{f"{runtime}_agrees_with_saved_model": figures["agrees"] for runtime, figures in lite.items()},
         f"batch_{args.batch}_images_per_s": round(throughput, 1),
         "one_image_parts_ms": parts,
         "multiply_adds_per_image_M": round(macs / 1e6, 1),
@@ -207,7 +213,8 @@ def main() -> int:
         "arithmetic_limit_ms_per_image": round(limit_ms, 2),
         "p50_over_limit": round(one_image["p50"] / limit_ms, 2),
         "jpeg_via_xnnpack_p50_over_limit": round(parts["jpeg_via_xnnpack"]["p50"] / limit_ms, 2),
-        "tflite_p50_over_limit": round(tflite_one_image["p50"] / limit_ms, 2),
+        **{f"{runtime}_p50_over_limit": round(figures["one_image_ms"]["p50"] / limit_ms, 2)
+           for runtime, figures in lite.items()},
     }, indent=2))
     return 0
 

@@ -32,8 +32,9 @@ def test_accuracy_then_the_serving_latency_of_the_model_it_pushed(tmp_path):
                                  "--requests", "3", "--batch", "2", "--architecture", "arch_1").stdout)
     assert latency["images"] == 6 and latency["one_image_ms"]["p50"] > 0
     assert latency["arithmetic_limit_ms_per_image"] > 0 and latency["jpeg_via_xnnpack_p50_over_limit"] > 0
-    # Both runtimes in the same run: the pushed model.tflite's request beside the SavedModel's.
-    assert latency["tflite_p50_over_limit"] > 0 and 0 <= latency["tflite_agrees_with_saved_model"] <= 1
+    # Every runtime in the same run: each pushed TensorFlow Lite file's request beside the SavedModel's.
+    for runtime in ("tflite", "tflite_int8"):
+        assert latency[f"{runtime}_p50_over_limit"] > 0 and 0 <= latency[f"{runtime}_agrees_with_saved_model"] <= 1
 
     int8 = printed_json(bench("bench/tflite_int8.py", "--model", serving, "--images", data / "validation",
                               "--calibration", data / "train", "--calibration-images", "4").stdout)
