@@ -33,9 +33,10 @@ def cpu_allocator() -> str:
     TF_CPU_ALLOCATOR_USE_BFC says: glibc's malloc takes TF_ENABLE_ONEDNN_OPTS=0 as well there."""
     from tensorflow.python.util import _pywrap_util_port  # no public API says whether oneDNN is on
 
+    from modules import CPU_ALLOCATOR
     if _pywrap_util_port.IsMklEnabled():
         return "oneDNN"
-    return "BFC" if os.environ.get("TF_CPU_ALLOCATOR_USE_BFC", "").lower() in ("1", "true") else "malloc"
+    return "BFC" if os.environ.get(CPU_ALLOCATOR, "").lower() in ("1", "true") else "malloc"
 
 
 def read_passes(cache: str, images: int, passes: int) -> dict:

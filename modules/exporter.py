@@ -137,10 +137,10 @@ class TFLiteNetwork:
         return self._interpreter.get_tensor(self._output)[0].copy()
 
 
-def export_tflite(model: tf.keras.Model, image_size: int, export_dir: str, calibration=None) -> list[str]:
+def export_tflite(model: tf.keras.Model, image_size: int, export_dir: str, calibration=None) -> None:
     """Writes `model` (the network alone) as TensorFlow Lite into export_dir: model.tflite in
     float32 and, given `calibration` (as tflite_model takes it), model_int8.tflite; records each
-    file's SHA-256 beside the class list and returns the files' paths."""
+    file's SHA-256 beside the class list."""
     models = {TFLITE_FILE: tflite_model(model, image_size)}
     if calibration is not None:
         models[TFLITE_INT8_FILE] = tflite_model(model, image_size, "int8", calibration)
@@ -150,7 +150,6 @@ def export_tflite(model: tf.keras.Model, image_size: int, export_dir: str, calib
             f.write(content)
         with tf.io.gfile.GFile(os.path.join(export_dir, tflite_digest_file(name)), "w") as f:
             f.write(hashlib.sha256(content).hexdigest() + "\n")
-    return [os.path.join(export_dir, name) for name in models]
 
 
 @contextlib.contextmanager

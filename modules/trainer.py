@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -433,8 +434,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                      "without it)", bias.source)
     started = time.monotonic()
     exporter.export_serving_model(model, tft_output, class_names, fn_args.serving_model_dir)
-    calibration = None if config.no_int8_tflite else calibration_images(config, class_names, fn_args, tft_output)
-    exporter.export_tflite(model, image_size, fn_args.serving_model_dir,
-                           None if calibration is None else lambda: calibration)
+    calibration = None if config.no_int8_tflite else functools.partial(
+        calibration_images, config, class_names, fn_args, tft_output)
+    exporter.export_tflite(model, image_size, fn_args.serving_model_dir, calibration)
     logging.info("trainer: serving model exported in %.0f s (SavedModel and TensorFlow Lite%s)",
                  time.monotonic() - started, "" if calibration is None else ", float32 and int8")
