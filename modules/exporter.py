@@ -121,11 +121,15 @@ def tflite_model(model: tf.keras.Model, image_size: int, quantization: str | Non
 
 class TFLiteNetwork:
     """A TensorFlow Lite model of the network on XNNPACK with every core, called with one decoded
-    image [1, size, size, 3] and returning its probabilities [classes]."""
+    image [1, size, size, 3] and returning its probabilities [classes].
+
+    It runs in LiteRT (ai_edge_litert), the interpreter that replaces tf.lite.Interpreter (deprecated
+    in TensorFlow 2.18): the same results, and its newer XNNPACK is quicker (docs/benchmarks.md)."""
 
     def __init__(self, content: bytes):
+        from ai_edge_litert.interpreter import Interpreter
         with _native_logs_quiet():  # "Created TensorFlow Lite XNNPACK delegate for CPU."
-            self._interpreter = tf.lite.Interpreter(model_content=content, num_threads=os.cpu_count())
+            self._interpreter = Interpreter(model_content=content, num_threads=os.cpu_count())
             self._interpreter.allocate_tensors()
         image, output = self._interpreter.get_input_details()[0], self._interpreter.get_output_details()[0]
         self._image, self._output = image["index"], output["index"]
@@ -196,7 +200,9 @@ def load_tflite(export_dir: str, name: str = TFLITE_FILE):
         raise ValueError(f"{path}: does not match the SavedModel in {export_dir} (its recorded "
                          f"{tflite_digest_file(name)} differs: another version's file?)")
     network = TFLiteNetwork(content)
-    decode = tf.function(lambda data: preprocessing.decode_and_resize(data, network.image_size)[tf.newaxis])
+    # A concrete function: calling it skips tf.function's argument matching, a tenth of a millisecond a request.
+    decode = tf.function(lambda data: preprocessing.decode_and_resize(data, network.image_size)[tf.newaxis]
+                         ).get_concrete_function(tf.TensorSpec([], tf.string))
 
     def predict(images) -> np.ndarray:
         rows = [network(decode(tf.constant(data)).numpy()) for data in images]

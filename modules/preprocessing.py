@@ -32,8 +32,9 @@ def declared_pixels(image_bytes: tf.Tensor) -> tf.Tensor:
     ], default=lambda: tf.constant(0, tf.int64), exclusive=False)
 
 
-def decode_rgb(image_bytes: tf.Tensor) -> tf.Tensor:
-    """One encoded JPEG, PNG, GIF (first frame) or BMP -> [height, width, 3] float32 in [0, 255].
+def decode_and_resize(image_bytes: tf.Tensor, image_size: int) -> tf.Tensor:
+    """One encoded JPEG, PNG, GIF (first frame) or BMP (scalar string) -> [image_size, image_size, 3]
+    float32 in [0, 1], resized bilinearly as Keras Resizing.
 
     Grayscale becomes RGB and transparent pixels are laid over white, as ingestion does
     (components/image_example_gen/image_files.py), so a served PNG with alpha is seen as the model saw it in training.
@@ -42,26 +43,27 @@ def decode_rgb(image_bytes: tf.Tensor) -> tf.Tensor:
         declared_pixels(image_bytes), tf.constant(features.MAX_IMAGE_PIXELS, tf.int64),
         message=f"image has more than {features.MAX_IMAGE_PIXELS:,} pixels")
     with tf.control_dependencies([too_large]):
-        image = tf.cast(tf.io.decode_image(image_bytes, channels=0, expand_animations=False), tf.float32)
+        image = tf.io.decode_image(image_bytes, channels=0, expand_animations=False)
 
-    def over_white(color, alpha):
-        alpha = alpha / 255.0
+    def resize(pixels):
+        return tf.image.resize(pixels, [image_size, image_size])  # float32 out, whatever comes in
+
+    def over_white(pixels):
+        pixels = tf.cast(pixels, tf.float32)
+        color, alpha = pixels[..., :-1], pixels[..., -1:] / 255.0
         return color * alpha + 255.0 * (1.0 - alpha)
 
-    # decode_image gives 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA) channels.
+    # decode_image gives 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA) channels. Resizing is linear
+    # in each channel, so opaque images are resized first, as uint8: the same floats as resizing the
+    # full-size float image, for a fraction of the work; compositing over white is not linear, so
+    # transparent ones are composited at full size, then resized.
     image = tf.switch_case(tf.shape(image)[-1] - 1, branch_fns=[
-        lambda: tf.image.grayscale_to_rgb(image),
-        lambda: tf.image.grayscale_to_rgb(over_white(image[..., :1], image[..., 1:])),
-        lambda: image,
-        lambda: over_white(image[..., :3], image[..., 3:]),
+        lambda: tf.image.grayscale_to_rgb(resize(image)),
+        lambda: resize(tf.image.grayscale_to_rgb(over_white(image))),
+        lambda: resize(image),
+        lambda: resize(over_white(image)),
     ])
-    image.set_shape([None, None, 3])
-    return image
-
-
-def decode_and_resize(image_bytes: tf.Tensor, image_size: int) -> tf.Tensor:
-    """One encoded image (scalar string) -> [image_size, image_size, 3] float32 in [0, 1]."""
-    image = tf.image.resize(decode_rgb(image_bytes), [image_size, image_size])  # bilinear, as Keras Resizing
+    image.set_shape([image_size, image_size, 3])
     return image / 255.0
 
 

@@ -68,3 +68,19 @@ def test_an_image_over_the_pixel_limit_is_refused_before_decoding():
     bomb = corpus.encode(Image.new("1", (10_000, 7_000)), "PNG")  # 70 MP in a few kB
     with pytest.raises(tf.errors.InvalidArgumentError, match="more than 64,000,000 pixels"):
         run_preprocessing([bomb], 16)
+
+
+@pytest.mark.parametrize("kind", ["L", "LA", "RGB", "RGBA"])
+def test_resizing_before_colour_conversion_changes_no_pixel(kind):
+    """decode_and_resize resizes opaque images as uint8, before converting them to float RGB: the
+    same floats, to the bit, as converting the full-size image first and resizing that."""
+    channels = len(kind)
+    pixels = np.random.default_rng(111).integers(0, 256, (301, 457, channels), np.uint8)
+    encoded = corpus.encode(Image.fromarray(pixels[..., 0] if channels == 1 else pixels, kind), "PNG")
+    full = pixels.astype(np.float32)
+    if kind in ("LA", "RGBA"):
+        alpha = full[..., -1:] / 255.0
+        full = full[..., :-1] * alpha + 255.0 * (1.0 - alpha)
+    full = np.broadcast_to(full, (*full.shape[:2], 3)) if full.shape[-1] == 1 else full
+    expected = tf.image.resize(full, [97, 97]).numpy() / 255.0
+    np.testing.assert_array_equal(preprocessing.decode_and_resize(tf.constant(encoded), 97).numpy(), expected)
