@@ -24,12 +24,16 @@ Where a request's time goes, each part timed alone over the same images, one a c
   network_xnnpack    the same network converted to TensorFlow Lite and run by its XNNPACK kernels
                      on all cores (the same weights; the bench stops unless the outputs agree
                      within 1e-4): what this CPU can do with this network's convolutions that
-                     TensorFlow's own kernels do not
+                     TensorFlow's own kernels do not. LiteRT runs it, as `predict --runtime
+                     tflite` does (modules/exporter.TFLiteNetwork)
+  network_xnnpack_tensorflow  the same file in the interpreter bundled with TensorFlow
+                     (tf.lite.Interpreter, deprecated in TensorFlow 2.18), which LiteRT replaced
   jpeg_via_xnnpack   one whole request that way: the Transform graph's decoding and resizing in
                      TensorFlow, then the network in XNNPACK (p50 and p99, and over the limit)
 """
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -139,7 +143,15 @@ def parts_ms(images: list, keras_model, image_size: int) -> dict:
     decode = tf.function(lambda data: preprocessing.decode_and_resize(data, image_size))
     network = exporter.tflite_network(keras_model, image_size)  # the function both runtimes run
     constants = convert_to_constants.convert_variables_to_constants_v2(network)
-    xnnpack = exporter.TFLiteNetwork(exporter.tflite_model(keras_model, image_size))
+    content = exporter.tflite_model(keras_model, image_size)
+    xnnpack = exporter.TFLiteNetwork(content)
+    bundled = tf.lite.Interpreter(model_content=content, num_threads=os.cpu_count())
+    bundled.allocate_tensors()
+
+    def in_bundled(image: np.ndarray) -> np.ndarray:
+        bundled.set_tensor(bundled.get_input_details()[0]["index"], image)
+        bundled.invoke()
+        return bundled.get_tensor(bundled.get_output_details()[0]["index"])
     decoded = [decode(tf.constant(data))[tf.newaxis] for data in images[:200]]
     difference = max(float(np.abs(xnnpack(image.numpy()) - network(image).numpy()).max()) for image in decoded[:20])
     if difference > 1e-4:
@@ -148,6 +160,7 @@ def parts_ms(images: list, keras_model, image_size: int) -> dict:
             "network": p50_ms(lambda image: network(image).numpy(), decoded),
             "network_constants": p50_ms(lambda image: constants(image)[0].numpy(), decoded),
             "network_xnnpack": p50_ms(lambda image: xnnpack(image.numpy()), decoded),
+            "network_xnnpack_tensorflow": p50_ms(lambda image: in_bundled(image.numpy()), decoded),
             "network_by_op_kind": network_by_op_kind(constants, decoded[0].numpy(), keras_model),
             "xnnpack_largest_difference": difference,
             "jpeg_via_xnnpack": percentiles_ms(lambda data: xnnpack(decode(tf.constant(data))[tf.newaxis].numpy()),

@@ -32,6 +32,7 @@ def test_accuracy_then_the_serving_latency_of_the_model_it_pushed(tmp_path):
                                  "--requests", "3", "--batch", "2", "--architecture", "arch_1").stdout)
     assert latency["images"] == 6 and latency["one_image_ms"]["p50"] > 0
     assert latency["arithmetic_limit_ms_per_image"] > 0 and latency["jpeg_via_xnnpack_p50_over_limit"] > 0
+    assert latency["one_image_parts_ms"]["network_xnnpack_tensorflow"] > 0  # the interpreter LiteRT replaced
     # Every runtime in the same run: each pushed TensorFlow Lite file's request beside the SavedModel's.
     for runtime in ("tflite", "tflite_int8"):
         assert latency[f"{runtime}_p50_over_limit"] > 0 and 0 <= latency[f"{runtime}_agrees_with_saved_model"] <= 1
