@@ -215,3 +215,20 @@ def test_a_decision_bias_folded_in_before_export_is_in_both_runtimes(transform_o
 def test_every_tflite_runtime_names_a_file_the_trainer_writes():
     from modules import values
     assert set(values.RUNTIMES) - {"saved_model"} == set(exporter.TFLITE_FILES)
+
+
+@pytest.mark.parametrize("quantization", [None, "int8"])
+def test_the_quick_conversion_writes_the_bytes_of_converting_the_keras_model(quantization):
+    """tflite_model hands the converter a module of the variables, not the Keras model, which the
+    converter would save first at the cost of tracing every layer: the file must not change."""
+    tf.keras.utils.set_random_seed(111)
+    model = models.arch_1(SMALL_IMAGE_SIZE, len(CLASS_NAMES))
+    calibration = [np.random.default_rng(i).random((1, SMALL_IMAGE_SIZE, SMALL_IMAGE_SIZE, 3), np.float32)
+                   for i in range(4)]
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [exporter.tflite_network(model, SMALL_IMAGE_SIZE)], model)
+    if quantization:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([image] for image in calibration)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    assert exporter.tflite_model(model, SMALL_IMAGE_SIZE, quantization, lambda: calibration) == converter.convert()
