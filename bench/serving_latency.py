@@ -147,11 +147,12 @@ def parts_ms(images: list, keras_model, image_size: int) -> dict:
     xnnpack = exporter.TFLiteNetwork(content)
     bundled = tf.lite.Interpreter(model_content=content, num_threads=os.cpu_count())
     bundled.allocate_tensors()
+    bundled_in, bundled_out = bundled.get_input_details()[0]["index"], bundled.get_output_details()[0]["index"]
 
-    def in_bundled(image: np.ndarray) -> np.ndarray:
-        bundled.set_tensor(bundled.get_input_details()[0]["index"], image)
+    def in_bundled(image: np.ndarray) -> np.ndarray:  # as TFLiteNetwork calls LiteRT's
+        bundled.set_tensor(bundled_in, image)
         bundled.invoke()
-        return bundled.get_tensor(bundled.get_output_details()[0]["index"])
+        return bundled.get_tensor(bundled_out)[0].copy()
     decoded = [decode(tf.constant(data))[tf.newaxis] for data in images[:200]]
     difference = max(float(np.abs(xnnpack(image.numpy()) - network(image).numpy()).max()) for image in decoded[:20])
     if difference > 1e-4:
