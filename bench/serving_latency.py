@@ -33,7 +33,6 @@ Where a request's time goes, each part timed alone over the same images, one a c
 """
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -145,14 +144,7 @@ def parts_ms(images: list, keras_model, image_size: int) -> dict:
     constants = convert_to_constants.convert_variables_to_constants_v2(network)
     content = exporter.tflite_model(keras_model, image_size)
     xnnpack = exporter.TFLiteNetwork(content)
-    bundled = tf.lite.Interpreter(model_content=content, num_threads=os.cpu_count())
-    bundled.allocate_tensors()
-    bundled_in, bundled_out = bundled.get_input_details()[0]["index"], bundled.get_output_details()[0]["index"]
-
-    def in_bundled(image: np.ndarray) -> np.ndarray:  # as TFLiteNetwork calls LiteRT's
-        bundled.set_tensor(bundled_in, image)
-        bundled.invoke()
-        return bundled.get_tensor(bundled_out)[0].copy()
+    bundled = exporter.TFLiteNetwork(content, tf.lite.Interpreter)
     decoded = [decode(tf.constant(data))[tf.newaxis] for data in images[:200]]
     difference = max(float(np.abs(xnnpack(image.numpy()) - network(image).numpy()).max()) for image in decoded[:20])
     if difference > 1e-4:
@@ -161,7 +153,7 @@ def parts_ms(images: list, keras_model, image_size: int) -> dict:
             "network": p50_ms(lambda image: network(image).numpy(), decoded),
             "network_constants": p50_ms(lambda image: constants(image)[0].numpy(), decoded),
             "network_xnnpack": p50_ms(lambda image: xnnpack(image.numpy()), decoded),
-            "network_xnnpack_tensorflow": p50_ms(lambda image: in_bundled(image.numpy()), decoded),
+            "network_xnnpack_tensorflow": p50_ms(lambda image: bundled(image.numpy()), decoded),
             "network_by_op_kind": network_by_op_kind(constants, decoded[0].numpy(), keras_model),
             "xnnpack_largest_difference": difference,
             "jpeg_via_xnnpack": percentiles_ms(lambda data: xnnpack(decode(tf.constant(data))[tf.newaxis].numpy()),

@@ -28,11 +28,10 @@ SEED = 111
 
 
 def main() -> int:
-    import tensorflow as tf
     import tf_keras
 
     from client import pushed_model
-    from modules import exporter, preprocessing
+    from modules import exporter
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a pushed version directory or serving directory")
@@ -51,10 +50,7 @@ def main() -> int:
     network = tf_keras.models.load_model(str(directory), compile=False)
     size = int(network.input_shape[1])
     class_names = exporter.read_class_names(str(directory))
-    decoder = tf.function(lambda data: preprocessing.decode_and_resize(data, size)[tf.newaxis])
-
-    def decode(data: bytes) -> np.ndarray:
-        return decoder(tf.constant(data)).numpy()
+    decode = exporter.tflite_input(size)
 
     calibration = []
     if quantization == "int8":

@@ -129,12 +129,14 @@ class TFLiteNetwork:
     image [1, size, size, 3] and returning its probabilities [classes].
 
     It runs in LiteRT (ai_edge_litert), the interpreter that replaces tf.lite.Interpreter (deprecated
-    in TensorFlow 2.18): the same results, and its newer XNNPACK is quicker (docs/benchmarks.md)."""
+    in TensorFlow 2.18): the same results, and its newer XNNPACK is quicker (docs/benchmarks.md).
+    `interpreter` takes another interpreter class with the same API, for comparing the two."""
 
-    def __init__(self, content: bytes):
-        from ai_edge_litert.interpreter import Interpreter
+    def __init__(self, content: bytes, interpreter=None):
+        if interpreter is None:
+            from ai_edge_litert.interpreter import Interpreter as interpreter
         with _native_logs_quiet():  # "Created TensorFlow Lite XNNPACK delegate for CPU."
-            self._interpreter = Interpreter(model_content=content, num_threads=os.cpu_count())
+            self._interpreter = interpreter(model_content=content, num_threads=os.cpu_count())
             self._interpreter.allocate_tensors()
         image, output = self._interpreter.get_input_details()[0], self._interpreter.get_output_details()[0]
         self._image, self._output = image["index"], output["index"]
@@ -190,12 +192,21 @@ def read_tflite_digest(export_dir: str, name: str = TFLITE_FILE) -> str | None:
         return f.read().strip()
 
 
+def tflite_input(image_size: int):
+    """A function from one encoded image (bytes) to the TensorFlow Lite network's input, [1, size,
+    size, 3] floats in [0, 1], decoded as the Transform graph decodes it."""
+    from modules import preprocessing
+    # A concrete function: calling it skips tf.function's argument matching, a tenth of a millisecond a request.
+    decode = tf.function(lambda data: preprocessing.decode_and_resize(data, image_size)[tf.newaxis]
+                         ).get_concrete_function(tf.TensorSpec([], tf.string))
+    return lambda data: decode(tf.constant(data)).numpy()
+
+
 def load_tflite(export_dir: str, name: str = TFLITE_FILE):
     """The TensorFlow Lite file `name` beside the SavedModel in `export_dir` as a function from
     encoded images to their probabilities [n, classes]: each decoded as the Transform graph decodes
     it, then the network in TensorFlow Lite (XNNPACK, every core). ValueError, naming both, when the
     file is missing or is not the one exported with this SavedModel."""
-    from modules import preprocessing
     path = os.path.join(export_dir, name)
     if not tf.io.gfile.exists(path):
         raise ValueError(f"{path}: no such file; this model was pushed without it")
@@ -205,11 +216,9 @@ def load_tflite(export_dir: str, name: str = TFLITE_FILE):
         raise ValueError(f"{path}: does not match the SavedModel in {export_dir} (its recorded "
                          f"{tflite_digest_file(name)} differs: another version's file?)")
     network = TFLiteNetwork(content)
-    # A concrete function: calling it skips tf.function's argument matching, a tenth of a millisecond a request.
-    decode = tf.function(lambda data: preprocessing.decode_and_resize(data, network.image_size)[tf.newaxis]
-                         ).get_concrete_function(tf.TensorSpec([], tf.string))
+    decode = tflite_input(network.image_size)
 
     def predict(images) -> np.ndarray:
-        rows = [network(decode(tf.constant(data)).numpy()) for data in images]
+        rows = [network(decode(data)) for data in images]
         return np.stack(rows) if rows else np.zeros((0, network.num_classes), np.float32)
     return predict
