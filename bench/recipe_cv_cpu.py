@@ -33,6 +33,8 @@ float32: the cross-validation that decides whether an int8 file ships.
 Two more train differently: --linear-probe N trains the new softmax layer alone for N epochs (the
 network frozen whole, Adam at LINEAR_PROBE_RATE) before the recipe's epochs, and --head-rate M moves
 the softmax layer M times as fast as the network (each Adam step of its weights scaled by M).
+--frozen-batchnorm keeps every BatchNorm layer of the network in inference mode, on its ImageNet
+statistics and scale, while the rest of what the recipe trains is fine-tuned.
 """
 import argparse
 import json
@@ -49,25 +51,32 @@ SPLITS = ("train", "validation")
 LINEAR_PROBE_RATE = 1e-3
 
 
+def image_paths(data_root: Path) -> tuple[list, list, list]:
+    """(paths, labels, class names) of train + validation, in the order the folds index them."""
+    class_names = sorted(p.name for p in (data_root / "train").iterdir() if p.is_dir())
+    paths, labels = [], []
+    for split in SPLITS:
+        for label, name in enumerate(class_names):
+            for path in sorted((data_root / split / name).iterdir()):
+                paths.append(path)
+                labels.append(label)
+    return paths, labels, class_names
+
+
 def load_images(data_root: Path, image_size: int, cache: Path | None):
     """(images float32 [n, size, size, 3] in [0, 1], labels, class names) of train + validation,
     decoded as the Transform graph decodes; kept in `cache` (a .npz) for the next recipe."""
     import numpy as np
     import tensorflow as tf
     from modules import preprocessing
-    class_names = sorted(p.name for p in (data_root / "train").iterdir() if p.is_dir())
+    paths, labels, class_names = image_paths(data_root)
     if cache and cache.exists():
         stored = np.load(cache)
         if list(stored["class_names"]) == class_names and stored["images"].shape[1] == image_size:
             return stored["images"], stored["labels"], class_names
     decode = tf.function(lambda encoded: preprocessing.decode_and_resize(encoded, image_size))
-    images, labels = [], []
-    for split in SPLITS:
-        for label, name in enumerate(class_names):
-            for path in sorted((data_root / split / name).iterdir()):
-                images.append(decode(tf.io.read_file(str(path))).numpy())
-                labels.append(label)
-    images, labels = np.stack(images), np.array(labels, np.int64)
+    images = np.stack([decode(tf.io.read_file(str(path))).numpy() for path in paths])
+    labels = np.array(labels, np.int64)
     if cache:
         np.savez(cache, images=images, labels=labels, class_names=np.array(class_names))
     return images, labels, class_names
@@ -158,14 +167,27 @@ def linear_probe(model, scored, config: settings.Training, num_classes: int, epo
     trainer.compile_for_training(model, config, num_classes, tf.keras.optimizers.Adam(config.recipe.learning_rate))
 
 
+def freeze_batchnorm(model, scored, config: settings.Training, num_classes: int) -> None:
+    """Every BatchNorm layer of `scored`'s network kept in inference mode (a Keras BatchNorm that is
+    not trainable normalises with its moving statistics), recompiled: keras.io's transfer-learning
+    guide fine-tunes so, as batches of 32 small-data images give noisier statistics than ImageNet's."""
+    import tensorflow as tf
+    from modules import model as models, trainer
+    for layer in models.backbone(scored).layers:
+        if isinstance(layer, tf.keras.layers.BatchNormalization):
+            layer.trainable = False
+    trainer.compile_for_training(model, config, num_classes, tf.keras.optimizers.Adam(config.recipe.learning_rate))
+
+
 def train_fold(config: settings.Training, images, labels, fit, held, num_classes: int,
                flip_average: bool = False, average_last_epoch: bool = False, linear_probe_epochs: int = 0,
-               head_rate: float = 1.0, int8_calibration: int = 0) -> tuple[dict, dict]:
+               head_rate: float = 1.0, int8_calibration: int = 0, frozen_batchnorm: bool = False) -> tuple[dict, dict]:
     """One fold: trains on images[fit] as the Trainer does, scores images[held] (with flip_average,
     as the mean of each image's and its mirror image's probabilities; with average_last_epoch, also
-    with the mean of the weights over the last epoch's steps). linear_probe_epochs and head_rate are
-    the levers of --linear-probe and --head-rate; with int8_calibration, the trained network is also
-    scored as an int8 TensorFlow Lite model calibrated on that many of the fold's training images.
+    with the mean of the weights over the last epoch's steps). linear_probe_epochs, head_rate and
+    frozen_batchnorm are the levers of --linear-probe, --head-rate and --frozen-batchnorm; with
+    int8_calibration, the trained network is also scored as an int8 TensorFlow Lite model calibrated
+    on that many of the fold's training images.
     Returns the scores and the held-out probabilities by how they were scored ("plain", "averaged",
     "int8")."""
     import numpy as np
@@ -183,6 +205,8 @@ def train_fold(config: settings.Training, images, labels, fit, held, num_classes
     started = time.monotonic()
     if linear_probe_epochs:
         linear_probe(model, scored, config, num_classes, linear_probe_epochs, train, steps, class_weight)
+    if frozen_batchnorm:  # after the probe, which makes the network trainable again
+        freeze_batchnorm(model, scored, config, num_classes)
     if head_rate != 1.0:
         trainer.compile_for_training(model, config, num_classes,
                                      head_rate_adam(recipe.learning_rate, scored.layers[-1], head_rate))
@@ -249,14 +273,15 @@ def run_recipe(args) -> int:
              "folds": args.folds, "fold_seed": args.fold_seed, "images": len(labels), "class_names": class_names,
              "per_fold": [], "average_last_epoch": args.average_last_epoch,
              "linear_probe_epochs": args.linear_probe, "head_rate": args.head_rate,
-             "int8_calibration": args.int8}
+             "int8_calibration": args.int8, "frozen_batchnorm": args.frozen_batchnorm}
     held_out = []
     for number, (fit, held) in enumerate(folds.split(images, labels), start=1):
         if args.only_folds and number > args.only_folds:
             break
         print(f"{name}: fold {number}/{args.folds}, training on {len(fit)} images", file=sys.stderr, flush=True)
         fold, scored = train_fold(config, images, labels, fit, held, len(class_names), args.flip_average,
-                                  args.average_last_epoch, args.linear_probe, args.head_rate, args.int8)
+                                  args.average_last_epoch, args.linear_probe, args.head_rate, args.int8,
+                                  args.frozen_batchnorm)
         entry["per_fold"].append(fold)
         results[name] = entry
         args.output.write_text(json.dumps(results, indent=1) + "\n")
@@ -324,7 +349,8 @@ def table(path: Path) -> str:
         scoring = "".join(text for flag, text in (
             (entry.get("flip_average"), " scored with flip averaging"),
             (entry.get("linear_probe_epochs"), f" after a {entry.get('linear_probe_epochs')}-epoch linear probe"),
-            (entry.get("head_rate", 1.0) != 1.0, f" with the head at {entry.get('head_rate')}x the rate")) if flag)
+            (entry.get("head_rate", 1.0) != 1.0, f" with the head at {entry.get('head_rate')}x the rate"),
+            (entry.get("frozen_batchnorm"), " with every BatchNorm frozen")) if flag)
         rows.append(f"| {name} `{json.dumps(entry['recipe'])}`{scoring} | {len(folds)}/{entry['folds']} "
                     f"| {accuracy.mean():.4f} | "
                     f"{versus} | {np.mean([f['balanced_accuracy'] for f in folds]):.4f} | "
@@ -368,6 +394,8 @@ def main() -> int:
                         help="first train the softmax layer alone, the network frozen, for EPOCHS")
     parser.add_argument("--head-rate", type=float, default=1.0, metavar="M",
                         help="train the softmax layer at M times the recipe's learning rate")
+    parser.add_argument("--frozen-batchnorm", action="store_true",
+                        help="keep every BatchNorm layer of the network in inference mode while fine-tuning")
     parser.add_argument("--int8", type=int, default=0, metavar="N",
                         help="also score each fold's network as int8 TensorFlow Lite, calibrated on N training images")
     parser.add_argument("--probabilities", type=Path,

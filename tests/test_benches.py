@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -94,6 +95,20 @@ def test_recipe_cv_on_a_made_data_set_takes_the_default_models_recipe_for_small_
     evaluated = bench("bench/decision_bias.py", probabilities, "--scoring", "averaged").stdout
     assert evaluated.count("\n| 1 | ") == evaluated.count("\n| 2 | ") == 1
     assert "| class | recall | biased |" in evaluated and "paired accuracy gain: " in evaluated
+    # Each class's held-out errors on a contact sheet, a row of tiles for every six.
+    stored = np.load(probabilities)
+    for label, name in enumerate(stored["class_names"]):
+        wrong = int(((stored["labels"] == label) & (stored["plain"].argmax(-1) != label)).sum())
+        sheet = tmp_path / f"{name}.png"
+        said = bench("bench/class_errors.py", probabilities, "--data-root", made / "grey28", "--class", name,
+                     "--sheet", sheet).stdout
+        assert said.startswith(f"{name}: {wrong} of 5 held-out images wrong"), said
+        with Image.open(sheet) as image:
+            assert image.height == max(1, -(-wrong // 6)) * 178
+    refused = subprocess.run([sys.executable, "bench/class_errors.py", probabilities, "--data-root", data,
+                              "--class", "hat", "--sheet", tmp_path / "x.png"], cwd=REPO_ROOT, capture_output=True,
+                             text=True)
+    assert refused.returncode == 2 and "was not written for the images of" in refused.stderr
     bound = bench("bench/decision_bias.py", probabilities, "--weakest", "--in-sample").stdout
     assert "the weakest recall: the bias fitted on the fold it is scored on (in sample" in bound
     written = tmp_path / "bias.json"
@@ -101,19 +116,21 @@ def test_recipe_cv_on_a_made_data_set_takes_the_default_models_recipe_for_small_
     bias = json.loads(written.read_text())
     assert bias["class_names"] == entry["class_names"] and len(bias["bias"]) == 3 and abs(sum(bias["bias"])) < 1e-3
     assert (bias["model_name"], bias["recipe"]) == (entry["config"]["model_name"], entry["config"]["recipe"])
-    # The two levers that train differently, with first blocks frozen, which the linear probe (the
+    # The levers that train differently, with first blocks frozen, which the linear probe (the
     # network frozen whole) must freeze again after it.
     levers = tmp_path / "photos.json"
     bench("bench/recipe_cv_cpu.py", "--data-root", made / "photos", "--recipe", "levers", '{"frozen_blocks": 7}',
           "--output", levers, "--folds", "2", "--only-folds", "1", "--epochs", "1", "--linear-probe", "1",
-          "--head-rate", "10", "--int8", "3")
+          "--head-rate", "10", "--frozen-batchnorm", "--int8", "3")
     entry = json.loads(levers.read_text())["levers"]
     assert (entry["linear_probe_epochs"], entry["head_rate"], entry["config"]["recipe"]["frozen_blocks"]) == (1, 10, 7)
+    assert entry["frozen_batchnorm"] is True
     assert 0 <= entry["per_fold"][0]["accuracy"] <= 1
     # The same weights as int8 TensorFlow Lite, scored on the same held-out images.
     int8 = entry["per_fold"][0]["int8"]
     assert (int8["calibration_images"], len(int8["recall"])) == (3, 3) and 0 <= int8["top_class_agreement"] <= 1
-    row = '| levers `{"frozen_blocks": 7}` after a 1-epoch linear probe with the head at 10.0x the rate | 1/2 |'
+    row = ('| levers `{"frozen_blocks": 7}` after a 1-epoch linear probe with the head at 10.0x the rate '
+           'with every BatchNorm frozen | 1/2 |')
     tabled = bench("bench/recipe_cv_cpu.py", "--table", levers).stdout
     assert row in tabled and "\n| levers | 1 | " in tabled  # and its recall per class
     assert "\n| levers, int8 TensorFlow Lite `" in tabled and "\n| levers, int8 TensorFlow Lite | 1 | " in tabled
