@@ -33,8 +33,6 @@ float32: the cross-validation that decides whether an int8 file ships.
 Two more train differently: --linear-probe N trains the new softmax layer alone for N epochs (the
 network frozen whole, Adam at LINEAR_PROBE_RATE) before the recipe's epochs, and --head-rate M moves
 the softmax layer M times as fast as the network (each Adam step of its weights scaled by M).
---frozen-batchnorm keeps every BatchNorm layer of the network in inference mode, on its ImageNet
-statistics and scale, while the rest of what the recipe trains is fine-tuned.
 """
 import argparse
 import json
@@ -162,32 +160,18 @@ def linear_probe(model, scored, config: settings.Training, num_classes: int, epo
     model.fit(train, steps_per_epoch=steps, epochs=epochs, class_weight=class_weight, verbose=0,
               callbacks=[trainer.StopOnDivergence(LINEAR_PROBE_RATE), trainer.Progress(epochs, steps)])
     backbone.trainable = True
-    if config.recipe.frozen_blocks:
-        efficientnet_lite.freeze(backbone, config.recipe.frozen_blocks)
-    trainer.compile_for_training(model, config, num_classes, tf.keras.optimizers.Adam(config.recipe.learning_rate))
-
-
-def freeze_batchnorm(model, scored, config: settings.Training, num_classes: int) -> None:
-    """Every BatchNorm layer of `scored`'s network kept in inference mode (a Keras BatchNorm that is
-    not trainable normalises with its moving statistics), recompiled: keras.io's transfer-learning
-    guide fine-tunes so, as batches of 32 small-data images give noisier statistics than ImageNet's."""
-    import tensorflow as tf
-    from modules import model as models, trainer
-    for layer in models.backbone(scored).layers:
-        if isinstance(layer, tf.keras.layers.BatchNormalization):
-            layer.trainable = False
+    efficientnet_lite.freeze(backbone, config.recipe.frozen_blocks or 0, bool(config.recipe.frozen_batchnorm))
     trainer.compile_for_training(model, config, num_classes, tf.keras.optimizers.Adam(config.recipe.learning_rate))
 
 
 def train_fold(config: settings.Training, images, labels, fit, held, num_classes: int,
                flip_average: bool = False, average_last_epoch: bool = False, linear_probe_epochs: int = 0,
-               head_rate: float = 1.0, int8_calibration: int = 0, frozen_batchnorm: bool = False) -> tuple[dict, dict]:
+               head_rate: float = 1.0, int8_calibration: int = 0) -> tuple[dict, dict]:
     """One fold: trains on images[fit] as the Trainer does, scores images[held] (with flip_average,
     as the mean of each image's and its mirror image's probabilities; with average_last_epoch, also
-    with the mean of the weights over the last epoch's steps). linear_probe_epochs, head_rate and
-    frozen_batchnorm are the levers of --linear-probe, --head-rate and --frozen-batchnorm; with
-    int8_calibration, the trained network is also scored as an int8 TensorFlow Lite model calibrated
-    on that many of the fold's training images.
+    with the mean of the weights over the last epoch's steps). linear_probe_epochs and head_rate are
+    the levers of --linear-probe and --head-rate; with int8_calibration, the trained network is also
+    scored as an int8 TensorFlow Lite model calibrated on that many of the fold's training images.
     Returns the scores and the held-out probabilities by how they were scored ("plain", "averaged",
     "int8")."""
     import numpy as np
@@ -205,8 +189,6 @@ def train_fold(config: settings.Training, images, labels, fit, held, num_classes
     started = time.monotonic()
     if linear_probe_epochs:
         linear_probe(model, scored, config, num_classes, linear_probe_epochs, train, steps, class_weight)
-    if frozen_batchnorm:  # after the probe, which makes the network trainable again
-        freeze_batchnorm(model, scored, config, num_classes)
     if head_rate != 1.0:
         trainer.compile_for_training(model, config, num_classes,
                                      head_rate_adam(recipe.learning_rate, scored.layers[-1], head_rate))
@@ -273,15 +255,14 @@ def run_recipe(args) -> int:
              "folds": args.folds, "fold_seed": args.fold_seed, "images": len(labels), "class_names": class_names,
              "per_fold": [], "average_last_epoch": args.average_last_epoch,
              "linear_probe_epochs": args.linear_probe, "head_rate": args.head_rate,
-             "int8_calibration": args.int8, "frozen_batchnorm": args.frozen_batchnorm}
+             "int8_calibration": args.int8}
     held_out = []
     for number, (fit, held) in enumerate(folds.split(images, labels), start=1):
         if args.only_folds and number > args.only_folds:
             break
         print(f"{name}: fold {number}/{args.folds}, training on {len(fit)} images", file=sys.stderr, flush=True)
         fold, scored = train_fold(config, images, labels, fit, held, len(class_names), args.flip_average,
-                                  args.average_last_epoch, args.linear_probe, args.head_rate, args.int8,
-                                  args.frozen_batchnorm)
+                                  args.average_last_epoch, args.linear_probe, args.head_rate, args.int8)
         entry["per_fold"].append(fold)
         results[name] = entry
         args.output.write_text(json.dumps(results, indent=1) + "\n")
@@ -394,8 +375,6 @@ def main() -> int:
                         help="first train the softmax layer alone, the network frozen, for EPOCHS")
     parser.add_argument("--head-rate", type=float, default=1.0, metavar="M",
                         help="train the softmax layer at M times the recipe's learning rate")
-    parser.add_argument("--frozen-batchnorm", action="store_true",
-                        help="keep every BatchNorm layer of the network in inference mode while fine-tuning")
     parser.add_argument("--int8", type=int, default=0, metavar="N",
                         help="also score each fold's network as int8 TensorFlow Lite, calibrated on N training images")
     parser.add_argument("--probabilities", type=Path,

@@ -53,17 +53,19 @@ def build(image_size: int, include_top: bool = False, variant: Variant = LITE0) 
     return keras.Model(inputs, x, name=variant.name)
 
 
-def freeze(model: keras.Model, blocks: int) -> None:
+def freeze(model: keras.Model, blocks: int, batchnorm: bool = False) -> None:
     """Keeps the stem and the first `blocks` blocks as they are: no gradient is computed below
     them, and their BatchNorm layers use the ImageNet statistics (a frozen Keras BatchNorm runs
     in inference mode). These layers see the highest resolution, so their backward pass is the
-    costliest per parameter."""
+    costliest per parameter. With `batchnorm`, every other BatchNorm layer is kept so too, as
+    keras.io's transfer-learning guide fine-tunes: batches of a small data set give noisier
+    statistics than the ImageNet ones (docs/recipe_cv.md)."""
     total = len([name for name in (layer.name for layer in model.layers) if name.endswith("_depthwise")])
     if not 0 <= blocks <= total:
         raise ValueError(f"cannot freeze {blocks} blocks of {model.name}, which has {total}")
     prefixes = ("stem_", "imagenet_scaling", *(f"block{index}_" for index in range(blocks)))
     for layer in model.layers:
-        if layer.name.startswith(prefixes):
+        if layer.name.startswith(prefixes) or (batchnorm and isinstance(layer, layers.BatchNormalization)):
             layer.trainable = False
 
 

@@ -89,16 +89,18 @@ NETWORKS = {"arch_1": arch_1, "arch_2": arch_2, "scratch_cnn": scratch_cnn,
             **{variant: functools.partial(efficientnet_lite, variant) for variant in lite_family.VARIANTS}}
 
 
-def build(name: str, num_classes: int, frozen_blocks: int = 0) -> keras.Model:
+def build(name: str, num_classes: int, frozen_blocks: int = 0, frozen_batchnorm: bool = False) -> keras.Model:
     """The registry's model `name`, uncompiled; with `frozen_blocks`, an EfficientNet-Lite's stem
-    and first blocks are not trained (modules/efficientnet_lite.freeze)."""
+    and first blocks are not trained, and with `frozen_batchnorm` none of its BatchNorm layers
+    (modules/efficientnet_lite.freeze)."""
     spec = registry.get_spec(name)
     model = NETWORKS[spec.network](spec.image_size, num_classes)
-    if frozen_blocks:
+    if frozen_blocks or frozen_batchnorm:
         lite_backbone = backbone(model)
         if lite_backbone is None:
-            raise ValueError(f"model '{name}' has no EfficientNet-Lite blocks to freeze")
-        lite.freeze(lite_backbone, frozen_blocks)
+            raise ValueError(f"model '{name}' has no EfficientNet-Lite " + (
+                "blocks to freeze" if frozen_blocks else "BatchNorm layers to keep on ImageNet statistics"))
+        lite.freeze(lite_backbone, frozen_blocks, frozen_batchnorm)
     return model
 
 

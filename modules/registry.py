@@ -28,6 +28,8 @@ class Recipe:
                                          values.whole_number)
     label_smoothing: Optional[float] = field(
         None, "train against targets of 1 - S (+ S / classes) instead of 1", values.smoothing)
+    frozen_batchnorm: Optional[bool] = field(
+        None, "fine-tune an EfficientNet-Lite with every BatchNorm layer kept on its ImageNet statistics and scale")
 
     def over(self, base: "Recipe") -> "Recipe":
         """This recipe, with `base`'s value wherever this one has None."""
@@ -42,7 +44,7 @@ RECIPE_FIELDS = tuple(f.name for f in dataclasses.fields(Recipe))
 # The notebook's recipe: Adam at 1e-3 under ReduceLROnPlateau, whose EarlyStopping usually ends
 # training well before the most epochs; no augmentation, no class weights.
 NOTEBOOK = Recipe(epochs=100, learning_rate=1e-3, learning_rate_schedule="reduce_on_plateau", augment=False,
-                  balance_classes=False, frozen_blocks=0, label_smoothing=0.0)
+                  balance_classes=False, frozen_blocks=0, label_smoothing=0.0, frozen_batchnorm=False)
 
 
 # Fewer training images than this are small data whatever their size: a recipe chosen on the full
@@ -86,7 +88,8 @@ class ModelSpec:
         return None if self.small_data is None else self.small_data.over(self.recipe)
 
 
-def fine_tuned_lite(variant: str, epochs: int = 8, frozen_blocks: int = 0) -> ModelSpec:
+def fine_tuned_lite(variant: str, epochs: int = 8, frozen_blocks: int = 0, frozen_batchnorm: bool = False
+                    ) -> ModelSpec:
     """An EfficientNet-Lite at the resolution it was trained on, with the fine-tuning recipe: a
     one-epoch warm-up to half the from-scratch rate, then a cosine decay (docs/recipe_cv.md),
     augmentation and class weights. `frozen_blocks` trades accuracy for time: the first blocks'
@@ -96,7 +99,7 @@ def fine_tuned_lite(variant: str, epochs: int = 8, frozen_blocks: int = 0) -> Mo
     return ModelSpec(variant, image_size=family.image_size, freezable_blocks=len(lite_family.block_specs(family)),
                      recipe=dataclasses.replace(NOTEBOOK, learning_rate=5e-4, learning_rate_schedule="warmup_cosine",
                                                 epochs=epochs, frozen_blocks=frozen_blocks, augment=True,
-                                                balance_classes=True))
+                                                balance_classes=True, frozen_batchnorm=frozen_batchnorm))
 
 
 MODELS = {
@@ -109,11 +112,14 @@ MODELS = {
     "efficientnet_lite0": fine_tuned_lite("efficientnet_lite0"),
     # The next-larger Lite at its own resolution, with its stem and first three stages (7 blocks) as
     # ImageNet trained them and 5 epochs, so that a default full-data run fits in 15 minutes on 2 CPU
-    # cores: docs/benchmarks.md, "Recipes for the default model", and docs/recipe_cv.md. Pictures
-    # unlike ImageNet's photographs (small, greyscale, drawn), and few images of any kind, need the
-    # whole network and more steps: docs/models.md, "A recipe that depends on the data".
-    "efficientnet_lite1": dataclasses.replace(fine_tuned_lite("efficientnet_lite1", epochs=5, frozen_blocks=7),
-                                              small_data=Recipe(frozen_blocks=0, epochs=8)),
+    # cores: docs/benchmarks.md, "Recipes for the default model", and docs/recipe_cv.md. Every
+    # BatchNorm stays on ImageNet's statistics, which lifted every class on cross-validation
+    # (docs/recipe_cv.md, "BatchNorm on ImageNet's statistics"). Pictures unlike ImageNet's
+    # photographs (small, greyscale, drawn), and few images of any kind, need the whole network, its
+    # BatchNorm included, and more steps: docs/models.md, "A recipe that depends on the data".
+    "efficientnet_lite1": dataclasses.replace(
+        fine_tuned_lite("efficientnet_lite1", epochs=5, frozen_blocks=7, frozen_batchnorm=True),
+        small_data=Recipe(frozen_blocks=0, epochs=8, frozen_batchnorm=False)),
 }
 
 

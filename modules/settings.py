@@ -90,6 +90,9 @@ class Training:
         if self.recipe.frozen_blocks and self.recipe.frozen_blocks > blocks:
             raise ValueError(f"{self.model_name} has "
                              + (f"only {blocks} blocks" if blocks else "no EfficientNet-Lite blocks to freeze"))
+        if self.recipe.frozen_batchnorm and not blocks:
+            raise ValueError(f"{self.model_name} has no ImageNet BatchNorm statistics to keep (--frozen-batchnorm "
+                             "is for an EfficientNet-Lite)")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -219,11 +219,17 @@ def crossentropy(num_classes: int, label_smoothing: float):
     return smoothed_sparse_categorical_crossentropy
 
 
+def network(config: settings.Training, num_classes: int) -> keras.Model:
+    """The registry's model as the recipe trains it: its frozen blocks and BatchNorm layers not trainable."""
+    return models.build(config.model_name, num_classes, frozen_blocks=config.recipe.frozen_blocks,
+                        frozen_batchnorm=config.recipe.frozen_batchnorm)
+
+
 def compiled_model(config: settings.Training, num_classes: int) -> tuple[keras.Model, keras.Model]:
     """(model to train, model to export): the registry's model under the config's precision,
     trained behind the augmentation layers when config.recipe.augment. They share their weights."""
     keras.mixed_precision.set_global_policy(config.precision)
-    model = models.build(config.model_name, num_classes, frozen_blocks=config.recipe.frozen_blocks)
+    model = network(config, num_classes)
     trained = augmentation.with_augmentation(model, config.seed) if config.recipe.augment else model
     return compile_for_training(trained, config, num_classes, keras.optimizers.Adam(config.recipe.learning_rate)), model
 
@@ -315,7 +321,7 @@ def served_copy(model: keras.Model, config: settings.Training, num_classes: int)
     keras.mixed_precision.set_global_policy("float32")
     if config.precision == "float32" and config.distribution == "none":
         return model
-    served = models.build(config.model_name, num_classes)
+    served = network(config, num_classes)  # frozen as `model` is, so that its weights come in the same order
     served.set_weights(model.get_weights())
     return served
 

@@ -119,18 +119,18 @@ def test_recipe_cv_on_a_made_data_set_takes_the_default_models_recipe_for_small_
     # The levers that train differently, with first blocks frozen, which the linear probe (the
     # network frozen whole) must freeze again after it.
     levers = tmp_path / "photos.json"
-    bench("bench/recipe_cv_cpu.py", "--data-root", made / "photos", "--recipe", "levers", '{"frozen_blocks": 7}',
+    recipe = '{"frozen_blocks": 7, "frozen_batchnorm": true}'
+    bench("bench/recipe_cv_cpu.py", "--data-root", made / "photos", "--recipe", "levers", recipe,
           "--output", levers, "--folds", "2", "--only-folds", "1", "--epochs", "1", "--linear-probe", "1",
-          "--head-rate", "10", "--frozen-batchnorm", "--int8", "3")
+          "--head-rate", "10", "--int8", "3")
     entry = json.loads(levers.read_text())["levers"]
     assert (entry["linear_probe_epochs"], entry["head_rate"], entry["config"]["recipe"]["frozen_blocks"]) == (1, 10, 7)
-    assert entry["frozen_batchnorm"] is True
+    assert entry["config"]["recipe"]["frozen_batchnorm"] is True
     assert 0 <= entry["per_fold"][0]["accuracy"] <= 1
     # The same weights as int8 TensorFlow Lite, scored on the same held-out images.
     int8 = entry["per_fold"][0]["int8"]
     assert (int8["calibration_images"], len(int8["recall"])) == (3, 3) and 0 <= int8["top_class_agreement"] <= 1
-    row = ('| levers `{"frozen_blocks": 7}` after a 1-epoch linear probe with the head at 10.0x the rate '
-           'with every BatchNorm frozen | 1/2 |')
+    row = f'| levers `{recipe}` after a 1-epoch linear probe with the head at 10.0x the rate | 1/2 |'
     tabled = bench("bench/recipe_cv_cpu.py", "--table", levers).stdout
     assert row in tabled and "\n| levers | 1 | " in tabled  # and its recall per class
     assert "\n| levers, int8 TensorFlow Lite `" in tabled and "\n| levers, int8 TensorFlow Lite | 1 | " in tabled

@@ -93,6 +93,32 @@ def test_frozen_blocks_keep_the_stem_and_first_blocks_as_they_are(tmp_path, monk
         models.build("arch_1", num_classes=3, frozen_blocks=1)
 
 
+def test_frozen_batchnorm_keeps_every_batchnorm_on_imagenet_statistics_and_trains_the_rest(tmp_path, monkeypatch):
+    from modules import efficientnet_lite
+    monkeypatch.setenv(efficientnet_lite.CACHE_ENVIRONMENT_VARIABLE, str(tmp_path))
+    monkeypatch.setitem(registry.MODELS, "lite_small", dataclasses.replace(registry.get_spec("efficientnet_lite0"),
+                                                                         image_size=64))
+    model = models.build("lite_small", num_classes=3, frozen_blocks=2, frozen_batchnorm=True)
+    backbone = model.get_layer("efficientnet_lite0")
+    batchnorm = {layer.name for layer in backbone.layers if isinstance(layer, layers.BatchNormalization)}
+    before = {layer.name: [w.copy() for w in layer.get_weights()] for layer in backbone.layers}
+    model.compile(optimizer=tf.keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+    trainer.trace_without_autograph(model)
+    images = np.random.default_rng(0).random((8, 64, 64, 3), np.float32)
+    model.fit(images, np.arange(8) % 3, epochs=1, batch_size=4, verbose=0)
+    changed = {layer.name for layer in backbone.layers
+               if not all((a == b).all() for a, b in zip(before[layer.name], layer.get_weights()))}
+    # No BatchNorm moves (scale, offset or moving statistics), frozen block or not; the convolutions
+    # after the frozen blocks train.
+    assert len(batchnorm) > 40 and not changed & batchnorm
+    assert {"block2_expand_conv", "block15_project_conv", "head_conv"} <= changed
+    assert not any(name.startswith(("stem_", "block0_", "block1_")) for name in changed)
+    with pytest.raises(ValueError, match="model 'arch_1' has no EfficientNet-Lite BatchNorm layers"):
+        models.build("arch_1", num_classes=3, frozen_batchnorm=True)
+    with pytest.raises(ValueError, match="arch_1 has no ImageNet BatchNorm statistics to keep"):
+        settings.Training(model_name="arch_1", recipe=registry.Recipe(frozen_batchnorm=True)).check()
+
+
 def test_scratch_cnn_is_deeper_and_wider_than_arch_2_and_starts_untrained():
     model = models.build("scratch_cnn", num_classes=10)
     convs = [layer for layer in model.layers if isinstance(layer, layers.Conv2D)]
