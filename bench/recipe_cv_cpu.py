@@ -340,21 +340,53 @@ def table(path: Path) -> str:
     return "\n".join(rows)
 
 
+def shared_recall(path: Path):
+    """(recipes as (name, entry), folds every recipe has done, each recipe's recall [folds, classes]
+    on those folds)."""
+    import numpy as np
+    results = list(expanded(json.loads(path.read_text())))
+    shared = min(len(entry["per_fold"]) for _, entry in results)
+    return results, shared, [np.array([fold["recall"] for fold in entry["per_fold"][:shared]]) for _, entry in results]
+
+
 def per_class_table(path: Path) -> str:
     """Each recipe's recall per class, the mean over the folds every recipe has done, and after the
     first its paired gain in points over the first's on those folds."""
-    import numpy as np
-    results = list(expanded(json.loads(path.read_text())))
-    (_, first), rows = results[0], []
-    shared = min(len(entry["per_fold"]) for _, entry in results)
-    for name, entry in results:
-        recall = np.array([fold["recall"] for fold in entry["per_fold"][:shared]])
-        reference = np.array([fold["recall"] for fold in first["per_fold"][:shared]])
+    results, shared, recalls = shared_recall(path)
+    (_, first), rows, reference = results[0], [], recalls[0]
+    for (name, entry), recall in zip(results, recalls):
         cells = [f"{r:.3f}" if entry is first else f"{r:.3f} ({g:+.1f})"
                  for r, g in zip(recall.mean(0), (recall - reference).mean(0) * 100)]
         rows.append(f"| {name} | {shared} | " + " | ".join(cells) + " |")
     return "\n".join([f"| recipe | folds | {' | '.join(first['class_names'])} |",
                       "|---|---|" + "---|" * len(first["class_names"]), *rows])
+
+
+def plot_per_class(path: Path, png: Path, floor: float = 0.85) -> None:
+    """Each recipe's mean recall per class over the folds every recipe has done, as grouped bars
+    with each fold's recall as dots and the per-class floor as a line."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    results, shared, recalls = shared_recall(path)
+    classes = results[0][1]["class_names"]
+    width = 0.8 / len(results)
+    figure, axes = plt.subplots(figsize=(12, 4.5))
+    for offset, ((name, _), recall) in enumerate(zip(results, recalls)):
+        x = np.arange(len(classes)) + offset * width
+        axes.bar(x, recall.mean(0), width, label=f"{name} (CV accuracy "
+                 f"{np.mean([f['accuracy'] for f in results[offset][1]['per_fold'][:shared]]):.4f})")
+        axes.scatter(np.repeat(x, shared), recall.T.ravel(), s=6, color="black", zorder=3)
+    axes.axhline(floor, color="red", linewidth=1, linestyle="--", label=f"floor {floor}")
+    axes.set_xticks(np.arange(len(classes)) + width * (len(results) - 1) / 2, classes)
+    axes.set_ylim(min(0.6, min(recall.min() for recall in recalls) - 0.02), 1.02)
+    axes.set_ylabel(f"recall (mean of {shared} folds; dots: each fold)")
+    axes.set_title(f"Recall per class by recipe, {path.name} (bench/recipe_cv_cpu.py)")
+    axes.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, frameon=False)
+    figure.tight_layout()
+    figure.savefig(png, dpi=100, bbox_inches="tight")
+    plt.close(figure)
 
 
 def main() -> int:
@@ -380,10 +412,13 @@ def main() -> int:
     parser.add_argument("--probabilities", type=Path,
                         help="a .npz the held-out probabilities go to (bench/decision_bias.py reads it)")
     parser.add_argument("--table", type=Path, help="print the results file as a Markdown table")
+    parser.add_argument("--plot", type=Path, help="with --table, also draw each recipe's recall per class (PNG)")
     args = parser.parse_args()
     if args.table:
         print(table(args.table) + "\n\nRecall per class over the folds every recipe has done (the paired gain "
               "over the first, points):\n\n" + per_class_table(args.table))
+        if args.plot:
+            plot_per_class(args.table, args.plot)
         return 0
     if not (args.data_root and args.recipe and args.output):
         parser.error("--data-root, --recipe and --output are needed to run a recipe")

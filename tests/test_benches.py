@@ -87,7 +87,9 @@ def test_recipe_cv_on_a_made_data_set_takes_the_default_models_recipe_for_small_
     entry = json.loads(results.read_text())["default"]
     assert entry["config"]["recipe"]["frozen_blocks"] == 0  # the default model's recipe for small data
     assert all(0 <= fold["averaged"]["accuracy"] <= 1 for fold in entry["per_fold"])
-    table = bench("bench/recipe_cv_cpu.py", "--table", results).stdout
+    table = bench("bench/recipe_cv_cpu.py", "--table", results, "--plot", tmp_path / "recall.png").stdout
+    with Image.open(tmp_path / "recall.png") as image:
+        assert image.format == "PNG" and image.width > 1000
     averaged = "| default, last epoch's weight average `{}` | 2/2 |"
     assert table.count("| default `{}` | 2/2 |") == table.count(averaged) == 1
     assert "| grey28 (15 images) | default | 2/2 |" in bench("bench/domains.py", "table", results).stdout
