@@ -272,7 +272,7 @@ def pipeline_settings(args, base: settings.Settings = settings.Settings()) -> se
     try:
         training.check()
     except ValueError as e:
-        raise UsageError(f"argument --frozen-blocks: {e}") from None
+        raise UsageError(f"argument {e}") from None
     tuning = None
     if args.tune:
         tuning = dataclasses.replace(base.tuning or settings.Tuning(), **given.get(settings.Tuning, {}))

@@ -85,14 +85,14 @@ class Training:
         return self.replaced(**{k: v for k, v in (best or {}).items() if k in TUNABLE})
 
     def check(self) -> None:
-        """Raises ValueError if the model cannot take this recipe."""
+        """Raises ValueError, starting with the flag it is about, if the model cannot take this recipe."""
         blocks = registry.get_spec(self.model_name).freezable_blocks
         if self.recipe.frozen_blocks and self.recipe.frozen_blocks > blocks:
-            raise ValueError(f"{self.model_name} has "
+            raise ValueError(f"--frozen-blocks: {self.model_name} has "
                              + (f"only {blocks} blocks" if blocks else "no EfficientNet-Lite blocks to freeze"))
         if self.recipe.frozen_batchnorm and not blocks:
-            raise ValueError(f"{self.model_name} has no ImageNet BatchNorm statistics to keep (--frozen-batchnorm "
-                             "is for an EfficientNet-Lite)")
+            raise ValueError(f"--frozen-batchnorm: {self.model_name} has no ImageNet BatchNorm statistics to keep "
+                             "(an EfficientNet-Lite has)")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -43,6 +43,8 @@ def assert_usage_error(result, *fragments):
     (["run", "--label-smoothing", "1"], ["--label-smoothing", "1 is not from 0 to below 1"]),
     (["run", "--frozen-blocks", "22"], ["--frozen-blocks", "efficientnet_lite1 has only 21 blocks"]),
     (["run", "--model", "arch_2", "--frozen-blocks", "1"], ["--frozen-blocks", "arch_2 has no EfficientNet-Lite"]),
+    (["run", "--model", "arch_2", "--frozen-batchnorm"],
+     ["--frozen-batchnorm", "arch_2 has no ImageNet BatchNorm statistics to keep"]),
     (["run", "--data-root", "/no/such/folder"], ["/no/such/folder: no such directory"]),
     (["ingest", "--data-root", "/no/such/folder", "--output", "/tmp/x"], ["no such directory"]),
     (["evaluate", "--model", "/tmp", "--data", "/no/such/folder"], ["/no/such/folder: no such directory"]),
