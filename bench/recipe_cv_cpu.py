@@ -331,6 +331,7 @@ def table(path: Path) -> str:
             (entry.get("flip_average"), " scored with flip averaging"),
             (entry.get("linear_probe_epochs"), f" after a {entry.get('linear_probe_epochs')}-epoch linear probe"),
             (entry.get("head_rate", 1.0) != 1.0, f" with the head at {entry.get('head_rate')}x the rate"),
+            # The switch that preceded the recipe field frozen_batchnorm (docs/recipe_cv_batchnorm.json).
             (entry.get("frozen_batchnorm"), " with every BatchNorm frozen")) if flag)
         rows.append(f"| {name} `{json.dumps(entry['recipe'])}`{scoring} | {len(folds)}/{entry['folds']} "
                     f"| {accuracy.mean():.4f} | "
