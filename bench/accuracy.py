@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+import common
 from pipeline import configs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -93,24 +94,11 @@ def markdown(results: list, data_root: Path) -> str:
 
 
 def plot_recall(results: list, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
     classes = list(results[0]["recall"])
-    width = 0.8 / len(results)
-    figure, axes = plt.subplots(figsize=(12, 4.5))
-    for offset, r in enumerate(results):
-        axes.bar(np.arange(len(classes)) + offset * width, [r["recall"][c] for c in classes], width,
-                 label=f"{r['row']} (acc {r['validation_accuracy']:.3f})")
-    axes.set_xticks(np.arange(len(classes)) + width * (len(results) - 1) / 2, classes)
-    axes.set_ylim(0, 1.05)
-    axes.set_ylabel("recall (validation)")
-    axes.set_title("Per-class recall of each model on the validation split (bench/accuracy.py)")
-    axes.legend(fontsize=8, loc="lower left")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    common.plot_recall_per_class(
+        path, classes, [(f"{r['row']} (acc {r['validation_accuracy']:.3f})", [r["recall"][c] for c in classes])
+                        for r in results],
+        "Per-class recall of each model on the validation split (bench/accuracy.py)", "recall (validation)")
 
 
 def main() -> int:

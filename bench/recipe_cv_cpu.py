@@ -41,6 +41,7 @@ import time
 from pathlib import Path
 
 
+import common
 from modules import settings
 
 SPLITS = ("train", "validation")
@@ -364,30 +365,16 @@ def per_class_table(path: Path) -> str:
 
 
 def plot_per_class(path: Path, png: Path, floor: float = 0.85) -> None:
-    """Each recipe's mean recall per class over the folds every recipe has done, as grouped bars
-    with each fold's recall as dots and the per-class floor as a line."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Each recipe's mean recall per class over the folds every recipe has done, each fold a dot,
+    and the per-class floor."""
     import numpy as np
     results, shared, recalls = shared_recall(path)
-    classes = results[0][1]["class_names"]
-    width = 0.8 / len(results)
-    figure, axes = plt.subplots(figsize=(12, 4.5))
-    for offset, ((name, _), recall) in enumerate(zip(results, recalls)):
-        x = np.arange(len(classes)) + offset * width
-        axes.bar(x, recall.mean(0), width, label=f"{name} (CV accuracy "
-                 f"{np.mean([f['accuracy'] for f in results[offset][1]['per_fold'][:shared]]):.4f})")
-        axes.scatter(np.repeat(x, shared), recall.T.ravel(), s=6, color="black", zorder=3)
-    axes.axhline(floor, color="red", linewidth=1, linestyle="--", label=f"floor {floor}")
-    axes.set_xticks(np.arange(len(classes)) + width * (len(results) - 1) / 2, classes)
-    axes.set_ylim(min(0.6, min(recall.min() for recall in recalls) - 0.02), 1.02)
-    axes.set_ylabel(f"recall (mean of {shared} folds; dots: each fold)")
-    axes.set_title(f"Recall per class by recipe, {path.name} (bench/recipe_cv_cpu.py)")
-    axes.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, frameon=False)
-    figure.tight_layout()
-    figure.savefig(png, dpi=100, bbox_inches="tight")
-    plt.close(figure)
+    rows = [(f"{name} (CV accuracy {np.mean([f['accuracy'] for f in entry['per_fold'][:shared]]):.4f})", recall)
+            for (name, entry), recall in zip(results, recalls)]
+    common.plot_recall_per_class(
+        png, results[0][1]["class_names"], rows, f"Recall per class by recipe, {path.name} (bench/recipe_cv_cpu.py)",
+        f"recall (mean of {shared} folds; dots: each fold)",
+        ylim=(min(0.6, min(recall.min() for recall in recalls) - 0.02), 1.02), floor=floor)
 
 
 def main() -> int:
