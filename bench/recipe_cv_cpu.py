@@ -154,14 +154,17 @@ def linear_probe(model, scored, config: settings.Training, num_classes: int, epo
     """Trains `scored`'s softmax layer alone for `epochs` (the EfficientNet-Lite frozen whole, its
     BatchNorm in inference mode), then makes trainable again what the recipe trains, recompiled."""
     import tensorflow as tf
-    from modules import efficientnet_lite, model as models, trainer
+    from modules import model as models, trainer
     backbone = models.backbone(scored)
+    # What the recipe froze (modules/model.build), put back layer by layer after the probe.
+    trained = {layer.name: layer.trainable for layer in backbone.layers}
     backbone.trainable = False
     trainer.compile_for_training(model, config, num_classes, tf.keras.optimizers.Adam(LINEAR_PROBE_RATE))
     model.fit(train, steps_per_epoch=steps, epochs=epochs, class_weight=class_weight, verbose=0,
               callbacks=[trainer.StopOnDivergence(LINEAR_PROBE_RATE), trainer.Progress(epochs, steps)])
     backbone.trainable = True
-    efficientnet_lite.freeze(backbone, config.recipe.frozen_blocks or 0, bool(config.recipe.frozen_batchnorm))
+    for layer in backbone.layers:
+        layer.trainable = trained[layer.name]
     trainer.compile_for_training(model, config, num_classes, tf.keras.optimizers.Adam(config.recipe.learning_rate))
 
 
